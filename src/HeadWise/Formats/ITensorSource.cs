@@ -1,0 +1,26 @@
+namespace HeadWise.Formats;
+
+/// <summary>
+/// A checkpoint's tensors under HeadWise's canonical (GGUF-style) names, in PyTorch shape order ([out, in] for
+/// linear weights). Every format (GGUF, llama2.c, safetensors, ONNX) is read through this, so the model builder
+/// has one path. Names:
+///   token_embd.weight [vocab, dim]; position_embd.weight [ctx, dim]; token_types.weight [types, dim];
+///   token_embd_norm.weight|bias (BERT embedding LayerNorm);
+///   blk.{L}.attn_norm.weight|bias; blk.{L}.attn_q|attn_k|attn_v.weight [out, dim] (+ .bias);
+///   blk.{L}.attn_q_norm.weight|attn_k_norm.weight [head_dim] (Qwen3); blk.{L}.attn_output.weight [dim, q_dim] (+ .bias);
+///   blk.{L}.attn_output_norm.weight|bias (BERT post-attention LayerNorm);
+///   blk.{L}.ffn_norm.weight|bias; blk.{L}.ffn_gate|ffn_up.weight [ffn, dim] (+ .bias); blk.{L}.ffn_down.weight [dim, ffn] (+ .bias);
+///   blk.{L}.layer_output_norm.weight|bias (BERT post-FFN LayerNorm);
+///   output_norm.weight|bias; output.weight [vocab, dim] (absent when tied).
+/// </summary>
+public interface ITensorSource : IDisposable
+{
+    /// <summary>The file or folder the tensors come from, for error messages.</summary>
+    string SourcePath { get; }
+    IReadOnlyCollection<string> Names { get; }
+    bool Contains(string name);
+    /// <summary>Shape in PyTorch order. Throws InvalidModelFileException naming the tensor when absent.</summary>
+    long[] Shape(string name);
+    /// <summary>Writes the tensor as float32 into <paramref name="destination"/> (length = element count), dequantising as needed.</summary>
+    void ReadFloats(string name, Span<float> destination);
+}
