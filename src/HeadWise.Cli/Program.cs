@@ -1,5 +1,9 @@
-using HeadWise.Runtime;
-using TorchSharp;
-Torch.EnsureStarted();
-var t = torch.ones(2, 2).matmul(torch.ones(2, 2));
-Console.WriteLine(t.sum().item<float>());
+using System.CommandLine;
+using HeadWise.Cli.Commands;
+
+var root = new RootCommand("HeadWise: load a transformer checkpoint, see and score its attention heads, run it with head-wise KV caches.")
+{
+    InfoCommand.Create(),
+    GenerateCommand.Create(),
+};
+return root.Parse(args).Invoke();

@@ -1,0 +1,84 @@
+using HeadWise.KvCache;
+using HeadWise.Models;
+using HeadWise.Tokenizers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace HeadWise.Generation;
+
+/// <summary>Prefill in chunks, then decode one token at a time with the KV cache.</summary>
+public sealed class Generator(Transformer model)
+{
+    /// <summary>Prompt tokens per forward during prefill; bounds the attention scratch memory on long prompts.</summary>
+    public int PrefillChunk { get; init; } = 512;
+
+    /// <summary>Feeds <paramref name="tokens"/> through the cache in chunks; returns the last position's logits.</summary>
+    public float[] Prefill(FullKvCache cache, IReadOnlyList<int> tokens)
+    {
+        if (tokens.Count == 0) throw new HeadWiseException("the prompt has no tokens");
+        CheckContext(cache.Length + tokens.Count);
+        float[] last = [];
+        for (int i = 0; i < tokens.Count; i += PrefillChunk)
+        {
+            int n = Math.Min(PrefillChunk, tokens.Count - i);
+            last = Step(cache, tokens.Skip(i).Take(n).ToArray());
+        }
+        return last;
+    }
+
+    /// <summary>One forward over <paramref name="tokens"/> after the cache; the last position's logits.</summary>
+    public float[] Step(FullKvCache cache, int[] tokens)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var ids = torch.tensor(tokens.Select(t => (long)t).ToArray(), [1, tokens.Length]);
+        using var logits = model.Forward(ids, cache, lastOnly: true);
+        return logits.reshape(-1).data<float>().ToArray();
+    }
+
+    /// <summary>
+    /// Generates up to <paramref name="maxTokens"/> tokens after <paramref name="prompt"/>, stopping at EOS.
+    /// <paramref name="onToken"/> sees each new token as it is chosen (for streaming).
+    /// </summary>
+    public List<int> Generate(IReadOnlyList<int> prompt, int maxTokens, Sampler sampler, int? eos, Action<int>? onToken = null)
+    {
+        if (maxTokens < 0) throw new HeadWiseException($"max tokens must be >= 0, got {maxTokens}");
+        CheckContext(prompt.Count);
+        using var cache = new FullKvCache(model.Spec, Math.Min(model.Spec.ContextLength, prompt.Count + maxTokens));
+        var output = new List<int>();
+        var logits = Prefill(cache, prompt);
+        for (int i = 0; i < maxTokens; i++)
+        {
+            int next = sampler.Next(logits);
+            if (next == eos) break;
+            output.Add(next);
+            onToken?.Invoke(next);
+            if (cache.Length + 1 > model.Spec.ContextLength || i == maxTokens - 1) break;
+            logits = Step(cache, [next]);
+        }
+        return output;
+    }
+
+    private void CheckContext(long tokens)
+    {
+        if (tokens > model.Spec.ContextLength)
+            throw new HeadWiseException($"the prompt needs {tokens} tokens but the model's context is {model.Spec.ContextLength}");
+    }
+}
+
+/// <summary>Turns a stream of token ids into text pieces, holding back incomplete UTF-8 sequences.</summary>
+public sealed class TextStreamer(ITokenizer tokenizer, IReadOnlyList<int> prefix)
+{
+    private readonly List<int> _ids = [.. prefix];
+    private string _emitted = tokenizer.Decode(prefix);
+
+    /// <summary>The new text that <paramref name="id"/> adds (empty while a multi-byte character is incomplete).</summary>
+    public string Push(int id)
+    {
+        _ids.Add(id);
+        var text = tokenizer.Decode(_ids);
+        if (text.EndsWith('\uFFFD') || !text.StartsWith(_emitted, StringComparison.Ordinal)) return "";
+        var delta = text[_emitted.Length..];
+        _emitted = text;
+        return delta;
+    }
+}

@@ -1,0 +1,46 @@
+namespace HeadWise.Generation;
+
+/// <summary>Picks the next token from logits: greedy at temperature 0, else temperature + nucleus (top-p) sampling, seeded.</summary>
+public sealed class Sampler
+{
+    private readonly double _temperature, _topP;
+    private readonly Random _random;
+
+    public Sampler(double temperature = 0, double topP = 1, int seed = 0)
+    {
+        if (!(temperature >= 0) || double.IsInfinity(temperature)) throw new HeadWiseException($"temperature must be >= 0, got {temperature}");
+        if (!(topP > 0 && topP <= 1)) throw new HeadWiseException($"top-p must be in (0, 1], got {topP}");
+        _temperature = temperature;
+        _topP = topP;
+        _random = new Random(seed);
+    }
+
+    public int Next(ReadOnlySpan<float> logits)
+    {
+        if (_temperature == 0) return ArgMax(logits);
+        var probs = new double[logits.Length];
+        double max = double.NegativeInfinity;
+        foreach (var l in logits) max = Math.Max(max, l);
+        double sum = 0;
+        for (int i = 0; i < logits.Length; i++) sum += probs[i] = Math.Exp((logits[i] - max) / _temperature);
+        var order = Enumerable.Range(0, logits.Length).OrderByDescending(i => probs[i]).ToArray();
+        // Smallest set of most likely tokens whose mass reaches top-p, then sample within it.
+        double kept = 0;
+        int n = 0;
+        while (n < order.Length && kept < _topP * sum) kept += probs[order[n++]];
+        double r = _random.NextDouble() * kept;
+        for (int i = 0; i < n; i++)
+        {
+            r -= probs[order[i]];
+            if (r <= 0) return order[i];
+        }
+        return order[n - 1];
+    }
+
+    public static int ArgMax(ReadOnlySpan<float> logits)
+    {
+        int best = 0;
+        for (int i = 1; i < logits.Length; i++) if (logits[i] > logits[best]) best = i;
+        return best;
+    }
+}

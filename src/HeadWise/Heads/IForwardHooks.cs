@@ -1,0 +1,18 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace HeadWise.Heads;
+
+/// <summary>
+/// What the forward pass asks of hooks at each named hook point (TransformerLens names, see <see cref="HookNames"/>).
+/// The forward pass computes an activation that only hooks need (patterns, per-head results) only when
+/// <see cref="Wants"/> says so, and a hook that returns its input unchanged leaves the run bit-identical.
+/// </summary>
+public interface IForwardHooks
+{
+    /// <summary>True when some hook is registered at this point (cheap; called on the hot path).</summary>
+    bool Wants(string hookName);
+
+    /// <summary>Gives the activation to the hooks; returns it or a replacement of the same shape.</summary>
+    Tensor Apply(string hookName, Tensor activation);
+}

@@ -1,0 +1,98 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace HeadWise.Models;
+
+/// <summary>Rotary position embedding with precomputed cos/sin tables, in either pairing layout.</summary>
+public sealed class Rope : IDisposable
+{
+    private readonly Tensor _cos, _sin; // [context, head_dim/2]
+    private readonly RopeLayout _layout;
+
+    public Rope(ModelSpec spec, int maxPositions)
+    {
+        _layout = spec.Rope;
+        int half = spec.HeadDim / 2;
+        var invFreq = new double[half];
+        for (int i = 0; i < half; i++) invFreq[i] = 1.0 / Math.Pow(spec.RopeTheta, 2.0 * i / spec.HeadDim);
+        if (spec.RopeScaling is { } s) Scale(invFreq, s);
+        var cos = new float[(long)maxPositions * half];
+        var sin = new float[(long)maxPositions * half];
+        for (int p = 0; p < maxPositions; p++)
+            for (int i = 0; i < half; i++)
+            {
+                double a = p * invFreq[i];
+                cos[p * half + i] = (float)Math.Cos(a);
+                sin[p * half + i] = (float)Math.Sin(a);
+            }
+        _cos = torch.tensor(cos, [maxPositions, half]);
+        _sin = torch.tensor(sin, [maxPositions, half]);
+        MaxPositions = maxPositions;
+    }
+
+    public int MaxPositions { get; }
+
+    /// <summary>Hugging Face rope_scaling: "linear" divides every frequency; "llama3" divides only the low ones, smoothly.</summary>
+    private static void Scale(double[] invFreq, RopeScaling s)
+    {
+        switch (s.Type)
+        {
+            case "linear":
+                for (int i = 0; i < invFreq.Length; i++) invFreq[i] /= s.Factor;
+                break;
+            case "llama3":
+                double lowWavelen = s.OriginalContext / s.LowFreqFactor, highWavelen = s.OriginalContext / s.HighFreqFactor;
+                for (int i = 0; i < invFreq.Length; i++)
+                {
+                    double wavelen = 2 * Math.PI / invFreq[i];
+                    if (wavelen < highWavelen) continue;
+                    if (wavelen > lowWavelen) { invFreq[i] /= s.Factor; continue; }
+                    double smooth = (s.OriginalContext / wavelen - s.LowFreqFactor) / (s.HighFreqFactor - s.LowFreqFactor);
+                    invFreq[i] = (1 - smooth) * invFreq[i] / s.Factor + smooth * invFreq[i];
+                }
+                break;
+            default:
+                throw new HeadWiseException($"rope_scaling type '{s.Type}' is not supported (supported: linear, llama3)");
+        }
+    }
+
+    /// <summary>Rotates x [batch, heads, T, head_dim] whose tokens sit at positions start..start+T-1.</summary>
+    public Tensor Apply(Tensor x, long start)
+    {
+        long t = x.shape[2];
+        using var cos = _cos.narrow(0, start, t);
+        using var sin = _sin.narrow(0, start, t);
+        return Rotate(x, cos, sin);
+    }
+
+    /// <summary>Rotates x [batch, heads, T, head_dim] at explicit positions [T] (kept positions of a compressed cache).</summary>
+    public Tensor Apply(Tensor x, Tensor positions)
+    {
+        using var cos = _cos.index_select(0, positions);
+        using var sin = _sin.index_select(0, positions);
+        return Rotate(x, cos, sin);
+    }
+
+    private Tensor Rotate(Tensor x, Tensor cos, Tensor sin)
+    {
+        using var scope = torch.NewDisposeScope();
+        long d = x.shape[^1];
+        Tensor result;
+        if (_layout == RopeLayout.Interleaved)
+        {
+            var pairs = x.unflatten(-1, [d / 2, 2]);
+            var x0 = pairs.select(-1, 0);
+            var x1 = pairs.select(-1, 1);
+            result = torch.stack([x0 * cos - x1 * sin, x0 * sin + x1 * cos], -1).flatten(-2);
+        }
+        else
+        {
+            var x0 = x.narrow(-1, 0, d / 2);
+            var x1 = x.narrow(-1, d / 2, d / 2);
+            result = torch.cat([x0 * cos - x1 * sin, x1 * cos + x0 * sin], -1);
+        }
+        return result.MoveToOuterDisposeScope();
+    }
+
+    public void Dispose() { _cos.Dispose(); _sin.Dispose(); }
+}

@@ -1,0 +1,197 @@
+using HeadWise.Heads;
+using HeadWise.KvCache;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace HeadWise.Models;
+
+/// <summary>
+/// The forward pass for every family (Llama, Mistral, Qwen2/3, GPT-2, BERT), read top to bottom like llama2.c:
+/// embed, then per block attention and feed-forward with residuals, then final norm and unembedding.
+/// Activations follow TransformerLens shapes so that hooks see what interpretability code expects.
+/// </summary>
+public sealed class Transformer : IDisposable
+{
+    private readonly Rope? _rope;
+    private readonly double _scale;
+
+    public Transformer(ModelSpec spec, ModelWeights weights)
+    {
+        Spec = spec;
+        Weights = weights;
+        _rope = spec.Positions == PositionKind.Rope ? new Rope(spec, spec.ContextLength) : null;
+        _scale = 1.0 / Math.Sqrt(spec.HeadDim);
+    }
+
+    public ModelSpec Spec { get; }
+    public ModelWeights Weights { get; }
+
+    /// <summary>
+    /// Runs tokens [B, T] (int64) that follow what <paramref name="cache"/> already holds (batch 1 with a cache).
+    /// Returns logits [B, T, vocab] (only the last position when <paramref name="lastOnly"/>), or, for encoders,
+    /// the final hidden states [B, T, dim].
+    /// </summary>
+    public Tensor Forward(Tensor tokens, FullKvCache? cache = null, IForwardHooks? hooks = null, bool lastOnly = false, Tensor? tokenTypes = null)
+    {
+        long start = cache?.Length ?? 0, t = tokens.shape[1];
+        if (start + t > Spec.ContextLength)
+            throw new HeadWiseException($"context of {start + t} tokens exceeds the model's limit of {Spec.ContextLength}");
+        using var scope = torch.NewDisposeScope();
+        var x = Embed(tokens, start, tokenTypes, hooks);
+        for (int l = 0; l < Spec.Layers; l++)
+            x = Block(l, x, start, cache, hooks);
+        cache?.Advance(t);
+        if (lastOnly) x = x.narrow(1, t - 1, 1);
+        if (!Spec.Causal) return x.MoveToOuterDisposeScope();
+        x = Norm(x, Weights.OutputNorm!, Weights.OutputNormBias);
+        x = Hook(hooks, HookNames.FinalNormalized, x);
+        var logits = F.linear(x, Weights.Output!);
+        return Hook(hooks, HookNames.UnembedOut, logits).MoveToOuterDisposeScope();
+    }
+
+    private Tensor Embed(Tensor tokens, long start, Tensor? tokenTypes, IForwardHooks? hooks)
+    {
+        var x = Hook(hooks, HookNames.Embed, Lookup(Weights.TokenEmbedding, tokens));
+        if (Weights.PositionEmbedding is { } pos)
+            x = x + Hook(hooks, HookNames.PosEmbed, pos.narrow(0, start, tokens.shape[1]).unsqueeze(0));
+        if (Weights.TokenTypeEmbedding is { } types)
+            x = x + (tokenTypes is null ? types[0] : Lookup(types, tokenTypes));
+        if (Weights.EmbeddingNorm is { } n) x = Norm(x, n, Weights.EmbeddingNormBias);
+        return x;
+    }
+
+    /// <summary>Rows of <paramref name="table"/> for ids [B, T] → [B, T, D].</summary>
+    private static Tensor Lookup(Tensor table, Tensor ids) =>
+        table.index_select(0, ids.flatten()).view(ids.shape[0], ids.shape[1], table.shape[1]);
+
+    private Tensor Block(int l, Tensor x, long start, FullKvCache? cache, IForwardHooks? hooks)
+    {
+        var w = Weights.Layers[l];
+        var names = HookNames.ForLayer(l);
+        x = Hook(hooks, names.ResidPre, x);
+        if (Spec.PostNorm)
+        {
+            // BERT: x = LN(x + attn(x)); x = LN(x + ffn(x))
+            var attn = Hook(hooks, names.AttnOut, Attention(l, w, names, x, start, cache, hooks));
+            x = Norm(Hook(hooks, names.ResidMid, x + attn), w.AttnNorm, w.AttnNormBias);
+            var mlp = Hook(hooks, names.MlpOut, FeedForward(w, x));
+            return Hook(hooks, names.ResidPost, Norm(x + mlp, w.FfnNorm, w.FfnNormBias));
+        }
+        var a = Hook(hooks, names.AttnOut, Attention(l, w, names, Norm(x, w.AttnNorm, w.AttnNormBias), start, cache, hooks));
+        x = Hook(hooks, names.ResidMid, x + a);
+        var m = Hook(hooks, names.MlpOut, FeedForward(w, Norm(x, w.FfnNorm, w.FfnNormBias)));
+        return Hook(hooks, names.ResidPost, x + m);
+    }
+
+    private Tensor Attention(int l, LayerWeights w, HookNames.Layer names, Tensor x, long start, FullKvCache? cache, IForwardHooks? hooks)
+    {
+        long b = x.shape[0], t = x.shape[1];
+        int h = Spec.Heads, kvh = Spec.KvHeads, hd = Spec.HeadDim;
+        var q = Hook(hooks, names.Q, F.linear(x, w.Wq, w.Bq).view(b, t, h, hd));
+        var k = Hook(hooks, names.K, F.linear(x, w.Wk, w.Bk).view(b, t, kvh, hd));
+        var v = Hook(hooks, names.V, F.linear(x, w.Wv, w.Bv).view(b, t, kvh, hd));
+        if (w.QNorm is not null) { q = RmsNorm(q, w.QNorm); k = RmsNorm(k, w.KNorm!); }
+        q = q.transpose(1, 2); // [B, H, T, d]
+        k = k.transpose(1, 2);
+        v = v.transpose(1, 2);
+        if (_rope is not null)
+        {
+            q = _rope.Apply(q, start);
+            k = _rope.Apply(k, start);
+        }
+        q = HookHeadsFirst(hooks, names.RotQ, q);
+        k = HookHeadsFirst(hooks, names.RotK, k);
+        if (cache is not null) (k, v) = cache.Append(l, k, v);
+
+        var z = AttentionCore(names, q, k, v, start, hooks); // [B, H, T, d]
+        z = Hook(hooks, names.Z, z.transpose(1, 2)); // [B, T, H, d]
+        if (hooks is not null && hooks.Wants(names.Result))
+        {
+            // Each head's own contribution z_h W_O[:, h]: [B, T, H, D]; summing over heads gives the attention output.
+            var wo = w.Wo.view(Spec.Dim, h, hd);
+            var result = Hook(hooks, names.Result, torch.einsum("bthd,mhd->bthm", z, wo));
+            var sum = result.sum(2);
+            return w.Bo is null ? sum : sum + w.Bo;
+        }
+        return F.linear(z.reshape(b, t, h * hd), w.Wo, w.Bo);
+    }
+
+    /// <summary>softmax(q k^T / sqrt(d) + mask) v. Uses the fused kernel unless a hook reads or edits scores or pattern.</summary>
+    private Tensor AttentionCore(HookNames.Layer names, Tensor q, Tensor k, Tensor v, long start, IForwardHooks? hooks)
+    {
+        long t = q.shape[2], s = k.shape[2];
+        int group = Spec.GroupSize;
+        bool observe = hooks is not null && (hooks.Wants(names.Scores) || hooks.Wants(names.Pattern));
+        if (!observe)
+        {
+            if (t == 1 && Spec.Causal)
+            {
+                // Decode: one query sees every cached key, so no mask; fold the query heads of a KV group together (no K/V copy).
+                var qg = q.reshape(q.shape[0], Spec.KvHeads, group, q.shape[3]);
+                return F.scaled_dot_product_attention(qg, k, v).reshape(q.shape);
+            }
+            var (kr, vr) = RepeatKv(k, v);
+            if (!Spec.Causal) return F.scaled_dot_product_attention(q, kr, vr);
+            if (start == 0) return F.scaled_dot_product_attention(q, kr, vr, is_casual: true);
+            return F.scaled_dot_product_attention(q, kr, vr, CausalMask(t, s, start));
+        }
+
+        var (ke, ve) = RepeatKv(k, v);
+        var scores = torch.matmul(q, ke.transpose(-2, -1)).mul_(_scale);
+        if (Spec.Causal && t > 1) scores = scores.masked_fill(CausalMask(t, s, start).logical_not(), float.NegativeInfinity);
+        var edited = Hook(hooks, names.Scores, scores);
+        var pattern = F.softmax(edited, -1);
+        var patternOut = Hook(hooks, names.Pattern, pattern);
+        if (ReferenceEquals(edited, scores) && ReferenceEquals(patternOut, pattern))
+        {
+            // Observation only: keep the exact numbers of the unobserved run.
+            return ForwardWithoutObservation(q, k, v, start);
+        }
+        return torch.matmul(patternOut, ve);
+    }
+
+    private Tensor ForwardWithoutObservation(Tensor q, Tensor k, Tensor v, long start) => AttentionCore(HookNames.ForLayer(0), q, k, v, start, null);
+
+    private (Tensor K, Tensor V) RepeatKv(Tensor k, Tensor v)
+    {
+        int group = Spec.GroupSize;
+        return group == 1 ? (k, v) : (k.repeat_interleave(group, 1), v.repeat_interleave(group, 1));
+    }
+
+    /// <summary>True where query i (at position start+i) may attend key j.</summary>
+    private static Tensor CausalMask(long t, long s, long start)
+    {
+        var qi = torch.arange(start, start + t, dtype: ScalarType.Int64).unsqueeze(1);
+        var kj = torch.arange(0, s, dtype: ScalarType.Int64).unsqueeze(0);
+        return kj.le(qi);
+    }
+
+    private Tensor FeedForward(LayerWeights w, Tensor x)
+    {
+        if (Spec.FeedForward == FeedForwardKind.SwiGlu)
+            return F.linear(F.silu(F.linear(x, w.WGate!)).mul_(F.linear(x, w.WUp)), w.WDown);
+        var up = F.linear(x, w.WUp, w.BUp);
+        var act = Spec.FeedForward == FeedForwardKind.GeluTanh ? F.gelu(up, TorchSharp.Modules.GELU.Approximate.tanh) : F.gelu(up);
+        return F.linear(act, w.WDown, w.BDown);
+    }
+
+    private Tensor Norm(Tensor x, Tensor weight, Tensor? bias) =>
+        Spec.Norm == NormKind.RmsNorm ? RmsNorm(x, weight) : F.layer_norm(x, [x.shape[^1]], weight, bias, Spec.NormEps);
+
+    private Tensor RmsNorm(Tensor x, Tensor weight) =>
+        x * torch.rsqrt(x.pow(2).mean([-1], keepdim: true).add_(Spec.NormEps)) * weight;
+
+    private static Tensor Hook(IForwardHooks? hooks, string name, Tensor x) =>
+        hooks is not null && hooks.Wants(name) ? hooks.Apply(name, x) : x;
+
+    /// <summary>Hooks see [B, T, H, d]; the attention math holds [B, H, T, d].</summary>
+    private static Tensor HookHeadsFirst(IForwardHooks? hooks, string name, Tensor x) =>
+        hooks is not null && hooks.Wants(name) ? hooks.Apply(name, x.transpose(1, 2)).transpose(1, 2) : x;
+
+    public void Dispose()
+    {
+        _rope?.Dispose();
+        Weights.Dispose();
+    }
+}
