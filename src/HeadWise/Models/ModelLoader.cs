@@ -1,0 +1,56 @@
+using HeadWise.Formats;
+using HeadWise.Formats.Gguf;
+using HeadWise.Tokenizers;
+
+namespace HeadWise.Models;
+
+/// <summary>Opens any supported checkpoint by looking at what the path is, never at a hub.</summary>
+public static class ModelLoader
+{
+    public static LoadedModel Load(string path, string? tokenizerPath = null)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new HeadWiseException("no model path given");
+        if (LooksLikeHubId(path))
+            throw new HeadWiseException($"'{path}' is not a local file or folder. HeadWise does not download from model hubs " +
+                                        "(this machine is offline); download the checkpoint yourself and pass its path");
+        if (Directory.Exists(path)) throw new HeadWiseException($"{path}: Hugging Face model folders are not supported yet");
+        if (!File.Exists(path)) throw new HeadWiseException($"{path}: file not found");
+        return DetectFormat(path) switch
+        {
+            "gguf" => LoadGguf(path),
+            var other => throw new InvalidModelFileException(path, $"unrecognised model format ({other})"),
+        };
+    }
+
+    /// <summary>"org/name" with no such local path: what a user types for a hub model.</summary>
+    private static bool LooksLikeHubId(string path) =>
+        !File.Exists(path) && !Directory.Exists(path) && !Path.IsPathRooted(path) && !path.StartsWith('.') &&
+        path.Count(c => c == '/') == 1 && !Path.HasExtension(path);
+
+    private static string DetectFormat(string path)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        using (var fs = File.OpenRead(path)) magic = magic[..fs.Read(magic)];
+        if (magic.SequenceEqual("GGUF"u8)) return "gguf";
+        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) return "gguf"; // let the reader name the bad magic
+        return $"extension '{Path.GetExtension(path)}', first bytes {Convert.ToHexString(magic)}";
+    }
+
+    private static LoadedModel LoadGguf(string path)
+    {
+        var file = GgufFile.Open(path);
+        try
+        {
+            var spec = GgufModelSpec.Read(file);
+            var tokenizer = TokenizerFactory.FromGgufMetadata(file.Metadata, path);
+            using var source = new GgufTensorSource(file, spec);
+            var weights = ModelWeights.Load(spec, source);
+            return new LoadedModel(path, "gguf", new Transformer(spec, weights), tokenizer);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+}

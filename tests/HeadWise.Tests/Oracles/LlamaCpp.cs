@@ -1,0 +1,74 @@
+using LLama;
+using LLama.Common;
+using LLama.Native;
+
+namespace HeadWise.Tests.Oracles;
+
+/// <summary>llama.cpp through LLamaSharp: the independent implementation HeadWise's numerics are checked against.</summary>
+public sealed class LlamaCpp : IDisposable
+{
+    private static readonly object NativeGate = new();
+    private readonly LLamaWeights _weights;
+    private readonly LLamaContext _context;
+
+    public LlamaCpp(string ggufPath, int contextSize)
+    {
+        // F32 KV cache and no flash attention: llama.cpp's CPU defaults (F16 cache) would add their own rounding.
+        var p = new ModelParams(ggufPath)
+        {
+            ContextSize = (uint)contextSize, BatchSize = (uint)contextSize, UBatchSize = (uint)contextSize,
+            Threads = Environment.ProcessorCount, BatchThreads = Environment.ProcessorCount,
+            TypeK = GGMLType.GGML_TYPE_F32, TypeV = GGMLType.GGML_TYPE_F32, FlashAttention = false, GpuLayerCount = 0,
+        };
+        lock (NativeGate)
+        {
+            _weights = LLamaWeights.LoadFromFile(p);
+            _context = _weights.CreateContext(p);
+        }
+    }
+
+    public int VocabSize => _context.Vocab.Count;
+
+    public int[] Tokenize(string text, bool addBos) => _context.Tokenize(text, addBos, special: true).Select(t => (int)t).ToArray();
+
+    /// <summary>Logits [T][vocab] for every position of <paramref name="tokens"/>, decoded from an empty cache in one batch.</summary>
+    public float[][] Logits(IReadOnlyList<int> tokens)
+    {
+        _context.NativeHandle.MemoryClear(true);
+        var batch = new LLamaBatch();
+        for (int i = 0; i < tokens.Count; i++) batch.Add(tokens[i], i, LLamaSeqId.Zero, true);
+        var r = _context.Decode(batch);
+        if (r != DecodeResult.Ok) throw new InvalidOperationException($"llama.cpp decode failed: {r}");
+        var result = new float[tokens.Count][];
+        for (int i = 0; i < tokens.Count; i++) result[i] = _context.NativeHandle.GetLogitsIth(i).ToArray();
+        return result;
+    }
+
+    /// <summary>Greedy continuation of <paramref name="prompt"/> by <paramref name="count"/> tokens, one decode per token.</summary>
+    public List<int> Greedy(IReadOnlyList<int> prompt, int count)
+    {
+        _context.NativeHandle.MemoryClear(true);
+        var batch = new LLamaBatch();
+        for (int i = 0; i < prompt.Count; i++) batch.Add(prompt[i], i, LLamaSeqId.Zero, i == prompt.Count - 1);
+        if (_context.Decode(batch) != DecodeResult.Ok) throw new InvalidOperationException("llama.cpp decode failed");
+        var output = new List<int>();
+        int pos = prompt.Count;
+        for (int n = 0; n < count; n++)
+        {
+            var logits = _context.NativeHandle.GetLogitsIth(batch.TokenCount - 1);
+            int next = 0;
+            for (int i = 1; i < logits.Length; i++) if (logits[i] > logits[next]) next = i;
+            output.Add(next);
+            batch.Clear();
+            batch.Add(next, pos++, LLamaSeqId.Zero, true);
+            if (_context.Decode(batch) != DecodeResult.Ok) throw new InvalidOperationException("llama.cpp decode failed");
+        }
+        return output;
+    }
+
+    public void Dispose()
+    {
+        _context.Dispose();
+        _weights.Dispose();
+    }
+}
