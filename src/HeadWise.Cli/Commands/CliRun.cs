@@ -2,7 +2,10 @@ using HeadWise;
 
 namespace HeadWise.Cli.Commands;
 
-/// <summary>Runs a command body: user errors become one line on stderr and exit code 1; nothing prints a stack trace.</summary>
+/// <summary>
+/// Runs a command body: a user error becomes one line on stderr and exit code 1, anything else exit code 2.
+/// HEADWISE_DEBUG=1 adds the stack trace.
+/// </summary>
 internal static class CliRun
 {
     public static int Guard(Func<int> body)
@@ -11,20 +14,12 @@ internal static class CliRun
         {
             return body();
         }
-        catch (HeadWiseException e)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 1;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 1;
-        }
         catch (Exception e)
         {
-            Console.Error.WriteLine($"error: internal error ({e.GetType().Name}): {e.Message}");
-            return 2;
+            bool user = e is HeadWiseException or IOException or UnauthorizedAccessException or ArgumentException;
+            Console.Error.WriteLine(user ? $"error: {e.Message}" : $"error: internal error ({e.GetType().Name}): {e.Message}");
+            if (Environment.GetEnvironmentVariable("HEADWISE_DEBUG") == "1") Console.Error.WriteLine(e);
+            return user ? 1 : 2;
         }
     }
 }

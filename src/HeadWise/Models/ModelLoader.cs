@@ -1,5 +1,6 @@
 using HeadWise.Formats;
 using HeadWise.Formats.Gguf;
+using HeadWise.Formats.Llama2c;
 using HeadWise.Tokenizers;
 
 namespace HeadWise.Models;
@@ -18,6 +19,7 @@ public static class ModelLoader
         return DetectFormat(path) switch
         {
             "gguf" => LoadGguf(path),
+            "llama2c" => LoadLlama2c(path, tokenizerPath),
             var other => throw new InvalidModelFileException(path, $"unrecognised model format ({other})"),
         };
     }
@@ -33,7 +35,30 @@ public static class ModelLoader
         using (var fs = File.OpenRead(path)) magic = magic[..fs.Read(magic)];
         if (magic.SequenceEqual("GGUF"u8)) return "gguf";
         if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) return "gguf"; // let the reader name the bad magic
+        if (path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase)) return "llama2c";
         return $"extension '{Path.GetExtension(path)}', first bytes {Convert.ToHexString(magic)}";
+    }
+
+    private static LoadedModel LoadLlama2c(string path, string? tokenizerPath)
+    {
+        tokenizerPath ??= FindLlama2cTokenizer(path);
+        var tokenizer = TokenizerFactory.FromLlama2cFile(tokenizerPath);
+        using var source = new Llama2cTensorSource(Llama2cCheckpoint.Open(path));
+        var spec = source.Spec();
+        if (tokenizer.VocabSize != spec.VocabSize)
+            throw new InvalidModelFileException(tokenizerPath, $"tokenizer has {tokenizer.VocabSize} pieces but the model's vocabulary is {spec.VocabSize}");
+        return new LoadedModel(path, "llama2c", new Transformer(spec, ModelWeights.Load(spec, source)), tokenizer);
+    }
+
+    /// <summary>llama2.c keeps the vocabulary in a separate file: tokenizer.bin, or the one tok*.bin beside the model.</summary>
+    private static string FindLlama2cTokenizer(string modelPath)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
+        var named = Path.Combine(dir, "tokenizer.bin");
+        if (File.Exists(named)) return named;
+        var candidates = Directory.GetFiles(dir, "tok*.bin");
+        return candidates.Length == 1 ? candidates[0]
+            : throw new HeadWiseException($"{modelPath}: llama2.c checkpoints need their tokenizer.bin; none found beside the model (pass --tokenizer PATH)");
     }
 
     private static LoadedModel LoadGguf(string path)

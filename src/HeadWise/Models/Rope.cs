@@ -80,7 +80,7 @@ public sealed class Rope : IDisposable
         Tensor result;
         if (_layout == RopeLayout.Interleaved)
         {
-            var pairs = x.unflatten(-1, [d / 2, 2]);
+            var pairs = x.unflatten(x.dim() - 1, [d / 2, 2]);
             var x0 = pairs.select(-1, 0);
             var x1 = pairs.select(-1, 1);
             result = torch.stack([x0 * cos - x1 * sin, x0 * sin + x1 * cos], -1).flatten(-2);

@@ -1,0 +1,50 @@
+using System.CommandLine;
+using System.Text.Json;
+using HeadWise.Models;
+
+namespace HeadWise.Cli.Commands;
+
+/// <summary>`headwise info`: what a checkpoint is (architecture, shape, vocabulary, parameters).</summary>
+internal static class InfoCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var tokenizer = CommonOptions.Tokenizer();
+        var json = CommonOptions.Json();
+        var command = new Command("info", "Describe a model: architecture, layers, heads, KV heads, sizes, parameters, tokenizer") { model, tokenizer, json };
+        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(model)!, r.GetValue(tokenizer), r.GetValue(json))));
+        return command;
+    }
+
+    private static int Run(string path, string? tokenizerPath, string? jsonPath)
+    {
+        using var m = ModelLoader.Load(path, tokenizerPath);
+        var s = m.Spec;
+        var info = new ModelInfo(m.DisplayName, m.Format, s.Architecture, s.Layers, s.Heads, s.KvHeads, s.HeadDim, s.Dim, s.FfnDim,
+            s.VocabSize, s.ContextLength, m.Transformer.Weights.ParameterCount, s.WeightType, m.Tokenizer.Kind,
+            s.Positions == PositionKind.Rope ? $"rope ({s.Rope.ToString().ToLowerInvariant()}, theta {s.RopeTheta:g})" : "learned",
+            s.Causal ? "decoder" : "encoder");
+        Console.WriteLine($"model            {info.Name} ({info.Format})");
+        Console.WriteLine($"architecture     {info.Architecture} {info.Kind}");
+        Console.WriteLine($"layers           {info.Layers}");
+        Console.WriteLine($"heads            {info.Heads} query, {info.KvHeads} KV (head size {info.HeadSize})");
+        Console.WriteLine($"hidden size      {info.HiddenSize} (feed-forward {info.FeedForwardSize})");
+        Console.WriteLine($"vocabulary       {info.Vocabulary} ({info.Tokenizer} tokenizer)");
+        Console.WriteLine($"context length   {info.ContextLength}");
+        Console.WriteLine($"positions        {info.Positions}");
+        Console.WriteLine($"parameters       {info.Parameters:N0}");
+        Console.WriteLine($"tensor dtype     {info.TensorDtype}");
+        if (jsonPath is not null) File.WriteAllText(jsonPath, JsonSerializer.Serialize(info, JsonOptions.Indented));
+        return 0;
+    }
+
+    private sealed record ModelInfo(string Name, string Format, string Architecture, int Layers, int Heads, int KvHeads, int HeadSize,
+        int HiddenSize, int FeedForwardSize, int Vocabulary, int ContextLength, long Parameters, string TensorDtype, string Tokenizer,
+        string Positions, string Kind);
+}
+
+internal static class JsonOptions
+{
+    public static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+}
