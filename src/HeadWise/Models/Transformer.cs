@@ -32,16 +32,21 @@ public sealed class Transformer : IDisposable
     /// Returns logits [B, T, vocab] (only the last position when <paramref name="lastOnly"/>), or, for encoders,
     /// the final hidden states [B, T, dim].
     /// </summary>
-    public Tensor Forward(Tensor tokens, FullKvCache? cache = null, IForwardHooks? hooks = null, bool lastOnly = false, Tensor? tokenTypes = null)
+    public Tensor Forward(Tensor tokens, object? cache = null, IForwardHooks? hooks = null, bool lastOnly = false, Tensor? tokenTypes = null)
     {
-        long start = cache?.Length ?? 0, t = tokens.shape[1];
+        var full = cache as FullKvCache;
+        var compressed = cache as IKvCache;
+        if (cache is not null && full is null && compressed is null)
+            throw new ArgumentException($"unsupported cache type {cache.GetType().Name}", nameof(cache));
+        long start = full?.Length ?? compressed?.Length ?? 0, t = tokens.shape[1];
         if (start + t > Spec.ContextLength)
             throw new HeadWiseException($"context of {start + t} tokens exceeds the model's limit of {Spec.ContextLength}");
         using var scope = torch.NewDisposeScope();
         var x = Embed(tokens, start, tokenTypes, hooks);
         for (int l = 0; l < Spec.Layers; l++)
-            x = Block(l, x, start, cache, hooks);
-        cache?.Advance(t);
+            x = Block(l, x, start, full, compressed, hooks);
+        full?.Advance(t);
+        compressed?.Advance(t);
         if (lastOnly) x = x.narrow(1, t - 1, 1);
         if (!Spec.Causal) return x.MoveToOuterDisposeScope();
         x = Norm(x, Weights.OutputNorm!, Weights.OutputNormBias);
@@ -65,7 +70,7 @@ public sealed class Transformer : IDisposable
     private static Tensor Lookup(Tensor table, Tensor ids) =>
         table.index_select(0, ids.flatten()).view(ids.shape[0], ids.shape[1], table.shape[1]);
 
-    private Tensor Block(int l, Tensor x, long start, FullKvCache? cache, IForwardHooks? hooks)
+    private Tensor Block(int l, Tensor x, long start, FullKvCache? cache, IKvCache? compressed, IForwardHooks? hooks)
     {
         var w = Weights.Layers[l];
         var names = HookNames.ForLayer(l);
@@ -73,18 +78,18 @@ public sealed class Transformer : IDisposable
         if (Spec.PostNorm)
         {
             // BERT: x = LN(x + attn(x)); x = LN(x + ffn(x))
-            var attn = Hook(hooks, names.AttnOut, Attention(l, w, names, x, start, cache, hooks));
+            var attn = Hook(hooks, names.AttnOut, Attention(l, w, names, x, start, cache, compressed, hooks));
             x = Norm(Hook(hooks, names.ResidMid, x + attn), w.AttnNorm, w.AttnNormBias);
             var mlp = Hook(hooks, names.MlpOut, FeedForward(w, x));
             return Hook(hooks, names.ResidPost, Norm(x + mlp, w.FfnNorm, w.FfnNormBias));
         }
-        var a = Hook(hooks, names.AttnOut, Attention(l, w, names, Norm(x, w.AttnNorm, w.AttnNormBias), start, cache, hooks));
+        var a = Hook(hooks, names.AttnOut, Attention(l, w, names, Norm(x, w.AttnNorm, w.AttnNormBias), start, cache, compressed, hooks));
         x = Hook(hooks, names.ResidMid, x + a);
         var m = Hook(hooks, names.MlpOut, FeedForward(w, Norm(x, w.FfnNorm, w.FfnNormBias)));
         return Hook(hooks, names.ResidPost, x + m);
     }
 
-    private Tensor Attention(int l, LayerWeights w, HookNames.Layer names, Tensor x, long start, FullKvCache? cache, IForwardHooks? hooks)
+    private Tensor Attention(int l, LayerWeights w, HookNames.Layer names, Tensor x, long start, FullKvCache? cache, IKvCache? compressed, IForwardHooks? hooks)
     {
         long b = x.shape[0], t = x.shape[1];
         int h = Spec.Heads, kvh = Spec.KvHeads, hd = Spec.HeadDim;
@@ -104,7 +109,8 @@ public sealed class Transformer : IDisposable
         k = HookHeadsFirst(hooks, names.RotK, k);
         if (cache is not null) (k, v) = cache.Append(l, k, v);
 
-        var z = AttentionCore(names, q, k, v, start, hooks); // [B, H, T, d]
+        // A compressed cache attends over what each of its heads kept; otherwise attend here, where hooks see scores.
+        var z = compressed is not null ? compressed.Attend(l, q, k, v) : AttentionCore(names, q, k, v, start, hooks); // [B, H, T, d]
         z = Hook(hooks, names.Z, z.transpose(1, 2)); // [B, T, H, d]
         if (hooks is not null && hooks.Wants(names.Result))
         {
