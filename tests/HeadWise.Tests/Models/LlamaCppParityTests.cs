@@ -92,3 +92,44 @@ public class LlamaCppParityTests
         Assert.True(maxDiff <= Tolerance, $"max |logit difference| {maxDiff:g3} > {Tolerance}");
     }
 }
+
+/// <summary>The llama2.c .bin and the GGUF of the same weights are one model.</summary>
+public class Llama2cParityTests
+{
+    [Fact]
+    public void Stories260K_bin_and_gguf_give_identical_logits()
+    {
+        using var gguf = LlamaCppParityTests.OpenGguf(TestPaths.Stories260KGguf);
+        using var bin = HeadWise.Models.ModelLoader.Load(TestPaths.Stories260KBin, TestPaths.Stories260KTokenizerBin);
+        AssertSameLogits(gguf, bin.Transformer, 512);
+    }
+
+    [Fact]
+    public void Random_model_written_as_llama2c_with_separate_classifier_matches_its_gguf()
+    {
+        var dir = TestPaths.NewTempDir();
+        var config = new RandomLlamaConfig();
+        var ggufPath = RandomLlamaGguf.Write(Path.Combine(dir, "m.gguf"), config);
+        using var file = GgufFile.Open(ggufPath);
+        var header = new HeadWise.Formats.Llama2c.Llama2cHeader(config.Dim, config.FfnDim, config.Layers, config.Heads, config.KvHeads,
+            config.Vocab, config.Context, SharedClassifier: false);
+        var binPath = Path.Combine(dir, "m.bin");
+        HeadWise.Formats.Llama2c.Llama2cCheckpoint.Write(binPath, header, name => file.ReadFloats(name));
+        using var gguf = LlamaCppParityTests.OpenGguf(ggufPath);
+        using var source = new HeadWise.Formats.Llama2c.Llama2cTensorSource(HeadWise.Formats.Llama2c.Llama2cCheckpoint.Open(binPath));
+        var spec = source.Spec();
+        Assert.False(spec.TiedEmbeddings);
+        using var bin = new Transformer(spec, ModelWeights.Load(spec, source));
+        AssertSameLogits(gguf, bin, config.Vocab);
+    }
+
+    private static void AssertSameLogits(Transformer a, Transformer b, int vocab)
+    {
+        var rng = new Random(11);
+        var tokens = Enumerable.Range(0, 64).Select(_ => (long)rng.Next(3, vocab)).ToArray();
+        using var ids = torch.tensor(tokens, [1, tokens.Length]);
+        using var la = a.Forward(ids);
+        using var lb = b.Forward(ids);
+        Assert.True(la.eq(lb).all().item<bool>(), $"max diff {(la - lb).abs().max().item<float>()}");
+    }
+}
