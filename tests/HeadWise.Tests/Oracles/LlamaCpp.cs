@@ -11,13 +11,13 @@ public sealed class LlamaCpp : IDisposable
     private readonly LLamaWeights _weights;
     private readonly LLamaContext _context;
 
-    public LlamaCpp(string ggufPath, int contextSize)
+    public LlamaCpp(string ggufPath, int contextSize, int? threads = null)
     {
         // F32 KV cache and no flash attention: llama.cpp's CPU defaults (F16 cache) would add their own rounding.
         var p = new ModelParams(ggufPath)
         {
             ContextSize = (uint)contextSize, BatchSize = (uint)contextSize, UBatchSize = (uint)contextSize,
-            Threads = Environment.ProcessorCount, BatchThreads = Environment.ProcessorCount,
+            Threads = threads ?? Environment.ProcessorCount, BatchThreads = threads ?? Environment.ProcessorCount,
             TypeK = GGMLType.GGML_TYPE_F32, TypeV = GGMLType.GGML_TYPE_F32, FlashAttention = false, GpuLayerCount = 0,
         };
         lock (NativeGate)
@@ -42,6 +42,15 @@ public sealed class LlamaCpp : IDisposable
         var result = new float[tokens.Count][];
         for (int i = 0; i < tokens.Count; i++) result[i] = _context.NativeHandle.GetLogitsIth(i).ToArray();
         return result;
+    }
+
+    /// <summary>Decodes <paramref name="tokens"/> from an empty cache in one batch, computing only the last logits (prefill timing).</summary>
+    public void Prefill(IReadOnlyList<int> tokens)
+    {
+        _context.NativeHandle.MemoryClear(true);
+        var batch = new LLamaBatch();
+        for (int i = 0; i < tokens.Count; i++) batch.Add(tokens[i], i, LLamaSeqId.Zero, i == tokens.Count - 1);
+        if (_context.Decode(batch) != DecodeResult.Ok) throw new InvalidOperationException("llama.cpp decode failed");
     }
 
     /// <summary>Greedy continuation of <paramref name="prompt"/> by <paramref name="count"/> tokens, one decode per token.</summary>

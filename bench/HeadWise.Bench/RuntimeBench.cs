@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using System.Text.Json;
+using HeadWise.Formats.Gguf;
+using HeadWise.Generation;
+using HeadWise.KvCache;
+using HeadWise.Models;
+using HeadWise.Tests.Fixtures;
+using HeadWise.Tests.Oracles;
+
+namespace HeadWise.Bench;
+
+/// <summary>
+/// Issue 2's benchmark: prefill (512-token prompt) and decode tokens/s for HeadWise and llama.cpp on the same GGUF and
+/// threads, for stories260K and a ~110M-parameter F32 Llama written here, plus the machine's read bandwidth in the same run.
+/// </summary>
+public static class RuntimeBench
+{
+    public static int Run(string[] args)
+    {
+        int threads = Environment.ProcessorCount, decodeTokens = 64, prompt = 512;
+        string stories = "../shared/models/stories260K/stories260K.gguf", json = "bench-runtime.json";
+        for (int i = 0; i < args.Length - 1; i += 2)
+            switch (args[i])
+            {
+                case "--threads": threads = int.Parse(args[i + 1]); break;
+                case "--decode": decodeTokens = int.Parse(args[i + 1]); break;
+                case "--stories": stories = args[i + 1]; break;
+                case "--json": json = args[i + 1]; break;
+            }
+        Environment.SetEnvironmentVariable("HEADWISE_THREADS", threads.ToString());
+        Console.Error.WriteLine($"threads {threads}; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+
+        double bandwidth = MemoryBandwidth.ReadGBps(threads);
+        Console.Error.WriteLine($"memory read bandwidth {bandwidth:F1} GB/s");
+
+        var dir = Path.Combine(Path.GetTempPath(), "headwise-bench");
+        Directory.CreateDirectory(dir);
+        var big = Path.Combine(dir, "llama-110m-f32.gguf");
+        if (!File.Exists(big))
+        {
+            Console.Error.WriteLine($"writing {big} ...");
+            RandomLlamaGguf.Write(big, new RandomLlamaConfig(Layers: 12, Dim: 768, Heads: 12, KvHeads: 12, FfnDim: 2048, Vocab: 32000,
+                Context: 1024, SeparateOutput: false, Seed: 110));
+        }
+
+        var rows = new List<Row>();
+        foreach (var (name, path) in new[] { ("stories260K", stories), ("llama-110M-f32", big) })
+            rows.Add(Measure(name, path, threads, prompt, decodeTokens, bandwidth));
+
+        Console.WriteLine($"| model | params | weight MB | HeadWise prefill tok/s | llama.cpp prefill tok/s | ratio | HeadWise decode tok/s | llama.cpp decode tok/s | ratio | HeadWise decode / bandwidth limit |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var r in rows)
+            Console.WriteLine($"| {r.Model} | {r.Parameters / 1e6:F1}M | {r.WeightBytes / 1e6:F0} | {r.HwPrefill:F0} | {r.CppPrefill:F0} | {r.HwPrefill / r.CppPrefill:F2} | " +
+                              $"{r.HwDecode:F1} | {r.CppDecode:F1} | {r.HwDecode / r.CppDecode:F2} | {r.DecodeFractionOfBandwidth:P0} |");
+        Console.WriteLine($"\nmemory read bandwidth: {bandwidth:F1} GB/s ({threads} threads)");
+        File.WriteAllText(json, JsonSerializer.Serialize(new { threads, bandwidth_gbps = bandwidth, rows }, new JsonSerializerOptions { WriteIndented = true }));
+        return 0;
+    }
+
+    public sealed record Row(string Model, long Parameters, long WeightBytes, double HwPrefill, double CppPrefill, double HwDecode, double CppDecode,
+        double DecodeFractionOfBandwidth);
+
+    private static Row Measure(string name, string path, int threads, int prompt, int decode, double bandwidthGBps)
+    {
+        var rng = new Random(5);
+        using var file = GgufFile.Open(path);
+        var spec = GgufModelSpec.Read(file);
+        var tokens = new[] { 1 }.Concat(Enumerable.Range(0, prompt - 1).Select(_ => rng.Next(3, spec.VocabSize))).ToArray();
+        using var source = new GgufTensorSource(file, spec);
+        using var model = new Transformer(spec, ModelWeights.Load(spec, source));
+        long weightBytes = model.Weights.ParameterCount * sizeof(float);
+
+        // HeadWise: best of 3 for prefill, decode timed over `decode` steps after the prompt.
+        var gen = new Generator(model) { PrefillChunk = prompt };
+        double hwPrefill = 0, hwDecode = 0;
+        for (int rep = 0; rep < 3; rep++)
+        {
+            using var cache = new FullKvCache(spec, prompt + decode + 1);
+            var sw = Stopwatch.StartNew();
+            var logits = gen.Prefill(cache, tokens);
+            hwPrefill = Math.Max(hwPrefill, prompt / sw.Elapsed.TotalSeconds);
+            if (rep > 0) continue;
+            sw.Restart();
+            for (int i = 0; i < decode; i++) logits = gen.Step(cache, [Sampler.ArgMax(logits)]);
+            hwDecode = decode / sw.Elapsed.TotalSeconds;
+        }
+
+        // llama.cpp on the same file and threads.
+        double cppPrefill = 0, cppDecode;
+        using (var cpp = new LlamaCpp(path, prompt + decode + 8, threads))
+        {
+            for (int rep = 0; rep < 3; rep++)
+            {
+                var sw = Stopwatch.StartNew();
+                cpp.Prefill(tokens);
+                cppPrefill = Math.Max(cppPrefill, prompt / sw.Elapsed.TotalSeconds);
+            }
+            var swd = Stopwatch.StartNew();
+            cpp.Greedy(tokens, decode);
+            double total = swd.Elapsed.TotalSeconds - prompt / cppPrefill; // Greedy includes one prefill
+            cppDecode = decode / total;
+        }
+        double limit = bandwidthGBps * 1e9 / weightBytes; // tokens/s if every weight byte is read once per token at full bandwidth
+        var row = new Row(name, model.Weights.ParameterCount, weightBytes, hwPrefill, cppPrefill, hwDecode, cppDecode, hwDecode / limit);
+        Console.Error.WriteLine(row);
+        return row;
+    }
+}
