@@ -75,7 +75,11 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
         return ids;
     }
 
-    /// <summary>Byte pieces are joined into UTF-8; control tokens are dropped; the space prefix of the first piece is removed.</summary>
+    /// <summary>
+    /// Byte pieces are joined into UTF-8; control and unknown tokens are dropped; the space prefix of the first piece
+    /// (after a leading BOS) is removed, as SentencePiece does. (llama.cpp's llama_detokenize keeps that space when
+    /// the ids start with BOS; SentencePiece's rule makes decode(encode(text)) == text.)
+    /// </summary>
     public string Decode(IEnumerable<int> ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
@@ -87,7 +91,7 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
             if (first && id == BosId) continue;
             var piece = _decodeBytes[id];
             // llama.cpp and SentencePiece drop the leading space that the encoder's prefix put there.
-            int skip = first && AddSpacePrefix && piece.Length > 0 && piece[0] == (byte)' ' && _types[id] != TokenType.Byte ? 1 : 0;
+            int skip = first && AddSpacePrefix && piece.Length > 0 && piece[0] == (byte)' ' ? 1 : 0;
             for (int i = skip; i < piece.Length; i++) bytes.Add(piece[i]);
             first = false;
         }
@@ -103,9 +107,8 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
 
     private byte[] DecodeBytesOf(int id) => _types[id] switch
     {
-        TokenType.Control or TokenType.Unused => [],
+        TokenType.Control or TokenType.Unused or TokenType.Unknown => [],   // as llama.cpp without unparse_special
         TokenType.Byte when TryParseBytePiece(_pieces[id], out var b) => [b],
-        TokenType.Unknown => Encoding.UTF8.GetBytes("\u2585"),   // llama.cpp renders the unknown token as '▅'
         _ => Encoding.UTF8.GetBytes(_pieces[id].Replace(SpaceMark, ' ')),
     };
 
