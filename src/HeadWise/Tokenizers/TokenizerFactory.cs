@@ -17,7 +17,7 @@ public static class TokenizerFactory
         @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
     /// <summary>
-    /// llama2.c's tokenizer.bin vocabulary (pieces and scores as <see cref="Llama2cTokenizerFile"/> reads them):
+    /// llama2.c's tokenizer.bin vocabulary (pieces and scores as <see cref="Formats.Llama2c.Llama2cVocabulary"/> reads them):
     /// SentencePiece BPE with BOS 1, EOS 2, UNK 0. llama2.c's exporter wrote ' ' for '▁' and "\n&lt;s&gt;\n" for BOS;
     /// both are put back.
     /// </summary>
@@ -35,8 +35,8 @@ public static class TokenizerFactory
     /// <summary>Reads a llama2.c tokenizer.bin file and builds its tokenizer.</summary>
     public static SentencePieceBpeTokenizer FromLlama2cFile(string path)
     {
-        var (pieces, scores) = Llama2cTokenizerFile.Read(path);
-        return FromLlama2c(pieces, scores, path);
+        var vocabulary = Formats.Llama2c.Llama2cVocabulary.Read(path);
+        return FromLlama2c(vocabulary.Pieces, vocabulary.Scores, path);
     }
 
     /// <summary>

@@ -11,7 +11,7 @@ namespace HeadWise.Tests.Tokenizers;
 public sealed class SentencePieceBpeTokenizerTests(LlamaCppOracle llama) : IClassFixture<LlamaCppOracle>
 {
     internal static readonly Lazy<ITokenizer> Gguf = new(() =>
-        TokenizerFactory.FromGgufMetadata(TestGgufVocab.ReadMetadata(TestPaths.Stories260KGguf), TestPaths.Stories260KGguf));
+        TokenizerFactory.FromGgufMetadata(StoriesMetadata(), TestPaths.Stories260KGguf));
     private static readonly Lazy<SentencePieceBpeTokenizer> Llama2c = new(() => TokenizerFactory.FromLlama2cFile(TestPaths.Stories260KTokenizerBin));
 
     public static TheoryData<string> Texts => new(TokenizerTestTexts.Varied);
@@ -137,5 +137,11 @@ public sealed class SentencePieceBpeTokenizerTests(LlamaCppOracle llama) : IClas
         var t = Llama2c.Value;
         Assert.Equal([1, 1], t.Encode("<s>", addBos: true).Take(2));
         Assert.DoesNotContain(1, t.Encode("<s>", addBos: false, parseSpecial: false));
+    }
+
+    private static IReadOnlyDictionary<string, object> StoriesMetadata()
+    {
+        using var file = HeadWise.Formats.Gguf.GgufFile.Open(TestPaths.Stories260KGguf);
+        return file.Metadata;
     }
 }
