@@ -16,7 +16,7 @@ public static class HookedRun
     /// <paramref name="hooks"/>, which run first). Capturing alone leaves the logits bit-identical to an unhooked run.
     /// </summary>
     public static (Tensor Logits, ActivationCache Cache) RunWithCache(this Transformer model, Tensor tokens, IEnumerable<CaptureSpec> captures,
-        object? kvCache = null, HookSet? hooks = null)
+        HookSet? hooks = null, object? kvCache = null)
     {
         var cache = new ActivationCache();
         var set = hooks?.Copy() ?? new HookSet(); // the caller's set is left as it was
@@ -37,7 +37,7 @@ public static class HookedRun
     public static (Tensor Logits, ActivationCache Cache) RunWithFullCache(this Transformer model, Tensor tokens, object? kvCache = null) =>
         model.RunWithCache(tokens, HookNames.All(model.Spec.Layers).Select(n => new CaptureSpec(n))
             .Where(c => model.Spec.Positions == PositionKind.Learned || c.Name != HookNames.PosEmbed)
-            .Where(c => model.Spec.Causal || (c.Name != HookNames.FinalNormalized && c.Name != HookNames.UnembedOut)), kvCache);
+            .Where(c => model.Spec.Causal || (c.Name != HookNames.FinalNormalized && c.Name != HookNames.UnembedOut)), kvCache: kvCache);
 
     /// <summary>Runs with <paramref name="hooks"/>, which may read and replace activations.</summary>
     public static Tensor RunWithHooks(this Transformer model, Tensor tokens, HookSet hooks, object? kvCache = null) =>

@@ -144,7 +144,8 @@ public sealed class Transformer : IDisposable
         // Scores and pattern only for the heads the hooks asked for ([B, h', T, S]); the others are never built.
         var heads = hooks!.PatternHeads(l);
         Tensor? index = heads is null ? null : torch.tensor(heads.Select(h => (long)h).ToArray());
-        var (ke, ve) = index is null ? RepeatKv(k, v) : (k.index_select(1, index / Spec.GroupSize), v.index_select(1, index / Spec.GroupSize));
+        Tensor? kvIndex = heads is null ? null : torch.tensor(heads.Select(h => (long)(h / Spec.GroupSize)).ToArray());
+        var (ke, ve) = index is null ? RepeatKv(k, v) : (k.index_select(1, kvIndex!), v.index_select(1, kvIndex!));
         var qs = index is null ? q : q.index_select(1, index);
         long t = q.shape[2], s = k.shape[2];
         var scores = torch.matmul(qs, ke.transpose(-2, -1)).mul_(_scale);
