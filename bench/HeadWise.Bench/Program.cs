@@ -1,9 +1,11 @@
 using HeadWise.Bench;
 
 // Benchmarks are commands, not tests: `dotnet run -c Release --project bench/HeadWise.Bench -- <mode> [options]`.
+// One benchmark per mode, each in its own file.
 var modes = new Dictionary<string, Func<string[], int>>
 {
     ["runtime"] = RuntimeBench.Run,
+    ["hooks-overhead"] = HooksOverheadBench.Run,
 };
 if (args.Length == 0 || !modes.TryGetValue(args[0], out var run))
 {
