@@ -24,6 +24,8 @@ public sealed record EvalSample
     public int NeedleStart { get; init; } = -1;
     /// <summary>Longest filler sentence in tokens: how far a needle can sit from the exact requested depth.</summary>
     public int MaxSentenceTokens { get; init; }
+    /// <summary>Tokens of all needles together (distractors before the asked needle shift it by up to this).</summary>
+    public int NeedleTokens { get; init; }
 }
 
 public enum AnswerScoring

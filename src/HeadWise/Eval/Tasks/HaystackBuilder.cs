@@ -10,7 +10,7 @@ public sealed record Needle(string Text, double Depth);
 /// </summary>
 public static class HaystackBuilder
 {
-    public sealed record Built(int[] Tokens, int HaystackStart, int HaystackEnd, int[] NeedleStarts, int MaxSentenceTokens);
+    public sealed record Built(int[] Tokens, int HaystackStart, int HaystackEnd, int[] NeedleStarts, int MaxSentenceTokens, int NeedleTokens);
 
     public static Built Build(SegmentEncoder enc, SentenceSource filler, int firstSentence, int length, string prefix,
         IReadOnlyList<Needle> needles, string question, string taskName)
@@ -35,6 +35,9 @@ public static class HaystackBuilder
             maxSentence = Math.Max(maxSentence, s.Length);
             hay.AddRange(s.Take(budget - hay.Count));
         }
+
+        if (boundaries.Count + 1 < needles.Count)
+            throw new HeadWiseException($"length {length} is too short for task {taskName}: {needles.Count} needles need at least {needles.Count - 1} filler sentences between them");
 
         // Each needle takes the free boundary nearest its depth (the first needle is the one asked about, placed first).
         var taken = new HashSet<int>();
@@ -63,6 +66,6 @@ public static class HaystackBuilder
         }
         int hayEnd = tokens.Count;
         tokens.AddRange(tail);
-        return new Built([.. tokens], head.Length, hayEnd, starts, maxSentence);
+        return new Built([.. tokens], head.Length, hayEnd, starts, maxSentence, needleIds.Sum(n => n.Length));
     }
 }

@@ -35,7 +35,7 @@ public abstract class NeedleTask : IEvalTask
                     Length = length, Depth = depth, Tokens = built.Tokens, ScoredFrom = built.Tokens.Length,
                     Answer = p.Answer, MaxNewTokens = MaxNewTokens, Scoring = Scoring,
                     HaystackStart = built.HaystackStart, HaystackEnd = built.HaystackEnd, NeedleStart = built.NeedleStarts[0],
-                    MaxSentenceTokens = built.MaxSentenceTokens,
+                    MaxSentenceTokens = built.MaxSentenceTokens, NeedleTokens = built.NeedleTokens,
                 };
             }
         });

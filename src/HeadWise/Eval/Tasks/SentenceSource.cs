@@ -22,6 +22,19 @@ public sealed partial class SentenceSource
     public static SentenceSource FromFile(string path)
     {
         if (!File.Exists(path)) throw new HeadWiseException($"haystack text {path} does not exist");
+        // Splitting a novel takes a while; a sweep or a test suite asks for the same file many times.
+        var key = $"{Path.GetFullPath(path)}|{File.GetLastWriteTimeUtc(path).Ticks}";
+        lock (Loaded)
+            if (Loaded.TryGetValue(key, out var known)) return new SentenceSource(known._sentences);
+        var loaded = Split(path);
+        lock (Loaded) Loaded[key] = loaded;
+        return new SentenceSource(loaded._sentences);
+    }
+
+    private static readonly Dictionary<string, SentenceSource> Loaded = [];
+
+    private static SentenceSource Split(string path)
+    {
         var text = WhiteSpace().Replace(File.ReadAllText(path).Replace('_', ' '), " ");
         var sentences = SentenceEnd().Split(text)
             .Select(s => s.Trim())
