@@ -17,7 +17,7 @@ public sealed class CopyTask(bool shuffled = false) : IEvalTask
     {
         var bos = new SegmentEncoder(tokenizer).Bos();
         var pool = Enumerable.Range(0, tokenizer.VocabSize)
-            .Where(id => id != tokenizer.BosId && id != tokenizer.EosId && tokenizer.Decode([id]).Trim().Length > 0).ToArray();
+            .Where(id => id != tokenizer.BosId && id != tokenizer.EosId && IsText(tokenizer.Decode([id]))).ToArray();
         if (pool.Length < 2) throw new HeadWiseException("the vocabulary has too few ordinary tokens for the copy task");
         return TaskGrid.Expand(options, false, (length, _, rng) =>
         {
@@ -28,4 +28,8 @@ public sealed class CopyTask(bool shuffled = false) : IEvalTask
             return new EvalSample { Length = length, Tokens = [.. bos, .. seq, .. second], ScoredFrom = bos.Length + n };
         });
     }
+
+    // Ordinary text pieces only: byte-fallback and control tokens are not what a model learned to copy.
+    private static bool IsText(string piece) =>
+        piece.Trim().Length > 0 && !piece.Contains('\uFFFD') && !piece.Any(char.IsControl);
 }
