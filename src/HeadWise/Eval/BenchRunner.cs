@@ -54,6 +54,10 @@ public static class BenchRunner
 
     private static double? Rate(long tokens, double seconds) => tokens > 0 && seconds > 0 ? Math.Round(tokens / seconds, 1) : null;
 
+    /// <summary>The model's name, or its file name when the name is only the architecture ("llama").</summary>
+    public static string Label(LoadedModel m) =>
+        string.IsNullOrEmpty(m.Spec.Name) || m.Spec.Name == m.Spec.Architecture ? Path.GetFileNameWithoutExtension(m.Path) : m.Spec.Name;
+
     public static string Key(double d) => d.ToString("0.###", CultureInfo.InvariantCulture);
 
     private static BenchResult Aggregate(LoadedModel model, IEvalTask task, TaskOptions o, IKvCacheFactory f, List<SampleOutcome> xs)
@@ -69,7 +73,7 @@ public static class BenchRunner
         long bytes = xs.Sum(x => x.ScoredBytes);
         return new BenchResult
         {
-            Model = model.DisplayName, Task = task.Name, Policy = f.Policy, Budget = f.Budget.Text,
+            Model = Label(model), Task = task.Name, Policy = f.Policy, Budget = f.Budget.Text,
             Samples = o.Samples, Seed = o.Seed,
             Accuracy = xs.Average(x => x.Score),
             ExactMatch = answers ? xs.Average(x => x.Exact!.Value) : null,

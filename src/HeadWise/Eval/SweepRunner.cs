@@ -66,7 +66,7 @@ public static class SweepRunner
         var o = plan.Options;
         var text = JsonSerializer.Serialize(new
         {
-            Model = model.DisplayName, plan.Task, o.Lengths, Depths = TaskRegistry.Create(plan.Task).HasDepth ? o.Depths : null,
+            Model = BenchRunner.Label(model), plan.Task, o.Lengths, Depths = TaskRegistry.Create(plan.Task).HasDepth ? o.Depths : null,
             o.Samples, o.Seed, Haystack = o.HaystackPath is null ? null : Path.GetFileName(o.HaystackPath),
         }, BenchResult.Json);
         var path = Path.Combine(dir, "sweep.json");

@@ -27,8 +27,7 @@ public static class AccuracyMemoryPlot
         plot.YLabel("Accuracy (%)");
         plot.Axes.SetLimitsY(-5, 105);
         var xs = results.Select(r => r.KvBytes / 1048576.0).ToArray();
-        double span = Math.Max(xs.Max() - xs.Min(), xs.Max() * 0.1 + 1e-9);
-        plot.Axes.SetLimitsX(Math.Max(0, xs.Min() - 0.1 * span), xs.Max() + 0.1 * span);
+        plot.Axes.SetLimitsX(0, xs.Max() * 1.1 + 1e-6); // from zero, so savings read as fractions of the full cache
         plot.ShowLegend(Alignment.LowerRight);
         plot.SavePng(path, width, height);
     }
