@@ -7,5 +7,7 @@ var root = new RootCommand("HeadWise: load a transformer checkpoint, see and sco
     GenerateCommand.Create(),
     AttentionCommand.Create(),
     AttributeCommand.Create(),
+    BenchCommand.Create(),
+    SweepCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -1,0 +1,40 @@
+using System.CommandLine;
+using HeadWise.Eval;
+using HeadWise.Models;
+
+namespace HeadWise.Cli.Commands;
+
+/// <summary>`headwise bench`: one (model, task, policy, budget) over a length x depth grid.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var tokenizer = CommonOptions.Tokenizer();
+        var json = CommonOptions.Json();
+        var eval = new EvalOptions();
+        var policy = new Option<string>("--policy") { Description = "KV-cache policy", DefaultValueFactory = _ => "full" };
+        var budget = new Option<string>("--budget") { Description = "KV budget: ratio of the context (0.25) or tokens (512)", DefaultValueFactory = _ => "1.0" };
+        var command = new Command("bench", "Score a model on a long-context task with a KV-cache policy and budget; report accuracy, KV bytes, speed")
+            { model, tokenizer, policy, budget, json };
+        foreach (var o in eval.All) command.Options.Add(o);
+        command.SetAction(r => CliRun.Guard(() =>
+        {
+            var task = TaskRegistry.Create(r.GetValue(eval.Task)!);
+            var factory = PolicyRegistry.Create(r.GetValue(policy)!, KvBudget.Parse(r.GetValue(budget)!));
+            var options = eval.Read(r);
+            using var m = ModelLoader.Load(r.GetValue(model)!, r.GetValue(tokenizer));
+            BenchRunner.Validate(m.Spec, task, options);
+            var result = BenchRunner.Run(m, task, options, factory, (i, n) => Console.Error.Write($"\r{i}/{n} prompts"));
+            Console.Error.WriteLine();
+            Console.WriteLine($"{result.Model} {result.Task} policy {result.Policy} budget {result.Budget}: accuracy {result.Accuracy * 100:F1}%");
+            Console.WriteLine($"KV {result.KvBytes / 1048576.0:F3} MiB of {result.KvBytesFull / 1048576.0:F3} MiB full; prefill {result.PrefillTps:F0} tok/s, decode {result.DecodeTps?.ToString("F0") ?? "-"} tok/s; peak RSS {result.PeakRssBytes / 1048576.0:F0} MiB");
+            foreach (var (len, g) in result.ByLength) Console.WriteLine($"  length {len}: {g.Accuracy * 100:F1}% ({g.Samples} prompts)");
+            if (result.ByDepth is not null)
+                foreach (var (d, g) in result.ByDepth) Console.WriteLine($"  depth {d}: {g.Accuracy * 100:F1}%");
+            if (r.GetValue(json) is string path) File.WriteAllText(path, result.ToJson());
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,44 @@
+using System.CommandLine;
+using HeadWise.Eval;
+using HeadWise.Models;
+using HeadWise.Reports;
+using Spectre.Console;
+
+namespace HeadWise.Cli.Commands;
+
+/// <summary>`headwise sweep`: policies x budgets for one task, resumable, with plots and an HTML index.</summary>
+internal static class SweepCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var tokenizer = CommonOptions.Tokenizer();
+        var eval = new EvalOptions();
+        var policies = new Option<string>("--policies") { Description = "KV-cache policies, comma-separated", DefaultValueFactory = _ => "full" };
+        var budgets = new Option<string>("--budgets") { Description = "Budgets, comma-separated (ratios or token counts)", DefaultValueFactory = _ => "1.0" };
+        var outDir = new Option<string>("--out") { Description = "Output folder (results.json, timings.json, PNGs, index.html; cells/ for resuming)", Required = true };
+        var command = new Command("sweep", "Run a task over policies x budgets, resuming finished cells, and draw the curves") { model, tokenizer, policies, budgets, outDir };
+        foreach (var o in eval.All) command.Options.Add(o);
+        command.SetAction(r => CliRun.Guard(() =>
+        {
+            var plan = new SweepPlan(r.GetValue(eval.Task)!, Split(r.GetValue(policies)!), Split(r.GetValue(budgets)!), eval.Read(r));
+            TaskRegistry.Create(plan.Task);
+            SweepRunner.Cells(plan); // names and budgets checked before the model loads
+            using var m = ModelLoader.Load(r.GetValue(model)!, r.GetValue(tokenizer));
+            var dir = r.GetValue(outDir)!;
+            IReadOnlyList<BenchResult> results = [];
+            AnsiConsole.Progress().Start(ctx =>
+            {
+                var bar = ctx.AddTask("sweep", maxValue: SweepRunner.Cells(plan).Count);
+                results = SweepRunner.Run(m, plan, dir, (done, total, key) => { bar.Value = done; bar.Description = key; });
+            });
+            var files = SweepReport.Write(results, dir);
+            foreach (var x in results) Console.WriteLine($"{x.Policy,-12} {x.Budget,-6} accuracy {x.Accuracy * 100,5:F1}%  KV {x.KvBytes / 1048576.0:F3} MiB");
+            Console.WriteLine($"wrote {Path.Combine(dir, "results.json")}, {string.Join(", ", files)}, index.html");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static List<string> Split(string s) => [.. s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+}

@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Globalization;
+using HeadWise.Models;
+
+namespace HeadWise.Eval;
+
+/// <summary>Evaluates (model, task, policy, budget) over a task's grid and aggregates the scores and costs.</summary>
+public static class BenchRunner
+{
+    /// <summary>Checks the grid against the model before any work: lengths within context, depths in [0, 1], samples >= 1.</summary>
+    public static void Validate(ModelSpec spec, IEvalTask task, TaskOptions o)
+    {
+        if (o.Lengths.Count == 0) throw new HeadWiseException("give at least one length");
+        foreach (var l in o.Lengths)
+        {
+            if (l < 1) throw new HeadWiseException($"length {l} must be >= 1 token");
+            if (l > spec.ContextLength)
+                throw new HeadWiseException($"length {l} exceeds the model's context of {spec.ContextLength} tokens");
+        }
+        if (task.HasDepth)
+        {
+            if (o.Depths.Count == 0) throw new HeadWiseException($"task {task.Name} needs at least one depth");
+            foreach (var d in o.Depths)
+                if (!(d >= 0 && d <= 1)) throw new HeadWiseException($"depth {d.ToString(CultureInfo.InvariantCulture)} is outside [0, 1]");
+        }
+        if (o.Samples < 1) throw new HeadWiseException($"samples must be >= 1, got {o.Samples}");
+    }
+
+    public static BenchResult Run(LoadedModel model, IEvalTask task, TaskOptions o, IKvCacheFactory factory,
+        Action<int, int>? onSample = null, CancellationToken cancel = default)
+    {
+        Validate(model.Spec, task, o);
+        var wall = Stopwatch.StartNew();
+        long rssBefore = ProcessMemory.CurrentRss();
+        var samples = task.Generate(model.Tokenizer, o);
+        var runner = new SampleRunner(model);
+        var outcomes = new List<SampleOutcome>(samples.Count);
+        foreach (var s in samples)
+        {
+            cancel.ThrowIfCancellationRequested();
+            outcomes.Add(runner.Run(s, factory));
+            onSample?.Invoke(outcomes.Count, samples.Count);
+        }
+        return Aggregate(model, task, o, factory, outcomes) with
+        {
+            PeakRssBytes = ProcessMemory.PeakRss(),
+            RssBeforeBytes = rssBefore,
+            RssAfterBytes = ProcessMemory.CurrentRss(),
+            PrefillTps = Rate(outcomes.Sum(x => x.PrefillTokens), outcomes.Sum(x => x.PrefillSeconds)),
+            DecodeTps = Rate(outcomes.Sum(x => x.DecodeTokens), outcomes.Sum(x => x.DecodeSeconds)),
+            WallSeconds = wall.Elapsed.TotalSeconds,
+        };
+    }
+
+    private static double? Rate(long tokens, double seconds) => tokens > 0 && seconds > 0 ? Math.Round(tokens / seconds, 1) : null;
+
+    /// <summary>The model's name, or its file name when the name is only the architecture ("llama").</summary>
+    public static string Label(LoadedModel m) =>
+        string.IsNullOrEmpty(m.Spec.Name) || m.Spec.Name == m.Spec.Architecture ? Path.GetFileNameWithoutExtension(m.Path) : m.Spec.Name;
+
+    public static string Key(double d) => d.ToString("0.###", CultureInfo.InvariantCulture);
+
+    private static BenchResult Aggregate(LoadedModel model, IEvalTask task, TaskOptions o, IKvCacheFactory f, List<SampleOutcome> xs)
+    {
+        static GroupScore Group(IEnumerable<SampleOutcome> g)
+        {
+            var l = g.ToList();
+            return new GroupScore(l.Count, l.Average(x => x.Score), (long)l.Average(x => x.KvBytes), (long)l.Average(x => x.KvBytesFull));
+        }
+        bool answers = xs.Any(x => x.Exact is not null);
+        long scored = xs.Sum(x => (long)x.ScoredTokens);
+        double nll = xs.Sum(x => x.Nll);
+        long bytes = xs.Sum(x => x.ScoredBytes);
+        return new BenchResult
+        {
+            Model = Label(model), Task = task.Name, Policy = f.Policy, Budget = f.Budget.Text,
+            Samples = o.Samples, Seed = o.Seed,
+            Accuracy = xs.Average(x => x.Score),
+            ExactMatch = answers ? xs.Average(x => x.Exact!.Value) : null,
+            Rouge1Recall = answers ? xs.Average(x => x.Rouge!.Value) : null,
+            PerplexityNats = scored > 0 ? nll / scored : null,
+            Perplexity = scored > 0 ? Metrics.Perplexity(nll, scored) : null,
+            BitsPerByte = bytes > 0 ? Metrics.BitsPerByte(nll, bytes) : null,
+            KvBytes = (long)xs.Average(x => x.KvBytes),
+            KvBytesFull = (long)xs.Average(x => x.KvBytesFull),
+            Lengths = [.. o.Lengths],
+            Depths = task.HasDepth ? [.. o.Depths] : null,
+            // Dictionaries keep insertion order, so groups appear in numeric order in the JSON.
+            ByLength = xs.GroupBy(x => x.Sample.Length).OrderBy(g => g.Key).ToDictionary(g => g.Key.ToString(CultureInfo.InvariantCulture), Group),
+            ByDepth = task.HasDepth ? xs.GroupBy(x => x.Sample.Depth!.Value).OrderBy(g => g.Key).ToDictionary(g => Key(g.Key), Group) : null,
+            Grid = [.. xs.GroupBy(x => (x.Sample.Length, x.Sample.Depth)).OrderBy(g => g.Key.Length).ThenBy(g => g.Key.Depth)
+                .Select(g => new GridCell(g.Key.Length, g.Key.Depth, g.Count(), g.Average(x => x.Score)))],
+        };
+    }
+}

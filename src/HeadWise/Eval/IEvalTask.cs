@@ -1,0 +1,13 @@
+using HeadWise.Tokenizers;
+
+namespace HeadWise.Eval;
+
+/// <summary>A long-context task: makes seeded prompts of exact token lengths for one tokenizer.</summary>
+public interface IEvalTask
+{
+    string Name { get; }
+    /// <summary>Whether the task places a needle (so the grid has a depth axis).</summary>
+    bool HasDepth { get; }
+    /// <summary>Samples for every length (x depth) x sample index; the same options give the same samples.</summary>
+    IReadOnlyList<EvalSample> Generate(ITokenizer tokenizer, TaskOptions options);
+}

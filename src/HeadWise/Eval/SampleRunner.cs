@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Text;
+using HeadWise.Generation;
+using HeadWise.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace HeadWise.Eval;
+
+/// <summary>What one sample scored and cost.</summary>
+public sealed record SampleOutcome(EvalSample Sample, double Score, double? Exact, double? Rouge, double Nll, int ScoredTokens,
+    long ScoredBytes, long KvBytes, long KvBytesFull, int PrefillTokens, double PrefillSeconds, int DecodeTokens, double DecodeSeconds,
+    string? Output);
+
+/// <summary>
+/// Runs one sample through a cache of any kind: chunked prefill (teacher-forced with full logits over the scored
+/// part), then greedy decoding for answer tasks. Written against Transformer.Forward's <c>object? cache</c> rather than
+/// Generator, whose prefill takes only a FullKvCache.
+/// </summary>
+public sealed class SampleRunner(LoadedModel model, int chunk = 512)
+{
+    public SampleOutcome Run(EvalSample s, IKvCacheFactory factory)
+    {
+        int n = s.Tokens.Length;
+        var cache = factory.Create(model, Math.Min(model.Spec.ContextLength, n + s.MaxNewTokens));
+        try
+        {
+            var sw = Stopwatch.StartNew();
+            // Positions ScoredFrom-1 .. n-2 predict the scored tokens; everything before needs only the cache.
+            int plain = s.ScoredFrom < n ? s.ScoredFrom - 1 : n;
+            float[] last = [];
+            for (int i = 0; i < plain; i += chunk)
+                last = StepLast(cache, s.Tokens[i..Math.Min(plain, i + chunk)]);
+            int correct = 0;
+            double nll = 0;
+            for (int i = plain; i < n; i += chunk)
+            {
+                int end = Math.Min(n, i + chunk);
+                (var hits, var loss) = StepScored(cache, s.Tokens[i..end], s.Tokens, i);
+                correct += hits;
+                nll += loss;
+            }
+            double prefillSeconds = sw.Elapsed.TotalSeconds;
+            long kv = PolicyRegistry.BytesOf(cache);
+            long kvFull = (long)model.Spec.Layers * model.Spec.KvHeads * n * model.Spec.HeadDim * 2 * sizeof(float);
+            int scored = n - s.ScoredFrom;
+            long scoredBytes = scored > 0 ? Encoding.UTF8.GetByteCount(model.Tokenizer.Decode(s.Tokens[s.ScoredFrom..])) : 0;
+
+            if (s.Answer is null)
+                return new SampleOutcome(s, scored > 0 ? (double)correct / scored : 0, null, null, nll, scored, scoredBytes,
+                    kv, kvFull, n, prefillSeconds, 0, 0, null);
+
+            sw.Restart();
+            var output = new List<int>();
+            int budget = Math.Min(s.MaxNewTokens, model.Spec.ContextLength - n);
+            for (int i = 0; i < budget; i++)
+            {
+                int next = Sampler.ArgMax(last);
+                if (next == model.Tokenizer.EosId) break;
+                output.Add(next);
+                if (i + 1 < budget) last = StepLast(cache, [next]);
+            }
+            double decodeSeconds = sw.Elapsed.TotalSeconds;
+            var text = model.Tokenizer.Decode(output);
+            double exact = s.Scoring == AnswerScoring.ExactNumber ? Metrics.ExactNumber(text, s.Answer) : Metrics.ExactWords(s.Answer, text);
+            double rouge = Metrics.Rouge1Recall(s.Answer, text);
+            double score = s.Scoring == AnswerScoring.ExactNumber ? exact : rouge;
+            return new SampleOutcome(s, score, exact, rouge, 0, 0, 0, kv, kvFull, n, prefillSeconds, output.Count, decodeSeconds, text);
+        }
+        finally
+        {
+            (cache as IDisposable)?.Dispose();
+        }
+    }
+
+    private float[] StepLast(object cache, int[] tokens)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var ids = torch.tensor(tokens.Select(t => (long)t).ToArray(), [1, tokens.Length]);
+        using var logits = model.Transformer.Forward(ids, cache, lastOnly: true);
+        return logits.reshape(-1).data<float>().ToArray();
+    }
+
+    /// <summary>Feeds tokens[start..] and scores each position's prediction of the next prompt token (when there is one).</summary>
+    private (int Hits, double Nll) StepScored(object cache, int[] tokens, int[] all, int start)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var ids = torch.tensor(tokens.Select(t => (long)t).ToArray(), [1, tokens.Length]);
+        var logits = model.Transformer.Forward(ids, cache)[0];
+        int m = Math.Min(tokens.Length, all.Length - 1 - start);
+        if (m <= 0) return (0, 0);
+        var pred = logits.narrow(0, 0, m);
+        var target = torch.tensor(all[(start + 1)..(start + 1 + m)].Select(t => (long)t).ToArray());
+        int hits = (int)pred.argmax(-1).eq(target).sum().item<long>();
+        double nll = -pred.log_softmax(-1).gather(1, target.unsqueeze(1)).to_type(ScalarType.Float64).sum().item<double>();
+        return (hits, nll);
+    }
+}

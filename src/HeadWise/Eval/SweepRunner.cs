@@ -1,0 +1,86 @@
+using System.Text.Json;
+using HeadWise.Models;
+
+namespace HeadWise.Eval;
+
+/// <summary>What a sweep runs: one task over policies x budgets (the "full" policy runs once).</summary>
+public sealed record SweepPlan(string Task, IReadOnlyList<string> Policies, IReadOnlyList<string> Budgets, TaskOptions Options);
+
+/// <summary>
+/// Runs a sweep cell by cell into DIR/cells/KEY.json (written atomically), skipping cells already there, so an
+/// interrupted sweep resumes. DIR/results.json holds only the deterministic fields, assembled in plan order, so a
+/// resumed sweep writes the same bytes as an uninterrupted one; timings and memory go to DIR/timings.json.
+/// </summary>
+public static class SweepRunner
+{
+    public static IReadOnlyList<IKvCacheFactory> Cells(SweepPlan plan)
+    {
+        var budgets = plan.Budgets.Select(KvBudget.Parse).ToList();
+        var cells = new List<IKvCacheFactory>();
+        foreach (var p in plan.Policies)
+        {
+            if (p == "full") { cells.Add(PolicyRegistry.Create(p, KvBudget.Full)); continue; }
+            foreach (var b in budgets) cells.Add(PolicyRegistry.Create(p, b));
+        }
+        return cells;
+    }
+
+    public static string Key(IKvCacheFactory f) => $"{f.Policy}@{f.Budget.Text}";
+
+    /// <summary>Runs the missing cells; returns all results in plan order. <paramref name="onCell"/> sees (done, total, key).</summary>
+    public static IReadOnlyList<BenchResult> Run(LoadedModel model, SweepPlan plan, string dir,
+        Action<int, int, string>? onCell = null, CancellationToken cancel = default)
+    {
+        var task = TaskRegistry.Create(plan.Task);
+        BenchRunner.Validate(model.Spec, task, plan.Options);
+        var cells = Cells(plan);
+        var cellDir = Path.Combine(dir, "cells");
+        Directory.CreateDirectory(cellDir);
+        CheckSamePlan(dir, model, plan);
+        var results = new List<BenchResult>();
+        for (int i = 0; i < cells.Count; i++)
+        {
+            var path = Path.Combine(cellDir, SafeName(Key(cells[i])) + ".json");
+            BenchResult r;
+            if (File.Exists(path)) r = BenchResult.FromJson(File.ReadAllText(path));
+            else
+            {
+                cancel.ThrowIfCancellationRequested();
+                r = BenchRunner.Run(model, task, plan.Options, cells[i], cancel: cancel);
+                WriteAtomically(path, r.ToJson());
+            }
+            results.Add(r);
+            onCell?.Invoke(i + 1, cells.Count, Key(cells[i]));
+        }
+        WriteAtomically(Path.Combine(dir, "results.json"), JsonSerializer.Serialize(results.Select(r => r.Deterministic()), BenchResult.Json));
+        WriteAtomically(Path.Combine(dir, "timings.json"), JsonSerializer.Serialize(results.Select(r => new
+        {
+            r.Policy, r.Budget, r.PeakRssBytes, r.RssBeforeBytes, r.RssAfterBytes, r.PrefillTps, r.DecodeTps, r.WallSeconds,
+        }), BenchResult.Json));
+        return results;
+    }
+
+    // A directory holds one sweep: resuming with a different model, task or grid would mix incomparable cells.
+    private static void CheckSamePlan(string dir, LoadedModel model, SweepPlan plan)
+    {
+        var o = plan.Options;
+        var text = JsonSerializer.Serialize(new
+        {
+            Model = BenchRunner.Label(model), plan.Task, o.Lengths, Depths = TaskRegistry.Create(plan.Task).HasDepth ? o.Depths : null,
+            o.Samples, o.Seed, Haystack = o.HaystackPath is null ? null : Path.GetFileName(o.HaystackPath),
+        }, BenchResult.Json);
+        var path = Path.Combine(dir, "sweep.json");
+        if (File.Exists(path) && File.ReadAllText(path) != text)
+            throw new HeadWiseException($"{dir} holds a sweep with different settings (see {path}); use another --out or delete it");
+        WriteAtomically(path, text);
+    }
+
+    private static string SafeName(string key) => string.Concat(key.Select(c => char.IsLetterOrDigit(c) || c is '.' or '-' or '@' ? c : '_'));
+
+    internal static void WriteAtomically(string path, string text)
+    {
+        var tmp = path + ".tmp";
+        File.WriteAllText(tmp, text);
+        File.Move(tmp, path, overwrite: true);
+    }
+}
