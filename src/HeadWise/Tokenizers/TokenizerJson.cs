@@ -26,9 +26,9 @@ public sealed record TokenizerJsonModel
     public bool AddSpacePrefix { get; init; }
     /// <summary>Byte-level: the pre-tokenizer regex.</summary>
     public string? Pattern { get; init; }
-    /// <summary>Byte-level: llama.cpp's name for the pre-tokenizer (tokenizer.ggml.pre), null when the regex has none.</summary>
+    /// <summary>Byte-level: llama.cpp's name for the pre-tokenizer (tokenizer.ggml.pre: gpt-2, qwen2, llama-bpe), null when the regex has none.</summary>
     public string? PreName => Pattern is null ? null
-        : TokenizerFactory.PreTokenizerPatterns.Where(kv => kv.Value == Pattern && kv.Key != "default" && kv.Key != "llama3").Select(kv => kv.Key).FirstOrDefault();
+        : TokenizerFactory.PreTokenizerPatterns.Where(kv => kv.Value == Pattern && kv.Key is not ("default" or "gpt2" or "llama3")).Select(kv => kv.Key).FirstOrDefault();
     /// <summary>WordPiece: lower-case the text first (BertNormalizer lowercase).</summary>
     public bool Lowercase { get; init; }
     public string Source { get; init; } = "(tokenizer.json)";

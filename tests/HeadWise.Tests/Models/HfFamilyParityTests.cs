@@ -41,7 +41,10 @@ public class HfFamilyParityTests
             Assert.Equal(hf.Spec.VocabSize, oracle.VocabSize);
             var expected = oracle.Logits(tokens);
             var diff = MaxDiff(hfLogits, expected);
-            Assert.True(diff <= Tolerance, $"{family}: max |HeadWise(HF) - llama.cpp| = {diff:g3} > {Tolerance}");
+            // GPT-2: ggml's CPU GELU reads a float16 lookup table (GGML_GELU_FP16), which moves logits by ~5e-3 here;
+            // the 1e-3 check for GPT-2 is against the independent reference below (Gpt2_matches_a_plain_reference_forward).
+            var tolerance = family == "gpt2" ? 1e-2 : Tolerance;
+            Assert.True(diff <= tolerance, $"{family}: max |HeadWise(HF) - llama.cpp| = {diff:g3} > {tolerance}");
             Assert.True(Spread(expected) > 1, "logits should spread over more than a unit, or the comparison says little");
 
             const string text = "The whale, the whale! Call me Ishmael. It is 1851 and there are 3 ships.";
@@ -51,6 +54,22 @@ public class HfFamilyParityTests
         using var fromGguf = ModelLoader.Load(gguf);
         var ggufDiff = MaxDiff(hfLogits, Logits(fromGguf.Transformer, tokens));
         Assert.True(ggufDiff <= 1e-4, $"{family}: HeadWise on the GGUF differs from the HF folder by {ggufDiff:g3}");
+    }
+
+    /// <summary>GPT-2's exact check: a plain double-precision forward from the raw HF tensors (llama.cpp's GELU is float16-tabled).</summary>
+    [Fact]
+    public void Gpt2_matches_a_plain_reference_forward_over_160_tokens()
+    {
+        var dir = RandomHfCheckpoint.Write(TestPaths.NewTempDir("gpt2"), "gpt2", seed: 4);
+        using var hf = ModelLoader.Load(dir);
+        var rng = new Random(5);
+        var tokens = Enumerable.Range(0, Tokens).Select(_ => rng.Next(0, hf.Spec.VocabSize)).ToArray();
+        var expected = ReferenceGpt2.Logits(Path.Combine(dir, "model.safetensors"), RandomHfCheckpoint.Layers, RandomHfCheckpoint.Heads, 1e-5, tokens);
+        var actual = Logits(hf.Transformer, tokens);
+        double max = 0;
+        for (int t = 0; t < Tokens; t++)
+            for (int v = 0; v < expected[t].Length; v++) max = Math.Max(max, Math.Abs(actual[t][v] - expected[t][v]));
+        Assert.True(max <= Tolerance, $"max |HeadWise - reference| = {max:g3}");
     }
 
     [Fact]
