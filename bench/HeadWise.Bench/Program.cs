@@ -6,6 +6,7 @@ var modes = new Dictionary<string, Func<string[], int>>
 {
     ["runtime"] = RuntimeBench.Run,
     ["hooks-overhead"] = HooksOverheadBench.Run,
+    ["load-memory"] = LoadMemoryBench.Run,
 };
 if (args.Length == 0 || !modes.TryGetValue(args[0], out var run))
 {

@@ -9,5 +9,7 @@ var root = new RootCommand("HeadWise: load a transformer checkpoint, see and sco
     AttributeCommand.Create(),
     BenchCommand.Create(),
     SweepCommand.Create(),
+    ConvertCommand.Create(),
+    EmbedCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -13,7 +13,7 @@ internal static class CommonOptions
 
     public static Option<string?> Tokenizer() => new("--tokenizer")
     {
-        Description = "Tokenizer file for llama2.c checkpoints (default: tokenizer.bin or tok*.bin beside the model)",
+        Description = "Tokenizer file: tokenizer.json, a BERT vocab.txt or a llama2.c tokenizer.bin (default: the one beside or inside the model)",
     };
 
     public static Option<string?> Json() => new("--json") { Description = "Also write the result as JSON to this file" };

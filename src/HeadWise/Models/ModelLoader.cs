@@ -1,6 +1,8 @@
 using HeadWise.Formats;
 using HeadWise.Formats.Gguf;
+using HeadWise.Formats.HuggingFace;
 using HeadWise.Formats.Llama2c;
+using HeadWise.Formats.Onnx;
 using HeadWise.Tokenizers;
 
 namespace HeadWise.Models;
@@ -14,12 +16,15 @@ public static class ModelLoader
         if (LooksLikeHubId(path))
             throw new HeadWiseException($"'{path}' is not a local file or folder. HeadWise does not download from model hubs " +
                                         "(this machine is offline); download the checkpoint yourself and pass its path");
-        if (Directory.Exists(path)) throw new HeadWiseException($"{path}: Hugging Face model folders are not supported yet");
+        if (Directory.Exists(path)) return LoadHuggingFace(path, tokenizerPath);
+        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) && File.Exists(path))
+            return LoadHuggingFace(Path.GetDirectoryName(Path.GetFullPath(path))!, tokenizerPath);
         if (!File.Exists(path)) throw new HeadWiseException($"{path}: file not found");
         return DetectFormat(path) switch
         {
             "gguf" => LoadGguf(path),
             "llama2c" => LoadLlama2c(path, tokenizerPath),
+            "onnx" => LoadOnnx(path, tokenizerPath),
             var other => throw new InvalidModelFileException(path, $"unrecognised model format ({other})"),
         };
     }
@@ -36,6 +41,7 @@ public static class ModelLoader
         if (magic.SequenceEqual("GGUF"u8)) return "gguf";
         if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) return "gguf"; // let the reader name the bad magic
         if (path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase)) return "llama2c";
+        if (path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) return "onnx";
         return $"extension '{Path.GetExtension(path)}', first bytes {Convert.ToHexString(magic)}";
     }
 
@@ -77,5 +83,42 @@ public static class ModelLoader
             file.Dispose();
             throw;
         }
+    }
+
+    /// <summary>A Hugging Face folder: config.json, model.safetensors (or sharded), tokenizer.json.</summary>
+    private static LoadedModel LoadHuggingFace(string dir, string? tokenizerPath)
+    {
+        using var checkpoint = HfCheckpoint.Open(dir);
+        tokenizerPath ??= checkpoint.TokenizerJsonPath
+            ?? throw new HeadWiseException($"{dir}: no tokenizer.json in the model folder (pass --tokenizer PATH)");
+        var tokenizer = LoadTokenizerFile(tokenizerPath);
+        var spec = checkpoint.Spec;
+        // Embedding tables are often padded past the tokenizer (Qwen); a tokenizer larger than the table is an error.
+        if (tokenizer.VocabSize > spec.VocabSize)
+            throw new InvalidModelFileException(tokenizerPath, $"tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary is {spec.VocabSize}");
+        return new LoadedModel(dir, "safetensors", new Transformer(spec, ModelWeights.Load(spec, checkpoint)), tokenizer);
+    }
+
+    /// <summary>A BERT encoder exported to ONNX; its WordPiece vocabulary is the vocab.txt (or tokenizer.json) beside it.</summary>
+    private static LoadedModel LoadOnnx(string path, string? tokenizerPath)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        tokenizerPath ??= new[] { "tokenizer.json", "vocab.txt" }.Select(f => Path.Combine(dir, f)).FirstOrDefault(File.Exists)
+            ?? throw new HeadWiseException($"{path}: no vocab.txt or tokenizer.json beside the model (pass --tokenizer PATH)");
+        var tokenizer = LoadTokenizerFile(tokenizerPath);
+        using var weights = OnnxBertWeights.Open(path);
+        var spec = weights.Spec with { Name = Path.GetFileNameWithoutExtension(path) };
+        if (tokenizer.VocabSize > spec.VocabSize)
+            throw new InvalidModelFileException(tokenizerPath, $"tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary is {spec.VocabSize}");
+        return new LoadedModel(path, "onnx", new Transformer(spec, ModelWeights.Load(spec, weights)), tokenizer);
+    }
+
+    /// <summary>tokenizer.json (any kind), vocab.txt (WordPiece, lower-cased as the uncased BERTs are) or a llama2.c tokenizer.bin.</summary>
+    public static Tokenizers.ITokenizer LoadTokenizerFile(string path)
+    {
+        if (!File.Exists(path)) throw new HeadWiseException($"{path}: tokenizer file not found");
+        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return TokenizerJson.Load(path);
+        if (path.EndsWith(".txt", StringComparison.OrdinalIgnoreCase)) return WordPieceTokenizer.FromVocabFile(path);
+        return TokenizerFactory.FromLlama2cFile(path);
     }
 }

@@ -8,6 +8,13 @@ namespace HeadWise.Tests.Oracles;
 public sealed class LlamaCpp : IDisposable
 {
     private static readonly object NativeGate = new();
+    // llama.cpp's recent log lines, so that a refused file's error names llama.cpp's reason.
+    private static readonly Queue<string> RecentLog = new();
+    private static readonly NativeLogConfig.LLamaLogCallback LogSink = (_, message) =>
+    {
+        lock (RecentLog) { RecentLog.Enqueue(message); while (RecentLog.Count > 40) RecentLog.Dequeue(); }
+    };
+    private static bool _logHooked;
     private readonly LLamaWeights _weights;
     private readonly LLamaContext _context;
 
@@ -22,7 +29,14 @@ public sealed class LlamaCpp : IDisposable
         };
         lock (NativeGate)
         {
-            _weights = LLamaWeights.LoadFromFile(p);
+            if (!_logHooked) { NativeLogConfig.llama_log_set(LogSink); _logHooked = true; }
+            try { _weights = LLamaWeights.LoadFromFile(p); }
+            catch (LLama.Exceptions.LoadWeightsFailedException e)
+            {
+                string log;
+                lock (RecentLog) log = string.Concat(RecentLog.Where(l => l.Contains("error", StringComparison.OrdinalIgnoreCase) || l.Contains("fail", StringComparison.OrdinalIgnoreCase)));
+                throw new InvalidOperationException($"llama.cpp refused {ggufPath}: {log.Trim()}", e);
+            }
             _context = _weights.CreateContext(p);
         }
     }

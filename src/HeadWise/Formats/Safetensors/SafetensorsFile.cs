@@ -15,6 +15,7 @@ public sealed unsafe class SafetensorsFile : ISafetensorsSource
     private readonly Dictionary<string, SafetensorsTensorInfo> _tensors;
     private byte* _base;  // start of the mapped view
     private readonly long _dataStart;
+    private Microsoft.Win32.SafeHandles.SafeFileHandle? _handle;
 
     private SafetensorsFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* basePtr, long dataStart,
         Dictionary<string, SafetensorsTensorInfo> tensors, Dictionary<string, string> metadata)
@@ -75,7 +76,44 @@ public sealed unsafe class SafetensorsFile : ISafetensorsSource
         var count = t.ElementCount;
         if (destination.Length != count)
             throw new ArgumentException($"tensor '{name}' has {count} elements but the destination holds {destination.Length}", nameof(destination));
-        Convert(t.DType, _base + _dataStart + t.Begin, destination);
+        ReadInto(t.DType, _dataStart + t.Begin, destination);
+    }
+
+    /// <summary>
+    /// Tensor bytes are read with pread into the destination (through a small buffer for F16/BF16), not through the
+    /// mapping: touched mapped pages count in the process's resident set, so a loaded model would be resident twice.
+    /// </summary>
+    private void ReadInto(string dtype, long offset, Span<float> destination)
+    {
+        _handle ??= File.OpenHandle(SourcePath, FileMode.Open, FileAccess.Read, FileShare.Read);
+        if (dtype == SafetensorsDType.F32)
+        {
+            ReadExactly(MemoryMarshal.AsBytes(destination), offset);
+            return;
+        }
+        const int chunkElements = 1 << 18;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(chunkElements * 2);
+        try
+        {
+            for (int start = 0; start < destination.Length; start += chunkElements)
+            {
+                int n = Math.Min(chunkElements, destination.Length - start);
+                ReadExactly(buffer.AsSpan(0, n * 2), offset + 2L * start);
+                fixed (byte* src = buffer) Convert(dtype, src, destination.Slice(start, n));
+            }
+        }
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(buffer); }
+    }
+
+    private void ReadExactly(Span<byte> into, long offset)
+    {
+        while (into.Length > 0)
+        {
+            int n = RandomAccess.Read(_handle!, into, offset);
+            if (n <= 0) throw new InvalidModelFileException(SourcePath, $"file ended at byte {offset} while reading tensor data");
+            into = into[n..];
+            offset += n;
+        }
     }
 
     /// <summary>Converts little-endian elements at <paramref name="src"/> to float32. Unaligned reads are fine on x64/arm64.</summary>
@@ -107,6 +145,7 @@ public sealed unsafe class SafetensorsFile : ISafetensorsSource
     {
         if (_base == null) return;
         _base = null;
+        _handle?.Dispose();
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _view.Dispose();
         _map.Dispose();
