@@ -14,11 +14,12 @@ public sealed record SampleOutcome(EvalSample Sample, double Score, double? Exac
 
 /// <summary>
 /// Runs one sample through a cache of any kind: chunked prefill (teacher-forced with full logits over the scored
-/// part), then greedy decoding for answer tasks. Written against Transformer.Forward's <c>object? cache</c> rather than
-/// Generator, whose prefill takes only a FullKvCache.
+/// part), then greedy decoding for answer tasks, through <see cref="Generation.Generator"/> with whatever cache the policy made.
 /// </summary>
 public sealed class SampleRunner(LoadedModel model, int chunk = 512)
 {
+    private readonly Generation.Generator _generator = new(model.Transformer) { PrefillChunk = chunk };
+
     public SampleOutcome Run(EvalSample s, IKvCacheFactory factory)
     {
         int n = s.Tokens.Length;
@@ -28,9 +29,7 @@ public sealed class SampleRunner(LoadedModel model, int chunk = 512)
             var sw = Stopwatch.StartNew();
             // Positions ScoredFrom-1 .. n-2 predict the scored tokens; everything before needs only the cache.
             int plain = s.ScoredFrom < n ? s.ScoredFrom - 1 : n;
-            float[] last = [];
-            for (int i = 0; i < plain; i += chunk)
-                last = StepLast(cache, s.Tokens[i..Math.Min(plain, i + chunk)]);
+            float[] last = plain > 0 ? _generator.Prefill(cache, s.Tokens[..plain]) : [];
             int correct = 0;
             double nll = 0;
             for (int i = plain; i < n; i += chunk)
@@ -58,7 +57,7 @@ public sealed class SampleRunner(LoadedModel model, int chunk = 512)
                 int next = Sampler.ArgMax(last);
                 if (next == model.Tokenizer.EosId) break;
                 output.Add(next);
-                if (i + 1 < budget) last = StepLast(cache, [next]);
+                if (i + 1 < budget) last = _generator.Step(cache, [next]);
             }
             double decodeSeconds = sw.Elapsed.TotalSeconds;
             var text = model.Tokenizer.Decode(output);
@@ -71,14 +70,6 @@ public sealed class SampleRunner(LoadedModel model, int chunk = 512)
         {
             (cache as IDisposable)?.Dispose();
         }
-    }
-
-    private float[] StepLast(object cache, int[] tokens)
-    {
-        using var scope = torch.NewDisposeScope();
-        using var ids = torch.tensor(tokens.Select(t => (long)t).ToArray(), [1, tokens.Length]);
-        using var logits = model.Transformer.Forward(ids, cache, lastOnly: true);
-        return logits.reshape(-1).data<float>().ToArray();
     }
 
     /// <summary>Feeds tokens[start..] and scores each position's prediction of the next prompt token (when there is one).</summary>

@@ -12,11 +12,14 @@ public sealed class Generator(Transformer model)
     /// <summary>Prompt tokens per forward during prefill; bounds the attention scratch memory on long prompts.</summary>
     public int PrefillChunk { get; init; } = 512;
 
-    /// <summary>Feeds <paramref name="tokens"/> through the cache in chunks; returns the last position's logits.</summary>
-    public float[] Prefill(FullKvCache cache, IReadOnlyList<int> tokens)
+    /// <summary>
+    /// Feeds <paramref name="tokens"/> through the cache (a <see cref="FullKvCache"/> or any <see cref="IKvCache"/>) in chunks,
+    /// so a compressing cache can compress between chunks; returns the last position's logits.
+    /// </summary>
+    public float[] Prefill(object cache, IReadOnlyList<int> tokens)
     {
         if (tokens.Count == 0) throw new HeadWiseException("the prompt has no tokens");
-        CheckContext(cache.Length + tokens.Count);
+        CheckContext(CacheLength(cache) + tokens.Count);
         float[] last = [];
         for (int i = 0; i < tokens.Count; i += PrefillChunk)
         {
@@ -27,7 +30,7 @@ public sealed class Generator(Transformer model)
     }
 
     /// <summary>One forward over <paramref name="tokens"/> after the cache; the last position's logits.</summary>
-    public float[] Step(FullKvCache cache, int[] tokens)
+    public float[] Step(object cache, int[] tokens)
     {
         using var scope = torch.NewDisposeScope();
         using var ids = torch.tensor(tokens.Select(t => (long)t).ToArray(), [1, tokens.Length]);
@@ -41,9 +44,15 @@ public sealed class Generator(Transformer model)
     /// </summary>
     public List<int> Generate(IReadOnlyList<int> prompt, int maxTokens, Sampler sampler, int? eos, Action<int>? onToken = null)
     {
+        using var cache = new FullKvCache(model.Spec, Math.Min(model.Spec.ContextLength, prompt.Count + Math.Max(maxTokens, 0)));
+        return Generate(cache, prompt, maxTokens, sampler, eos, onToken);
+    }
+
+    /// <summary>As above, into a cache the caller made (a compressed one, say), which must start empty.</summary>
+    public List<int> Generate(object cache, IReadOnlyList<int> prompt, int maxTokens, Sampler sampler, int? eos, Action<int>? onToken = null)
+    {
         if (maxTokens < 0) throw new HeadWiseException($"max tokens must be >= 0, got {maxTokens}");
         CheckContext(prompt.Count);
-        using var cache = new FullKvCache(model.Spec, Math.Min(model.Spec.ContextLength, prompt.Count + maxTokens));
         var output = new List<int>();
         var logits = Prefill(cache, prompt);
         for (int i = 0; i < maxTokens; i++)
@@ -52,11 +61,18 @@ public sealed class Generator(Transformer model)
             if (next == eos) break;
             output.Add(next);
             onToken?.Invoke(next);
-            if (cache.Length + 1 > model.Spec.ContextLength || i == maxTokens - 1) break;
+            if (CacheLength(cache) + 1 > model.Spec.ContextLength || i == maxTokens - 1) break;
             logits = Step(cache, [next]);
         }
         return output;
     }
+
+    private static long CacheLength(object cache) => cache switch
+    {
+        FullKvCache f => f.Length,
+        IKvCache c => c.Length,
+        _ => throw new ArgumentException($"unsupported cache type {cache.GetType().Name}", nameof(cache)),
+    };
 
     private void CheckContext(long tokens)
     {
