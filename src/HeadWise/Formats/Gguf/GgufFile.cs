@@ -214,6 +214,7 @@ public sealed unsafe partial class GgufFile : IDisposable
             throw new InvalidModelFileException(Path, $"unsupported tensor type {tensor.Type} for tensor '{tensor.Name}' (HeadWise reads F32, F16, BF16 and Q8_0)");
         fixed (float* dst = destination)
             Dequantize.ToFloats(tensor.Type, src, dst, tensor.ElementCount);
+        MappedPages.Release(src, tensor.ByteSize);
     }
 
     public float[] ReadFloats(GgufTensorInfo tensor)
