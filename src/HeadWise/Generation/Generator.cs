@@ -13,10 +13,13 @@ public sealed class Generator(Transformer model)
     public int PrefillChunk { get; init; } = 512;
 
     /// <summary>Feeds <paramref name="tokens"/> through the cache in chunks; returns the last position's logits.</summary>
-    public float[] Prefill(FullKvCache cache, IReadOnlyList<int> tokens)
+    public float[] Prefill(FullKvCache cache, IReadOnlyList<int> tokens) => Prefill((object)cache, tokens);
+
+    /// <summary>Prefill into a <see cref="FullKvCache"/> or an <see cref="IKvCache"/>.</summary>
+    public float[] Prefill(object cache, IReadOnlyList<int> tokens)
     {
         if (tokens.Count == 0) throw new HeadWiseException("the prompt has no tokens");
-        CheckContext(cache.Length + tokens.Count);
+        CheckContext(LengthOf(cache) + tokens.Count);
         float[] last = [];
         for (int i = 0; i < tokens.Count; i += PrefillChunk)
         {
@@ -27,7 +30,10 @@ public sealed class Generator(Transformer model)
     }
 
     /// <summary>One forward over <paramref name="tokens"/> after the cache; the last position's logits.</summary>
-    public float[] Step(FullKvCache cache, int[] tokens)
+    public float[] Step(FullKvCache cache, int[] tokens) => Step((object)cache, tokens);
+
+    /// <summary>One forward after a <see cref="FullKvCache"/> or an <see cref="IKvCache"/>.</summary>
+    public float[] Step(object cache, int[] tokens)
     {
         using var scope = torch.NewDisposeScope();
         using var ids = torch.tensor(tokens.Select(t => (long)t).ToArray(), [1, tokens.Length]);
@@ -39,11 +45,14 @@ public sealed class Generator(Transformer model)
     /// Generates up to <paramref name="maxTokens"/> tokens after <paramref name="prompt"/>, stopping at EOS.
     /// <paramref name="onToken"/> sees each new token as it is chosen (for streaming).
     /// </summary>
-    public List<int> Generate(IReadOnlyList<int> prompt, int maxTokens, Sampler sampler, int? eos, Action<int>? onToken = null)
+    public List<int> Generate(IReadOnlyList<int> prompt, int maxTokens, Sampler sampler, int? eos, Action<int>? onToken = null, KvPolicy? policy = null)
     {
         if (maxTokens < 0) throw new HeadWiseException($"max tokens must be >= 0, got {maxTokens}");
         CheckContext(prompt.Count);
-        using var cache = new FullKvCache(model.Spec, Math.Min(model.Spec.ContextLength, prompt.Count + maxTokens));
+        // A policy gets a head-wise cache that keeps only what each head's policy keeps.
+        using IDisposable cache = policy is null
+            ? new FullKvCache(model.Spec, Math.Min(model.Spec.ContextLength, prompt.Count + maxTokens))
+            : new HeadWiseCache(model.Spec, policy);
         var output = new List<int>();
         var logits = Prefill(cache, prompt);
         for (int i = 0; i < maxTokens; i++)
@@ -52,11 +61,18 @@ public sealed class Generator(Transformer model)
             if (next == eos) break;
             output.Add(next);
             onToken?.Invoke(next);
-            if (cache.Length + 1 > model.Spec.ContextLength || i == maxTokens - 1) break;
+            if (LengthOf(cache) + 1 > model.Spec.ContextLength || i == maxTokens - 1) break;
             logits = Step(cache, [next]);
         }
         return output;
     }
+
+    private static long LengthOf(object cache) => cache switch
+    {
+        FullKvCache f => f.Length,
+        IKvCache c => c.Length,
+        _ => throw new ArgumentException($"unsupported cache type {cache.GetType().Name}", nameof(cache)),
+    };
 
     private void CheckContext(long tokens)
     {
