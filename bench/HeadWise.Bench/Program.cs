@@ -4,6 +4,8 @@ using HeadWise.KvCache;
 using HeadWise.Models;
 using TorchSharp;
 
+if (args.Length > 0 && args[0] is "kv" or "kv-child") return HeadWise.Bench.KvBench.Main(args);
+
 var m = ModelLoader.Load(args[0]);
 var gen = new Generator(m.Transformer);
 using var cache = new FullKvCache(m.Spec, 512);
@@ -17,3 +19,4 @@ var ids = Enumerable.Range(0, 200).Select(i => 300 + i).ToList();
 var st = new TextStreamer(tok, [1]);
 foreach (var id in ids) st.Push(id);
 Console.WriteLine($"streamer {sw.Elapsed.TotalMilliseconds / 200:F2} ms/token");
+return 0;

@@ -70,11 +70,12 @@ public sealed class HeadWiseCache : IKvCache
         int window = needs.HasFlag(KvStats.Window) ? Math.Min(Math.Max(1, Policy.Window), t) : 0;
         var windowStats = new double[heads.Length][];
         var parts = new Tensor[heads.Length];
+        Tensor q0 = q[0], k0 = k[0], v0 = v[0];
         for (int h = 0; h < heads.Length; h++)
         {
             var store = heads[h];
-            store.Append(k[0, h], v[0, h], Length);
-            var qh = q[0].narrow(0, h * g, g); // [g, T, d]
+            store.Append(k0[h], v0[h], Length);
+            var qh = q0.narrow(0, h * g, g); // [g, T, d]
             var kh = store.K;
             var vh = store.V;
             Tensor? mask = t > 1 && store.Count > t ? Mask(store, t) : null; // first chunk: plain causal

@@ -74,3 +74,20 @@ public class KvInputErrorTests
         Assert.Contains("sinks must be >= 0", e.Message);
     }
 }
+
+/// <summary>The atlas reader: query-head scores reduce over each KV group.</summary>
+public class HeadScoresTests
+{
+    [Fact]
+    public void Query_head_scores_reduce_over_kv_groups_and_duo_takes_the_max()
+    {
+        var spec = Spec(layers: 1, heads: 4, kvHeads: 2);
+        var path = Path.Combine(TestPaths.NewTempDir(), "atlas.json");
+        File.WriteAllText(path, """{"model":"x","layers":1,"heads":4,"kv_heads":2,"scores":{"duo-gate":[[0.1,0.7,0.2,0.3]]},"params":{}}""");
+        var atlas = HeadScores.Load(path);
+        Assert.Equal(new[] { 0.4, 0.25 }, atlas.PerKvHead("duo-gate", spec, "test")[0].Select(x => Math.Round(x, 6)));
+        var duo = (HeadWise.KvCache.Policies.DuoPolicy)KvPolicies.Create("duo", KvBudget.Parse("8"), spec, atlas);
+        Assert.True(duo.IsFull(0, 0));   // max(0.1, 0.7) > 0.5
+        Assert.False(duo.IsFull(0, 1));  // max(0.2, 0.3) <= 0.5
+    }
+}
