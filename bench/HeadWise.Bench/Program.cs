@@ -7,10 +7,12 @@ var modes = new Dictionary<string, Func<string[], int>>
     ["runtime"] = RuntimeBench.Run,
     ["hooks-overhead"] = HooksOverheadBench.Run,
     ["load-memory"] = LoadMemoryBench.Run,
+    ["kv"] = a => KvBench.Main(["kv", .. a]),
+    ["kv-child"] = a => KvBench.Main(["kv-child", .. a]), // KvBench measures each cache in its own child process
 };
 if (args.Length == 0 || !modes.TryGetValue(args[0], out var run))
 {
-    Console.Error.WriteLine($"usage: HeadWise.Bench <{string.Join("|", modes.Keys)}> [options]");
+    Console.Error.WriteLine($"usage: HeadWise.Bench <{string.Join("|", modes.Keys.Where(k => k != "kv-child"))}> [options]");
     return 2;
 }
 return run(args[1..]);

@@ -13,17 +13,16 @@ internal static class BenchCommand
         var tokenizer = CommonOptions.Tokenizer();
         var json = CommonOptions.Json();
         var eval = new EvalOptions();
-        var policy = new Option<string>("--policy") { Description = "KV-cache policy", DefaultValueFactory = _ => "full" };
-        var budget = new Option<string>("--budget") { Description = "KV budget: ratio of the context (0.25) or tokens (512)", DefaultValueFactory = _ => "1.0" };
+        var kv = new KvOptions();
         var command = new Command("bench", "Score a model on a long-context task with a KV-cache policy and budget; report accuracy, KV bytes, speed")
-            { model, tokenizer, policy, budget, json };
-        foreach (var o in eval.All) command.Options.Add(o);
+            { model, tokenizer, json };
+        foreach (var o in eval.All.Concat(kv.All)) command.Options.Add(o);
         command.SetAction(r => CliRun.Guard(() =>
         {
             var task = TaskRegistry.Create(r.GetValue(eval.Task)!);
-            var factory = PolicyRegistry.Create(r.GetValue(policy)!, KvBudget.Parse(r.GetValue(budget)!));
             var options = eval.Read(r);
             using var m = ModelLoader.Load(r.GetValue(model)!, r.GetValue(tokenizer));
+            var factory = kv.Factory(r, m.Spec);
             BenchRunner.Validate(m.Spec, task, options);
             var result = BenchRunner.Run(m, task, options, factory, (i, n) => Console.Error.Write($"\r{i}/{n} prompts"));
             Console.Error.WriteLine();

@@ -16,16 +16,19 @@ internal static class GenerateCommand
         var temperature = new Option<double>("--temperature", "-t") { Description = "0 = greedy (deterministic)", DefaultValueFactory = _ => 0.8 };
         var topP = new Option<double>("--top-p") { Description = "Nucleus sampling mass", DefaultValueFactory = _ => 0.9 };
         var seed = new Option<int>("--seed") { Description = "Sampling seed", DefaultValueFactory = _ => 42 };
+        var kv = new KvOptions();
         var command = new Command("generate", "Generate text from a prompt (or from BOS)") { model, tokenizer, prompt, maxTokens, temperature, topP, seed };
+        foreach (var o in kv.All) command.Options.Add(o);
         command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(model)!, r.GetValue(tokenizer), r.GetValue(prompt), r.GetValue(maxTokens),
-            new Sampler(r.GetValue(temperature), r.GetValue(topP), r.GetValue(seed)))));
+            new Sampler(r.GetValue(temperature), r.GetValue(topP), r.GetValue(seed)), spec => kv.Create(r, spec))));
         return command;
     }
 
-    private static int Run(string path, string? tokenizerPath, string? prompt, int maxTokens, Sampler sampler)
+    private static int Run(string path, string? tokenizerPath, string? prompt, int maxTokens, Sampler sampler, Func<ModelSpec, KvCache.KvPolicy?> policyFor)
     {
         if (maxTokens < 0) throw new HeadWiseException($"--max-tokens must be >= 0, got {maxTokens}");
         using var m = ModelLoader.Load(path, tokenizerPath);
+        var policy = policyFor(m.Spec);
         var tok = m.Tokenizer;
         var ids = tok.Encode(prompt ?? "", addBos: true).ToList();
         if (ids.Count == 0) throw new HeadWiseException("the model has no BOS token; give a --prompt");
@@ -40,7 +43,7 @@ internal static class GenerateCommand
         {
             stdout.Write(streamer.Push(id));
             stdout.Flush();
-        });
+        }, policy);
         Console.WriteLine();
         var seconds = (DateTime.UtcNow - started).TotalSeconds;
         Console.Error.WriteLine($"[{output.Count} tokens in {seconds:F2} s, {output.Count / Math.Max(seconds, 1e-9):F1} tokens/s]");

@@ -12,8 +12,16 @@ internal static class InfoCommand
         var model = CommonOptions.Model();
         var tokenizer = CommonOptions.Tokenizer();
         var json = CommonOptions.Json();
-        var command = new Command("info", "Describe a model: architecture, layers, heads, KV heads, sizes, parameters, tokenizer") { model, tokenizer, json };
-        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(model)!, r.GetValue(tokenizer), r.GetValue(json))));
+        var kvSizes = new Option<bool>("--kv") { Description = "Also print the KV cache size each policy needs at --context tokens" };
+        var context = new Option<int?>("--context") { Description = "Context length for --kv (default: the model's)" };
+        var kv = new KvOptions();
+        var command = new Command("info", "Describe a model: architecture, layers, heads, KV heads, sizes, parameters, tokenizer") { model, tokenizer, json, kvSizes, context };
+        foreach (var o in kv.All) command.Options.Add(o);
+        command.SetAction(r => CliRun.Guard(() =>
+        {
+            int rc = Run(r.GetValue(model)!, r.GetValue(tokenizer), r.GetValue(json));
+            return rc == 0 && r.GetValue(kvSizes) ? KvInfo.Print(r.GetValue(model)!, r.GetValue(tokenizer), r.GetValue(context), r, kv) : rc;
+        }));
         return command;
     }
 

@@ -17,11 +17,12 @@ internal static class SweepCommand
         var policies = new Option<string>("--policies") { Description = "KV-cache policies, comma-separated", DefaultValueFactory = _ => "full" };
         var budgets = new Option<string>("--budgets") { Description = "Budgets, comma-separated (ratios or token counts)", DefaultValueFactory = _ => "1.0" };
         var outDir = new Option<string>("--out") { Description = "Output folder (results.json, timings.json, PNGs, index.html; cells/ for resuming)", Required = true };
-        var command = new Command("sweep", "Run a task over policies x budgets, resuming finished cells, and draw the curves") { model, tokenizer, policies, budgets, outDir };
+        var atlas = new Option<string?>("--atlas") { Description = "Head scores for headkv/duo/taskkv: atlas.json, or DuoAttention's full_attention_heads.tsv" };
+        var command = new Command("sweep", "Run a task over policies x budgets, resuming finished cells, and draw the curves") { model, tokenizer, policies, budgets, atlas, outDir };
         foreach (var o in eval.All) command.Options.Add(o);
         command.SetAction(r => CliRun.Guard(() =>
         {
-            var plan = new SweepPlan(r.GetValue(eval.Task)!, Split(r.GetValue(policies)!), Split(r.GetValue(budgets)!), eval.Read(r));
+            var plan = new SweepPlan(r.GetValue(eval.Task)!, Split(r.GetValue(policies)!), Split(r.GetValue(budgets)!), eval.Read(r), r.GetValue(atlas));
             TaskRegistry.Create(plan.Task);
             SweepRunner.Cells(plan); // names and budgets checked before the model loads
             using var m = ModelLoader.Load(r.GetValue(model)!, r.GetValue(tokenizer));

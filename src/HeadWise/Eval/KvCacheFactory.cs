@@ -14,30 +14,36 @@ public interface IKvCacheFactory
     object Create(LoadedModel model, int contextTokens);
 }
 
-/// <summary>The uncompressed cache: the reference every policy is compared with.</summary>
-public sealed class FullCacheFactory : IKvCacheFactory
+/// <summary>
+/// Caches by policy name: "full" is the model's own uncompressed cache (the reference every policy is compared with);
+/// any other name is a head-wise cache from <see cref="KvPolicies"/>, which checks names, budgets and atlas scores.
+/// </summary>
+public sealed class PolicyCacheFactory : IKvCacheFactory
 {
-    public string Policy => "full";
-    public KvBudget Budget => KvBudget.Full;
-    public object Create(LoadedModel model, int contextTokens) => new FullKvCache(model.Spec, contextTokens);
-}
+    private readonly HeadScores? _atlas;
+    private readonly string? _parameters;
 
-/// <summary>Policy names the harness knows; compressed policies register here (the KV-cache policy registry plugs in).</summary>
-public static class PolicyRegistry
-{
-    private static readonly Dictionary<string, Func<KvBudget, IKvCacheFactory>> Policies = new(StringComparer.Ordinal)
+    public PolicyCacheFactory(string policy, KvBudget budget, HeadScores? atlas = null, string? parameters = null)
     {
-        ["full"] = _ => new FullCacheFactory(),
-    };
+        Policy = KvPolicies.RequireKnown(policy);
+        Budget = Policy == "full" ? KvBudget.All : budget;
+        _atlas = atlas;
+        _parameters = parameters;
+    }
 
-    public static IReadOnlyCollection<string> Names => Policies.Keys;
+    public string Policy { get; }
+    public KvBudget Budget { get; }
 
-    /// <summary>Adds a policy (used when the KV-cache policies are wired in).</summary>
-    public static void Register(string name, Func<KvBudget, IKvCacheFactory> make) => Policies[name] = make;
+    /// <summary>Fails now, naming the problem, if the policy cannot be built for this model (unknown name, missing scores, budget shape).</summary>
+    public PolicyCacheFactory Check(ModelSpec spec)
+    {
+        if (Policy != "full") KvPolicies.Create(Policy, Budget.Validate(spec), spec, _atlas, _parameters);
+        return this;
+    }
 
-    public static IKvCacheFactory Create(string name, KvBudget budget) =>
-        Policies.TryGetValue(name, out var make) ? make(budget)
-        : throw new HeadWiseException($"unknown KV-cache policy '{name}'; known policies: {string.Join(", ", Policies.Keys)}");
+    public object Create(LoadedModel model, int contextTokens) => Policy == "full"
+        ? new FullKvCache(model.Spec, contextTokens)
+        : KvPolicies.CreateCache(model.Spec, KvPolicies.Create(Policy, Budget.Validate(model.Spec), model.Spec, _atlas, _parameters));
 
     /// <summary>Bytes a cache holds now (FullKvCache or IKvCache).</summary>
     public static long BytesOf(object cache) => cache switch

@@ -40,7 +40,7 @@ public sealed class SampleRunner(LoadedModel model, int chunk = 512)
                 nll += loss;
             }
             double prefillSeconds = sw.Elapsed.TotalSeconds;
-            long kv = PolicyRegistry.BytesOf(cache);
+            long kv = PolicyCacheFactory.BytesOf(cache);
             long kvFull = (long)model.Spec.Layers * model.Spec.KvHeads * n * model.Spec.HeadDim * 2 * sizeof(float);
             int scored = n - s.ScoredFrom;
             long scoredBytes = scored > 0 ? Encoding.UTF8.GetByteCount(model.Tokenizer.Decode(s.Tokens[s.ScoredFrom..])) : 0;

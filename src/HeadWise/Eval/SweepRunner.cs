@@ -1,10 +1,11 @@
 using System.Text.Json;
+using HeadWise.KvCache;
 using HeadWise.Models;
 
 namespace HeadWise.Eval;
 
 /// <summary>What a sweep runs: one task over policies x budgets (the "full" policy runs once).</summary>
-public sealed record SweepPlan(string Task, IReadOnlyList<string> Policies, IReadOnlyList<string> Budgets, TaskOptions Options);
+public sealed record SweepPlan(string Task, IReadOnlyList<string> Policies, IReadOnlyList<string> Budgets, TaskOptions Options, string? AtlasPath = null);
 
 /// <summary>
 /// Runs a sweep cell by cell into DIR/cells/KEY.json (written atomically), skipping cells already there, so an
@@ -16,11 +17,12 @@ public static class SweepRunner
     public static IReadOnlyList<IKvCacheFactory> Cells(SweepPlan plan)
     {
         var budgets = plan.Budgets.Select(KvBudget.Parse).ToList();
+        var atlas = plan.AtlasPath is null ? null : HeadScores.Load(plan.AtlasPath);
         var cells = new List<IKvCacheFactory>();
         foreach (var p in plan.Policies)
         {
-            if (p == "full") { cells.Add(PolicyRegistry.Create(p, KvBudget.Full)); continue; }
-            foreach (var b in budgets) cells.Add(PolicyRegistry.Create(p, b));
+            if (p == "full") { cells.Add(new PolicyCacheFactory(p, KvBudget.All)); continue; }
+            foreach (var b in budgets) cells.Add(new PolicyCacheFactory(p, b, atlas));
         }
         return cells;
     }

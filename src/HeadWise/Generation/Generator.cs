@@ -19,7 +19,7 @@ public sealed class Generator(Transformer model)
     public float[] Prefill(object cache, IReadOnlyList<int> tokens)
     {
         if (tokens.Count == 0) throw new HeadWiseException("the prompt has no tokens");
-        CheckContext(CacheLength(cache) + tokens.Count);
+        CheckContext(LengthOf(cache) + tokens.Count);
         float[] last = [];
         for (int i = 0; i < tokens.Count; i += PrefillChunk)
         {
@@ -40,15 +40,18 @@ public sealed class Generator(Transformer model)
 
     /// <summary>
     /// Generates up to <paramref name="maxTokens"/> tokens after <paramref name="prompt"/>, stopping at EOS.
-    /// <paramref name="onToken"/> sees each new token as it is chosen (for streaming).
+    /// <paramref name="onToken"/> sees each new token as it is chosen (for streaming). With a <paramref name="policy"/>
+    /// the cache is head-wise and keeps only what each head's policy keeps.
     /// </summary>
-    public List<int> Generate(IReadOnlyList<int> prompt, int maxTokens, Sampler sampler, int? eos, Action<int>? onToken = null)
+    public List<int> Generate(IReadOnlyList<int> prompt, int maxTokens, Sampler sampler, int? eos, Action<int>? onToken = null, KvPolicy? policy = null)
     {
-        using var cache = new FullKvCache(model.Spec, Math.Min(model.Spec.ContextLength, prompt.Count + Math.Max(maxTokens, 0)));
+        using IDisposable cache = policy is null
+            ? new FullKvCache(model.Spec, Math.Min(model.Spec.ContextLength, prompt.Count + Math.Max(maxTokens, 0)))
+            : new HeadWiseCache(model.Spec, policy);
         return Generate(cache, prompt, maxTokens, sampler, eos, onToken);
     }
 
-    /// <summary>As above, into a cache the caller made (a compressed one, say), which must start empty.</summary>
+    /// <summary>As above, into a cache the caller made, which must start empty.</summary>
     public List<int> Generate(object cache, IReadOnlyList<int> prompt, int maxTokens, Sampler sampler, int? eos, Action<int>? onToken = null)
     {
         if (maxTokens < 0) throw new HeadWiseException($"max tokens must be >= 0, got {maxTokens}");
@@ -61,13 +64,13 @@ public sealed class Generator(Transformer model)
             if (next == eos) break;
             output.Add(next);
             onToken?.Invoke(next);
-            if (CacheLength(cache) + 1 > model.Spec.ContextLength || i == maxTokens - 1) break;
+            if (LengthOf(cache) + 1 > model.Spec.ContextLength || i == maxTokens - 1) break;
             logits = Step(cache, [next]);
         }
         return output;
     }
 
-    private static long CacheLength(object cache) => cache switch
+    private static long LengthOf(object cache) => cache switch
     {
         FullKvCache f => f.Length,
         IKvCache c => c.Length,

@@ -1,3 +1,4 @@
+using HeadWise.KvCache;
 using HeadWise.Eval;
 using HeadWise.Models;
 
@@ -20,7 +21,7 @@ public sealed class BenchRunnerTests
     {
         var m = Stories.Value;
         var o = new TaskOptions { Lengths = [401], Samples = 1, Seed = 3 };
-        var r = BenchRunner.Run(m, TaskRegistry.Create(task), o, new FullCacheFactory());
+        var r = BenchRunner.Run(m, TaskRegistry.Create(task), o, new PolicyCacheFactory("full", KvBudget.All));
         var s = TaskRegistry.Create(task).Generate(m.Tokenizer, o)[0];
         using var ids = TorchSharp.torch.tensor(s.Tokens.Select(t => (long)t).ToArray(), [1, s.Tokens.Length]);
         using var logits = m.Transformer.Forward(ids);
@@ -44,13 +45,13 @@ public sealed class BenchRunnerTests
         Assert.Contains("depth 1.5 is outside [0, 1]", e.Message);
         e = Assert.Throws<HeadWiseException>(() => TaskRegistry.Create("needle"));
         Assert.Contains("unknown task 'needle'; known tasks: copy", e.Message);
-        e = Assert.Throws<HeadWiseException>(() => PolicyRegistry.Create("snapkv-typo", KvBudget.Full));
-        Assert.Contains("unknown KV-cache policy 'snapkv-typo'; known policies: full", e.Message);
-        Assert.Contains("ratio must be in (0, 1]", Assert.Throws<HeadWiseException>(() => KvBudget.Parse("1.5")).Message);
-        Assert.Contains("token budget must be >= 1", Assert.Throws<HeadWiseException>(() => KvBudget.Parse("0")).Message);
-        Assert.Contains("not valid", Assert.Throws<HeadWiseException>(() => KvBudget.Parse("lots")).Message);
-        Assert.Equal(128, KvBudget.Parse("0.25").TokensFor(512));
-        Assert.Equal(512, KvBudget.Parse("512").TokensFor(4096));
+        e = Assert.Throws<HeadWiseException>(() => new PolicyCacheFactory("snapkv-typo", KvBudget.All));
+        Assert.Contains("unknown KV policy 'snapkv-typo'. Known policies: full, streaming", e.Message);
+        Assert.Contains("must be in (0, 1]", Assert.Throws<HeadWiseException>(() => KvBudget.Parse("1.5")).Message);
+        Assert.Contains("must be >= 1", Assert.Throws<HeadWiseException>(() => KvBudget.Parse("0")).Message);
+        Assert.Contains("not a number", Assert.Throws<HeadWiseException>(() => KvBudget.Parse("lots")).Message);
+        e = Assert.Throws<HeadWiseException>(() => new PolicyCacheFactory("headkv", KvBudget.Parse("0.25")).Check(m.Spec));
+        Assert.Contains("give an atlas", e.Message);
     }
 
     [Fact]

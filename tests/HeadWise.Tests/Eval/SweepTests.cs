@@ -10,19 +10,10 @@ public sealed class SweepTests
 {
     private static readonly Lazy<LoadedModel> Stories = new(() => ModelLoader.Load(TestPaths.Stories260KGguf));
 
-    /// <summary>A stand-in policy (a full cache under another name) so the sweep has several cells before real policies merge.</summary>
-    private sealed class LabelledFull(KvBudget budget) : IKvCacheFactory
-    {
-        public string Policy => "test-full";
-        public KvBudget Budget => budget;
-        public object Create(LoadedModel model, int contextTokens) => new FullKvCache(model.Spec, contextTokens);
-    }
-
     [Fact]
     public void InterruptedSweepResumesToTheSameResults()
     {
-        PolicyRegistry.Register("test-full", b => new LabelledFull(b));
-        var plan = new SweepPlan("copy", ["full", "test-full"], ["0.5", "64"], new TaskOptions { Lengths = [41], Seed = 2 });
+        var plan = new SweepPlan("copy", ["full", "streaming"], ["0.5", "64"], new TaskOptions { Lengths = [41], Seed = 2 });
         string straight = TestPaths.NewTempDir(), resumed = TestPaths.NewTempDir();
         SweepRunner.Run(Stories.Value, plan, straight);
 
@@ -35,7 +26,7 @@ public sealed class SweepTests
         SweepRunner.Run(Stories.Value, plan, resumed, (_, _, key) => ran.Add(key));
 
         Assert.Equal(File.ReadAllText(Path.Combine(straight, "results.json")), File.ReadAllText(Path.Combine(resumed, "results.json")));
-        Assert.Equal(["full@1.0", "test-full@0.5", "test-full@64"], ran);
+        Assert.Equal(["full@1.0", "streaming@0.5", "streaming@64"], ran);
         var files = SweepReport.Write(SweepRunner.Run(Stories.Value, plan, resumed), resumed);
         Assert.All(files.Append("index.html"), f => Assert.True(new FileInfo(Path.Combine(resumed, f)).Length > 300));
 

@@ -1,0 +1,72 @@
+using System.Globalization;
+using System.Text.Json;
+using HeadWise.Models;
+
+namespace HeadWise.KvCache;
+
+/// <summary>
+/// Per-head scores that policies read: an atlas file (<c>atlas.json</c>: {"model", "layers", "heads", "kv_heads",
+/// "scores": {"name": [[per head] per layer]}, "params"}) or DuoAttention's <c>full_attention_heads.tsv</c>
+/// (one line per layer, one tab-separated gate value per KV head), which reads as the score <c>duo-gate</c>.
+/// </summary>
+public sealed class HeadScores
+{
+    private readonly Dictionary<string, double[][]> _scores;
+
+    public HeadScores(string source, Dictionary<string, double[][]> scores) { Source = source; _scores = scores; }
+
+    /// <summary>Where the scores came from (for messages).</summary>
+    public string Source { get; }
+
+    public IReadOnlyCollection<string> Names => _scores.Keys;
+
+    public static HeadScores Load(string path)
+    {
+        if (!File.Exists(path)) throw new HeadWiseException($"{path}: head scores file not found");
+        return path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase) ? LoadTsv(path) : LoadAtlas(path);
+    }
+
+    private static HeadScores LoadTsv(string path)
+    {
+        var rows = File.ReadAllLines(path).Where(l => l.Trim().Length > 0).Select((line, i) => line.Split('\t').Select(v =>
+            double.TryParse(v.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var x) ? x
+                : throw new InvalidModelFileException(path, $"line {i + 1}: '{v}' is not a number")).ToArray()).ToArray();
+        return new HeadScores(path, new() { ["duo-gate"] = rows });
+    }
+
+    private static HeadScores LoadAtlas(string path)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            if (!doc.RootElement.TryGetProperty("scores", out var scores) || scores.ValueKind != JsonValueKind.Object)
+                throw new InvalidModelFileException(path, "no \"scores\" object (expected {\"scores\": {\"name\": [[...per head] per layer]}})");
+            var result = new Dictionary<string, double[][]>();
+            foreach (var s in scores.EnumerateObject())
+                result[s.Name] = s.Value.EnumerateArray().Select(l => l.EnumerateArray().Select(v => v.GetDouble()).ToArray()).ToArray();
+            return new HeadScores(path, result);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidModelFileException(path, $"not a head atlas: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Score <paramref name="name"/> per (layer, KV head) for <paramref name="spec"/>; query-head scores are reduced over
+    /// each KV group with <paramref name="reduce"/>. <paramref name="user"/> names the policy asking (for the error).
+    /// </summary>
+    public double[][] PerKvHead(string name, ModelSpec spec, string user, Func<IEnumerable<double>, double>? reduce = null)
+    {
+        if (!_scores.TryGetValue(name, out var rows))
+            throw new HeadWiseException($"{user} needs the head score '{name}' but {Source} has only: {(_scores.Count == 0 ? "none" : string.Join(", ", _scores.Keys))}");
+        int width = rows.Length > 0 ? rows[0].Length : 0;
+        if (rows.Length != spec.Layers || rows.Any(r => r.Length != width) || (width != spec.KvHeads && width != spec.Heads))
+            throw new HeadWiseException($"score '{name}' in {Source} is {rows.Length} layers x {string.Join("/", rows.Select(r => r.Length).Distinct())} heads " +
+                $"but the model has {spec.Layers} layers x {spec.Heads} heads ({spec.KvHeads} KV heads)");
+        if (width == spec.KvHeads) return rows.Select(r => r.ToArray()).ToArray();
+        reduce ??= Enumerable.Average;
+        int g = spec.GroupSize;
+        return rows.Select(r => Enumerable.Range(0, spec.KvHeads).Select(h => reduce(r.Skip(h * g).Take(g))).ToArray()).ToArray();
+    }
+}

@@ -1,0 +1,142 @@
+using HeadWise.Models;
+
+namespace HeadWise.KvCache;
+
+/// <summary>Which attention statistics a policy reads (computing them costs an explicit softmax instead of the fused kernel).</summary>
+[Flags]
+public enum KvStats
+{
+    None = 0,
+    /// <summary>Per kept slot, the attention it received from every query so far, summed over the KV group (H2O).</summary>
+    Cumulative = 1,
+    /// <summary>Per kept slot, the attention from this step's last <see cref="KvPolicy.Window"/> queries (SnapKV).</summary>
+    Window = 2,
+}
+
+/// <summary>What a policy sees of one KV head: its kept slots (in no particular order), their positions and statistics.</summary>
+public sealed class HeadView
+{
+    public required int Layer { get; init; }
+    public required int Head { get; init; }
+    /// <summary>Slots in use; Positions[i], Cumulative[i], Window[i] for i &lt; Count describe slot i.</summary>
+    public required int Count { get; init; }
+    public required long[] Positions { get; init; }
+    public double[]? Cumulative { get; init; }
+    public double[]? Window { get; init; }
+}
+
+/// <summary>What a policy sees of one layer after it attended: the sequence length and every KV head.</summary>
+public sealed class LayerView
+{
+    public required int Layer { get; init; }
+    /// <summary>Tokens in the sequence, this step's included.</summary>
+    public required long Length { get; init; }
+    /// <summary>Tokens this step added (1 when decoding).</summary>
+    public required int Step { get; init; }
+    public required HeadView[] Heads { get; init; }
+}
+
+/// <summary>
+/// A KV policy in the spirit of kvpress's presses: it decides which positions each KV head keeps; the cache does the keeping.
+/// Most policies give each slot a priority (protected slots +inf) and the cache evicts the lowest down to the head's capacity.
+/// </summary>
+public abstract class KvPolicy(ModelSpec spec, KvBudget budget)
+{
+    public ModelSpec Spec { get; } = spec;
+    public KvBudget Budget { get; } = budget.Validate(spec);
+
+    public abstract string Name { get; }
+
+    public virtual KvStats Needs => KvStats.None;
+
+    /// <summary>Queries in the observation window (for <see cref="KvStats.Window"/>).</summary>
+    public virtual int Window => 0;
+
+    /// <summary>Positions (layer, KV head) keeps once the sequence is <paramref name="length"/> long.</summary>
+    public virtual long Capacity(int layer, int head, long length) => Budget.Tokens(layer, head, length);
+
+    /// <summary>Per KV head, the slots to evict (null: keep all). The default evicts the lowest <see cref="Priority"/> down to <see cref="Capacity"/>.</summary>
+    public virtual int[]?[] Evictions(LayerView layer)
+    {
+        var result = new int[]?[layer.Heads.Length];
+        for (int h = 0; h < result.Length; h++)
+        {
+            var head = layer.Heads[h];
+            long cap = Capacity(layer.Layer, h, layer.Length);
+            if (head.Count <= cap) continue;
+            var p = Priority(head, layer.Length, cap);
+            result[h] = Ranking.Lowest(p, head.Count, (int)(head.Count - cap));
+        }
+        return result;
+    }
+
+    /// <summary>Per slot of <paramref name="head"/>: higher is kept first; +inf never evicted while capacity allows.</summary>
+    protected virtual double[] Priority(HeadView head, long length, long capacity) =>
+        throw new NotImplementedException($"{Name} must override Priority or Evictions");
+
+    /// <summary>Recency as a priority: later positions rank higher.</summary>
+    protected static double[] ByPosition(HeadView head)
+    {
+        var p = new double[head.Count];
+        for (int i = 0; i < p.Length; i++) p[i] = head.Positions[i];
+        return p;
+    }
+
+    /// <summary>Protects slots whose position is below <paramref name="sinks"/> or at/after <paramref name="recentFrom"/>.</summary>
+    protected static double[] Protect(double[] p, HeadView head, long sinks, long recentFrom)
+    {
+        for (int i = 0; i < p.Length; i++)
+            if (head.Positions[i] < sinks || head.Positions[i] >= recentFrom) p[i] = double.PositiveInfinity;
+        return p;
+    }
+
+    protected double[] Required(double[]? stat, KvStats which) =>
+        stat ?? throw new InvalidOperationException($"{Name}: the cache did not provide {which} statistics");
+}
+
+/// <summary>Index selection helpers.</summary>
+public static class Ranking
+{
+    /// <summary>Indices of the <paramref name="m"/> lowest of values[0..count) (ties: earlier index first).</summary>
+    public static int[] Lowest(double[] values, int count, int m)
+    {
+        if (m <= 0) return [];
+        if (m >= count) return Enumerable.Range(0, count).ToArray();
+        if (m <= 4)
+        {
+            // Decode evicts one or two slots a step: a few linear passes beat sorting.
+            var chosen = new int[m];
+            for (int k = 0; k < m; k++)
+            {
+                int best = -1;
+                for (int i = 0; i < count; i++)
+                {
+                    if (Array.IndexOf(chosen, i, 0, k) >= 0) continue;
+                    if (best < 0 || values[i] < values[best]) best = i;
+                }
+                chosen[k] = best;
+            }
+            return chosen;
+        }
+        var idx = Enumerable.Range(0, count).ToArray();
+        Array.Sort(idx, (a, b) => values[a] != values[b] ? values[a].CompareTo(values[b]) : a.CompareTo(b));
+        return idx[..m];
+    }
+
+    /// <summary>Max-pools <paramref name="scores"/> over neighbouring positions (kernel <paramref name="kernel"/>, odd) in position order.</summary>
+    public static double[] MaxPoolByPosition(double[] scores, long[] positions, int count, int kernel)
+    {
+        if (kernel <= 1) return scores.AsSpan(0, count).ToArray();
+        var order = Enumerable.Range(0, count).ToArray();
+        Array.Sort(positions.AsSpan(0, count).ToArray(), order);
+        var pooled = new double[count];
+        int r = kernel / 2;
+        for (int j = 0; j < count; j++)
+        {
+            double m = double.NegativeInfinity;
+            for (int o = Math.Max(0, j - r); o <= Math.Min(count - 1, j + r); o++) m = Math.Max(m, scores[order[o]]);
+            pooled[order[j]] = m;
+        }
+        return pooled;
+    }
+}

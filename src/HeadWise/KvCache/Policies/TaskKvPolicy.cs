@@ -1,0 +1,43 @@
+using HeadWise.Models;
+
+namespace HeadWise.KvCache.Policies;
+
+/// <summary>
+/// `taskkv` (Task-KV, "Task-aware KV Cache Optimization via Semantic Differentiation of Attention Heads"): heads whose
+/// atlas score <c>heterogeneity</c> is in the top <see cref="FullFraction"/> keep everything; the others keep
+/// <see cref="Sinks"/> sink tokens, a recent window (<see cref="RecentFraction"/> of the budget) and, in the middle, the
+/// positions with the most cumulative attention ("middle activations"). Fractions are this project's defaults.
+/// </summary>
+public sealed class TaskKvPolicy : KvPolicy
+{
+    private readonly bool[][] _full;
+
+    public TaskKvPolicy(ModelSpec spec, KvBudget budget, HeadScores atlas, double fullFraction = 0.2, int sinks = 4, double recentFraction = 0.5,
+        string score = "heterogeneity") : base(spec, budget)
+    {
+        if (fullFraction is < 0 or > 1) throw new HeadWiseException($"taskkv: full fraction must be in [0, 1], got {fullFraction}");
+        if (recentFraction is < 0 or > 1) throw new HeadWiseException($"taskkv: recent fraction must be in [0, 1], got {recentFraction}");
+        FullFraction = fullFraction; Sinks = sinks; RecentFraction = recentFraction;
+        var s = atlas.PerKvHead(score, spec, "taskkv");
+        int top = (int)Math.Round(fullFraction * spec.Layers * spec.KvHeads);
+        var chosen = s.SelectMany((r, l) => r.Select((x, h) => (x, l, h))).OrderByDescending(e => e.x).ThenBy(e => e.l).ThenBy(e => e.h).Take(top).ToHashSet();
+        _full = s.Select((r, l) => r.Select((x, h) => chosen.Contains((x, l, h))).ToArray()).ToArray();
+    }
+
+    public double FullFraction { get; }
+    public int Sinks { get; }
+    public double RecentFraction { get; }
+    public override string Name => "taskkv";
+    public override KvStats Needs => KvStats.Cumulative;
+
+    public bool IsFull(int layer, int kvHead) => _full[layer][kvHead];
+
+    public override long Capacity(int layer, int head, long length) => _full[layer][head] ? length : Budget.Tokens(layer, head, length);
+
+    protected override double[] Priority(HeadView head, long length, long capacity)
+    {
+        long recent = (long)Math.Floor(capacity * RecentFraction);
+        var p = Required(head.Cumulative, KvStats.Cumulative).AsSpan(0, head.Count).ToArray();
+        return Protect(p, head, Math.Min(Sinks, capacity), length - recent);
+    }
+}
