@@ -48,6 +48,9 @@ public static class HeatmapPlot
         plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleRight;
         plot.Axes.Left.SetTicks(Enumerable.Range(0, t).Select(i => (double)(t - 1 - i)).ToArray(), queryLabels.Select(Clean).ToArray());
         plot.YLabel("query token");
+        plot.XLabel("key token (colour: attention weight)");
+        // Room for the rotated key labels, so none is clipped.
+        plot.Axes.Bottom.MinimumSize = 40 + 8 * keyLabels.Select(l => Clean(l).Length).DefaultIfEmpty(1).Max();
         plot.Axes.SetLimits(-0.5, s - 0.5, -0.5, t - 0.5);
         return plot;
     }
