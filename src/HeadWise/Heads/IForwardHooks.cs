@@ -15,4 +15,10 @@ public interface IForwardHooks
 
     /// <summary>Gives the activation to the hooks; returns it or a replacement of the same shape.</summary>
     Tensor Apply(string hookName, Tensor activation);
+
+    /// <summary>
+    /// The query heads of <paramref name="layer"/> whose scores and pattern the hooks need, in the order their tensors hold
+    /// them ([B, heads.Count, T, S]); null for all heads. The other heads keep the fused kernel and are never materialised.
+    /// </summary>
+    IReadOnlyList<int>? PatternHeads(int layer) => null;
 }

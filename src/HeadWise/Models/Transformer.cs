@@ -55,6 +55,13 @@ public sealed class Transformer : IDisposable
         return Hook(hooks, HookNames.UnembedOut, logits).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Final norm and unembedding of residual-stream vectors [..., D] → logits [..., V] (the logit lens).</summary>
+    public Tensor Unembed(Tensor residual)
+    {
+        if (!Spec.Causal) throw new HeadWiseException($"{Spec.Architecture} is an encoder: it has no unembedding");
+        return F.linear(Norm(residual, Weights.OutputNorm!, Weights.OutputNormBias), Weights.Output!);
+    }
+
     private Tensor Embed(Tensor tokens, long start, Tensor? tokenTypes, IForwardHooks? hooks)
     {
         var x = Hook(hooks, HookNames.Embed, Lookup(Weights.TokenEmbedding, tokens));
@@ -110,54 +117,62 @@ public sealed class Transformer : IDisposable
         if (cache is not null) (k, v) = cache.Append(l, k, v);
 
         // A compressed cache attends over what each of its heads kept; otherwise attend here, where hooks see scores.
-        var z = compressed is not null ? compressed.Attend(l, q, k, v) : AttentionCore(names, q, k, v, start, hooks); // [B, H, T, d]
+        var z = compressed is not null ? compressed.Attend(l, q, k, v) : AttentionCore(l, names, q, k, v, start, hooks); // [B, H, T, d]
         z = Hook(hooks, names.Z, z.transpose(1, 2)); // [B, T, H, d]
         if (hooks is not null && hooks.Wants(names.Result))
         {
             // Each head's own contribution z_h W_O[:, h]: [B, T, H, D]; summing over heads gives the attention output.
             var wo = w.Wo.view(Spec.Dim, h, hd);
-            var result = Hook(hooks, names.Result, torch.einsum("bthd,mhd->bthm", z, wo));
-            var sum = result.sum(2);
-            return w.Bo is null ? sum : sum + w.Bo;
+            var result = torch.einsum("bthd,mhd->bthm", z, wo);
+            var edited = hooks.Apply(names.Result, result);
+            if (!ReferenceEquals(edited, result))
+            {
+                var sum = edited.sum(2);
+                return w.Bo is null ? sum : sum + w.Bo;
+            }
+            // Observation only: the unobserved run's numbers (a sum over heads rounds differently).
         }
         return F.linear(z.reshape(b, t, h * hd), w.Wo, w.Bo);
     }
 
     /// <summary>softmax(q k^T / sqrt(d) + mask) v. Uses the fused kernel unless a hook reads or edits scores or pattern.</summary>
-    private Tensor AttentionCore(HookNames.Layer names, Tensor q, Tensor k, Tensor v, long start, IForwardHooks? hooks)
+    private Tensor AttentionCore(int l, HookNames.Layer names, Tensor q, Tensor k, Tensor v, long start, IForwardHooks? hooks)
     {
-        long t = q.shape[2], s = k.shape[2];
-        int group = Spec.GroupSize;
         bool observe = hooks is not null && (hooks.Wants(names.Scores) || hooks.Wants(names.Pattern));
-        if (!observe)
-        {
-            if (t == 1 && Spec.Causal)
-            {
-                // Decode: one query sees every cached key, so no mask; fold the query heads of a KV group together (no K/V copy).
-                var qg = q.reshape(q.shape[0], Spec.KvHeads, group, q.shape[3]);
-                return F.scaled_dot_product_attention(qg, k, v).reshape(q.shape);
-            }
-            var (kr, vr) = RepeatKv(k, v);
-            if (!Spec.Causal) return F.scaled_dot_product_attention(q, kr, vr);
-            if (start == 0) return F.scaled_dot_product_attention(q, kr, vr, is_casual: true);
-            return F.scaled_dot_product_attention(q, kr, vr, CausalMask(t, s, start));
-        }
+        if (!observe) return FusedAttention(q, k, v, start);
 
-        var (ke, ve) = RepeatKv(k, v);
-        var scores = torch.matmul(q, ke.transpose(-2, -1)).mul_(_scale);
+        // Scores and pattern only for the heads the hooks asked for ([B, h', T, S]); the others are never built.
+        var heads = hooks!.PatternHeads(l);
+        Tensor? index = heads is null ? null : torch.tensor(heads.Select(h => (long)h).ToArray());
+        Tensor? kvIndex = heads is null ? null : torch.tensor(heads.Select(h => (long)(h / Spec.GroupSize)).ToArray());
+        var (ke, ve) = index is null ? RepeatKv(k, v) : (k.index_select(1, kvIndex!), v.index_select(1, kvIndex!));
+        var qs = index is null ? q : q.index_select(1, index);
+        long t = q.shape[2], s = k.shape[2];
+        var scores = torch.matmul(qs, ke.transpose(-2, -1)).mul_(_scale);
         if (Spec.Causal && t > 1) scores = scores.masked_fill(CausalMask(t, s, start).logical_not(), float.NegativeInfinity);
         var edited = Hook(hooks, names.Scores, scores);
         var pattern = F.softmax(edited, -1);
         var patternOut = Hook(hooks, names.Pattern, pattern);
-        if (ReferenceEquals(edited, scores) && ReferenceEquals(patternOut, pattern))
-        {
-            // Observation only: keep the exact numbers of the unobserved run.
-            return ForwardWithoutObservation(q, k, v, start);
-        }
-        return torch.matmul(patternOut, ve);
+        // Observation only: keep the exact numbers of the unobserved run.
+        if (ReferenceEquals(edited, scores) && ReferenceEquals(patternOut, pattern)) return FusedAttention(q, k, v, start);
+        var zs = torch.matmul(patternOut, ve);
+        return index is null ? zs : FusedAttention(q, k, v, start).index_copy(1, index, zs);
     }
 
-    private Tensor ForwardWithoutObservation(Tensor q, Tensor k, Tensor v, long start) => AttentionCore(HookNames.ForLayer(0), q, k, v, start, null);
+    private Tensor FusedAttention(Tensor q, Tensor k, Tensor v, long start)
+    {
+        long t = q.shape[2], s = k.shape[2];
+        if (t == 1 && Spec.Causal)
+        {
+            // Decode: one query sees every cached key, so no mask; fold the query heads of a KV group together (no K/V copy).
+            var qg = q.reshape(q.shape[0], Spec.KvHeads, Spec.GroupSize, q.shape[3]);
+            return F.scaled_dot_product_attention(qg, k, v).reshape(q.shape);
+        }
+        var (kr, vr) = RepeatKv(k, v);
+        if (!Spec.Causal) return F.scaled_dot_product_attention(q, kr, vr);
+        if (start == 0) return F.scaled_dot_product_attention(q, kr, vr, is_casual: true);
+        return F.scaled_dot_product_attention(q, kr, vr, CausalMask(t, s, start));
+    }
 
     private (Tensor K, Tensor V) RepeatKv(Tensor k, Tensor v)
     {

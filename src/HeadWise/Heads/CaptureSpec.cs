@@ -1,0 +1,13 @@
+namespace HeadWise.Heads;
+
+/// <summary>
+/// One thing to capture: a hook point, optionally only some heads (query heads, or KV heads at k/v/rot_k) and only a range of
+/// (query) positions of this forward call. Scores and pattern restricted to heads are computed for those heads only.
+/// </summary>
+public sealed record CaptureSpec(string Name, IReadOnlyList<int>? Heads = null, long PositionStart = 0, long? PositionCount = null)
+{
+    public static implicit operator CaptureSpec(string name) => new(name);
+
+    /// <summary>The pattern of one head: [B, 1, T, S].</summary>
+    public static CaptureSpec Pattern(int layer, int head) => new(HookNames.ForLayer(layer).Pattern, [head]);
+}

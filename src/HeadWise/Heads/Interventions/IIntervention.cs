@@ -1,0 +1,7 @@
+namespace HeadWise.Heads.Interventions;
+
+/// <summary>One small change to a run (ablate, scale, patch), expressed as hooks; several compose on one <see cref="HookSet"/>.</summary>
+public interface IIntervention
+{
+    void Register(HookSet hooks);
+}
