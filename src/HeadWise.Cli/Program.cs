@@ -5,5 +5,7 @@ var root = new RootCommand("HeadWise: load a transformer checkpoint, see and sco
 {
     InfoCommand.Create(),
     GenerateCommand.Create(),
+    ProfileCommand.Create(),
+    PatternCommand.Create(),
 };
 return root.Parse(args).Invoke();
