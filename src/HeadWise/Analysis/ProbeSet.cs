@@ -19,7 +19,9 @@ public static class ProbeSet
     public static List<int[]> FromText(string text, ITokenizer tokenizer, int documents, int length)
     {
         if (documents < 1 || length < 2) throw new HeadWiseException($"probe set needs >= 1 document of >= 2 tokens (got {documents} x {length})");
-        var ids = tokenizer.Encode(text, false);
+        // Tokenise only what the documents can use (a few characters per token at most) so a whole book stays cheap.
+        long chars = (long)documents * length * 16;
+        var ids = tokenizer.Encode(text.Length > chars ? text[..(int)chars] : text, false);
         int? bos = tokenizer.BosId;
         int body = bos is null ? length : length - 1;
         int available = ids.Count / body;
