@@ -11,5 +11,7 @@ var root = new RootCommand("HeadWise: load a transformer checkpoint, see and sco
     SweepCommand.Create(),
     ConvertCommand.Create(),
     EmbedCommand.Create(),
+    ProfileCommand.Create(),
+    PatternCommand.Create(),
 };
 return root.Parse(args).Invoke();
