@@ -1,5 +1,4 @@
-using System.Globalization;
-using System.Text.Json;
+using HeadWise.Analysis;
 using HeadWise.Models;
 
 namespace HeadWise.KvCache;
@@ -20,36 +19,13 @@ public sealed class HeadScores
 
     public IReadOnlyCollection<string> Names => _scores.Keys;
 
+    /// <summary>Reads an atlas.json (<see cref="HeadAtlas"/>) or a DuoAttention TSV (<see cref="DuoPattern"/>, as the score duo-gate).</summary>
     public static HeadScores Load(string path)
     {
         if (!File.Exists(path)) throw new HeadWiseException($"{path}: head scores file not found");
-        return path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase) ? LoadTsv(path) : LoadAtlas(path);
-    }
-
-    private static HeadScores LoadTsv(string path)
-    {
-        var rows = File.ReadAllLines(path).Where(l => l.Trim().Length > 0).Select((line, i) => line.Split('\t').Select(v =>
-            double.TryParse(v.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var x) ? x
-                : throw new InvalidModelFileException(path, $"line {i + 1}: '{v}' is not a number")).ToArray()).ToArray();
-        return new HeadScores(path, new() { ["duo-gate"] = rows });
-    }
-
-    private static HeadScores LoadAtlas(string path)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllText(path));
-            if (!doc.RootElement.TryGetProperty("scores", out var scores) || scores.ValueKind != JsonValueKind.Object)
-                throw new InvalidModelFileException(path, "no \"scores\" object (expected {\"scores\": {\"name\": [[...per head] per layer]}})");
-            var result = new Dictionary<string, double[][]>();
-            foreach (var s in scores.EnumerateObject())
-                result[s.Name] = s.Value.EnumerateArray().Select(l => l.EnumerateArray().Select(v => v.GetDouble()).ToArray()).ToArray();
-            return new HeadScores(path, result);
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
-        {
-            throw new InvalidModelFileException(path, $"not a head atlas: {e.Message}");
-        }
+        return path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase)
+            ? new HeadScores(path, new() { ["duo-gate"] = DuoPattern.Read(path) })
+            : new HeadScores(path, HeadAtlas.Load(path).Scores);
     }
 
     /// <summary>
