@@ -31,7 +31,9 @@ internal static class ProfileCommand
         var chosen = ScoreRegistry.Parse(scoreList);
         var text = probeFile is null ? ProbeSet.DefaultText : File.ReadAllText(probeFile);
         using var m = ModelLoader.Load(path, tokenizerPath);
-        int length = Math.Min(tokens, m.Spec.ContextLength);
+        // A short text (the built-in one under a coarse vocabulary) still gives two documents, each shorter.
+        int textTokens = m.Tokenizer.Encode(text, addBos: false).Count;
+        int length = Math.Min(Math.Min(tokens, m.Spec.ContextLength), Math.Max(8, textTokens / 2));
         var probes = ProbeSet.FromText(text, m.Tokenizer, docs, length);
         if (probes.Count < 2) throw new HeadWiseException($"the probe text gives {probes.Count} document of {length} tokens; at least 2 are needed (give a longer --probe-file or fewer --probe-tokens)");
         var sw = Stopwatch.StartNew();
