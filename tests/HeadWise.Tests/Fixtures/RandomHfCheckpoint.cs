@@ -57,7 +57,7 @@ public static class RandomHfCheckpoint
         (string, long[], string, ReadOnlyMemory<float>) T(string name, float std, params long[] shape) =>
             (name, shape, dtype, Gaussian(rng, shape.Aggregate(1L, (a, b) => a * b), std));
         (string, long[], string, ReadOnlyMemory<float>) Norm(string name, long n, float mean = 1f) =>
-            (name, [n], dtype, Enumerable.Range(0, (int)n).Select(_ => mean + 0.1f * (float)Normal(rng)).ToArray());
+            (name, [n], dtype, RandomLlamaGguf.Gaussian(rng, n, 0.1f).Select(x => mean + x).ToArray());
         float s = 1f / MathF.Sqrt(Dim);
         if (family == "gpt2")
         {
@@ -134,13 +134,5 @@ public static class RandomHfCheckpoint
         return vocab.Count + specials.Length;
     }
 
-    private static float[] Gaussian(Random rng, long n, float std)
-    {
-        var a = new float[n];
-        for (long i = 0; i < n; i++) a[i] = (float)Normal(rng) * std;
-        return a;
-    }
-
-    private static double Normal(Random rng) =>
-        Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+    private static float[] Gaussian(Random rng, long n, float std) => RandomLlamaGguf.Gaussian(rng, n, std);
 }

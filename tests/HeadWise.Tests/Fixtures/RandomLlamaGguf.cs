@@ -95,7 +95,8 @@ public static class RandomLlamaGguf
         }
     }
 
-    private static float[] Gaussian(Random rng, long n, float std)
+    /// <summary>n samples of N(0, std^2) (Box-Muller), deterministic for the generator's seed.</summary>
+    public static float[] Gaussian(Random rng, long n, float std)
     {
         var a = new float[n];
         for (long i = 0; i < n; i++) a[i] = (float)Normal(rng) * std;
