@@ -1,0 +1,114 @@
+using System.Buffers.Binary;
+using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
+
+namespace HeadWise.Formats.Safetensors;
+
+/// <summary>
+/// A read-only, memory-mapped safetensors file: 8-byte little-endian header length, JSON header, then the raw
+/// tensor bytes. The whole header is validated in <see cref="Open"/>; tensors are converted to float32 on read.
+/// </summary>
+public sealed unsafe class SafetensorsFile : ISafetensorsSource
+{
+    private readonly MemoryMappedFile _map;
+    private readonly MemoryMappedViewAccessor _view;
+    private readonly Dictionary<string, SafetensorsTensorInfo> _tensors;
+    private byte* _base;  // start of the mapped view
+    private readonly long _dataStart;
+
+    private SafetensorsFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* basePtr, long dataStart,
+        Dictionary<string, SafetensorsTensorInfo> tensors, Dictionary<string, string> metadata)
+    {
+        SourcePath = path; _map = map; _view = view; _base = basePtr; _dataStart = dataStart; _tensors = tensors; Metadata = metadata;
+    }
+
+    public string SourcePath { get; }
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+    public IReadOnlyCollection<string> Names => _tensors.Keys;
+    public bool Contains(string name) => _tensors.ContainsKey(name);
+    public long[] Shape(string name) => (long[])Info(name).Shape.Clone();
+
+    public SafetensorsTensorInfo Info(string name) =>
+        _tensors.TryGetValue(name, out var t) ? t : throw new InvalidModelFileException(SourcePath, $"tensor '{name}' is not in the file");
+
+    public static SafetensorsFile Open(string path)
+    {
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors reading needs a little-endian machine");
+        if (!File.Exists(path)) throw new InvalidModelFileException(path, "file not found");
+        var length = new FileInfo(path).Length;
+        if (length < 8) throw new InvalidModelFileException(path, $"file is {length} bytes, too short for the 8-byte header length");
+
+        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        MemoryMappedViewAccessor? view = null;
+        byte* ptr = null;
+        try
+        {
+            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            view.SafeMemoryMappedViewHandle.AcquirePointer(ref ptr);
+            ptr += view.PointerOffset;
+
+            var headerLength = BinaryPrimitives.ReadInt64LittleEndian(new ReadOnlySpan<byte>(ptr, 8));
+            if (headerLength <= 0 || headerLength > SafetensorsHeader.MaxHeaderBytes)
+                throw new InvalidModelFileException(path, $"header length {headerLength} is absurd (must be 1..{SafetensorsHeader.MaxHeaderBytes})");
+            if (8 + headerLength > length)
+                throw new InvalidModelFileException(path, $"header length {headerLength} runs past the end of the file ({length} bytes)");
+
+            var dataStart = 8 + headerLength;
+            var (tensors, metadata) = SafetensorsHeader.Parse(path, new ReadOnlySpan<byte>(ptr + 8, (int)headerLength), length - dataStart);
+            return new SafetensorsFile(path, map, view, ptr, dataStart, tensors, metadata);
+        }
+        catch
+        {
+            if (ptr != null) view!.SafeMemoryMappedViewHandle.ReleasePointer();
+            view?.Dispose();
+            map.Dispose();
+            throw;
+        }
+    }
+
+    public void ReadFloats(string name, Span<float> destination)
+    {
+        ObjectDisposedException.ThrowIf(_base == null, this);
+        var t = Info(name);
+        if (!SafetensorsDType.IsReadable(t.DType))
+            throw new InvalidModelFileException(SourcePath, $"tensor '{name}' has unsupported dtype {t.DType} (HeadWise reads F32, F16, BF16)");
+        var count = t.ElementCount;
+        if (destination.Length != count)
+            throw new ArgumentException($"tensor '{name}' has {count} elements but the destination holds {destination.Length}", nameof(destination));
+        Convert(t.DType, _base + _dataStart + t.Begin, destination);
+    }
+
+    /// <summary>Converts little-endian elements at <paramref name="src"/> to float32. Unaligned reads are fine on x64/arm64.</summary>
+    internal static void Convert(string dtype, byte* src, Span<float> destination)
+    {
+        var n = destination.Length;
+        switch (dtype)
+        {
+            case SafetensorsDType.F32:
+                new ReadOnlySpan<float>(src, n).CopyTo(destination);
+                break;
+            case SafetensorsDType.F16:
+                // (float)Half is a hardware conversion on current .NET; no extra package needed.
+                var halves = new ReadOnlySpan<Half>(src, n);
+                for (var i = 0; i < n; i++) destination[i] = (float)halves[i];
+                break;
+            case SafetensorsDType.BF16:
+                // bfloat16 is the top half of a float32: widen by shifting the bits up.
+                var bits = new ReadOnlySpan<ushort>(src, n);
+                var outBits = MemoryMarshal.Cast<float, uint>(destination);
+                for (var i = 0; i < n; i++) outBits[i] = (uint)bits[i] << 16;
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "not a float dtype");
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_base == null) return;
+        _base = null;
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view.Dispose();
+        _map.Dispose();
+    }
+}
