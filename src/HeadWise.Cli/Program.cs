@@ -5,5 +5,6 @@ var root = new RootCommand("HeadWise: load a transformer checkpoint, see and sco
 {
     InfoCommand.Create(),
     GenerateCommand.Create(),
+    TrainCommand.Create(),
 };
 return root.Parse(args).Invoke();
