@@ -21,13 +21,15 @@ public sealed class TaskProbe
     /// <param name="heldOutTasks">Tasks over held-out text, with answer weight != 1 (answers are found by their weight).</param>
     public TaskProbe(LongContextTasks heldOutTasks, int seed) { _tasks = heldOutTasks; _seed = seed; }
 
-    public ProbeResult Run(Transformer model, SampleKind kind, int length, int samples, int niahStyle = 0)
+    /// <summary>Null when the task does not fit in <paramref name="length"/> tokens.</summary>
+    public ProbeResult? Run(Transformer model, SampleKind kind, int length, int samples, int niahStyle = 0)
     {
         int right = 0; long tokensRight = 0, tokens = 0;
         for (int i = 0; i < samples; i++)
         {
             var rng = new Random(_seed * 7_919 + i * 31 + (int)kind);
-            var s = _tasks.Make(kind, rng, length, niahStyle) ?? throw new HeadWiseException($"task {kind} does not fit in {length} tokens");
+            var s = _tasks.Make(kind, rng, length, niahStyle);
+            if (s is null) return null;
             using var scope = torch.NewDisposeScope();
             using var _ = torch.no_grad();
             var input = torch.tensor(s.Tokens[..^1].Select(t => (long)t).ToArray(), [1, length - 1]);
