@@ -8,6 +8,7 @@ public static class TokenizerFactory
     {
         ["default"] = ByteLevelBpeTokenizer.Gpt2Pattern,
         ["gpt2"] = ByteLevelBpeTokenizer.Gpt2Pattern,
+        ["gpt-2"] = ByteLevelBpeTokenizer.Gpt2Pattern,   // llama.cpp's name for it (LLAMA_VOCAB_PRE_TYPE_GPT2)
         ["llama-bpe"] = Llama3Pattern,
         ["llama3"] = Llama3Pattern,
         ["qwen2"] = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",

@@ -9,8 +9,8 @@ public sealed record BpeVocabulary(string[] Tokens, string[] Merges, int[] Token
 {
     public const string Bos = "<s>", Eos = "</s>";
 
-    /// <summary>The GPT-2 pre-tokenizer HeadWise and llama.cpp both apply to this vocabulary (GGUF tokenizer.ggml.pre = "gpt2").</summary>
-    public const string PreTokenizer = "gpt2";
+    /// <summary>The GPT-2 pre-tokenizer HeadWise and llama.cpp both apply to this vocabulary (GGUF tokenizer.ggml.pre = "gpt-2", the name llama.cpp knows it by).</summary>
+    public const string PreTokenizer = "gpt-2";
 
     public ByteLevelBpeTokenizer CreateTokenizer(string source = "(trained vocabulary)") =>
         new(Tokens, Merges, TokenTypes, BosId, EosId, addBos: true, ByteLevelBpeTokenizer.Gpt2Pattern, source);
