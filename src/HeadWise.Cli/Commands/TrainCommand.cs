@@ -11,17 +11,22 @@ internal static class TrainCommand
         var config = new Option<string>("--config", "-c") { Description = "Training config (JSON; see configs/)", Required = true };
         var output = new Option<string>("--out", "-o") { Description = "Output folder: checkpoint, log, exports (GGUF, Hugging Face), loss curve", Required = true };
         var stopAt = new Option<int?>("--stop-at-step") { Description = "Stop (with a checkpoint) before this step; run again to resume" };
-        var command = new Command("train", "Train a small Llama-architecture model from scratch (resumes from the checkpoint in --out)") { config, output, stopAt };
-        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(config)!, r.GetValue(output)!, r.GetValue(stopAt))));
+        var exportOnly = new Option<bool>("--export-only") { Description = "Measure and export the latest checkpoint in --out without training" };
+        var probeSamples = new Option<int>("--probe-samples") { Description = "Samples per task for the final greedy accuracy check", DefaultValueFactory = _ => 50 };
+        var command = new Command("train", "Train a small Llama-architecture model from scratch (resumes from the checkpoint in --out)") { config, output, stopAt, exportOnly, probeSamples };
+        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(config)!, r.GetValue(output)!, r.GetValue(stopAt), r.GetValue(exportOnly), r.GetValue(probeSamples))));
         return command;
     }
 
-    private static int Run(string configPath, string outDir, int? stopAt)
+    private static int Run(string configPath, string outDir, int? stopAt, bool exportOnly, int probeSamples)
     {
         var config = TrainConfig.Load(configPath);   // validated before anything else happens
+        if (probeSamples < 1) throw new HeadWiseException($"--probe-samples must be at least 1, got {probeSamples}");
         using var cancel = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); Console.Error.WriteLine("\nstopping after this step (checkpoint follows)..."); };
-        var result = TrainingRun.Run(config, outDir, line => Console.Error.WriteLine(line), ProgressPrinter(), stopAt, cancel.Token);
+        var threads = Environment.GetEnvironmentVariable("HEADWISE_THREADS");
+        var command = $"{(threads is null ? "" : $"HEADWISE_THREADS={threads} ")}./headwise train --config {configPath} --out {outDir}";
+        var result = TrainingRun.Run(config, outDir, line => Console.Error.WriteLine(line), ProgressPrinter(), stopAt, cancel.Token, command, exportOnly, probeSamples);
         Console.WriteLine(result);
         return 0;
     }

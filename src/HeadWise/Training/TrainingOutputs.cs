@@ -14,7 +14,7 @@ public sealed record TrainingMetrics(
 /// </summary>
 public static class TrainingOutputs
 {
-    public static string Write(Trainer trainer, TrainConfig config, string outDir, double seconds, Action<string> log, int probeSamples = 50)
+    public static string Write(Trainer trainer, TrainConfig config, string outDir, double seconds, Action<string> log, string command, int probeSamples = 50)
     {
         var model = trainer.EvalModel();
         GgufExporter.Write(Path.Combine(outDir, "model.gguf"), trainer.Spec, trainer.Weights, trainer.Vocabulary, GgmlType.F32);
@@ -42,6 +42,7 @@ public static class TrainingOutputs
             trainer.Log.Steps.Count > 0 ? trainer.Log.Steps.TakeLast(20).Average(s => s.Loss) : double.NaN,
             heldOut, Math.Exp(heldOut), heldOutTokens, bytes / (double)Math.Min(20_000, trainer.Corpus.HeldOut.Length), probes);
         File.WriteAllText(Path.Combine(outDir, "model-card.json"), JsonSerializer.Serialize(metrics, TrainConfig.Json));
+        File.WriteAllText(Path.Combine(outDir, "README.md"), ModelCard.Build(config, metrics, trainer.Spec, command));
         return $"trained {trainer.Step} steps in {seconds:F0} s; held-out perplexity {Math.Exp(heldOut):F2}; " +
                string.Join(", ", probes.Where(p => p.Length == config.Context).Select(p => $"{p.Task} {p.SampleAccuracy:P0}"));
     }
