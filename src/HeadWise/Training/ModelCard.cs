@@ -32,7 +32,7 @@ public static class ModelCard
         sb.AppendLine();
         sb.AppendLine("## Results");
         sb.AppendLine($"- Steps: {m.Steps} of {c.Steps}{(m.Steps < c.Steps ? $" (stopped by max_minutes = {c.MaxMinutes})" : "")}; training wall time {m.WallSeconds / 60:0.0} min.");
-        sb.AppendLine($"- Final training loss (mean of the last 20 steps, answers weighted): {m.FinalLoss:0.000}.");
+        sb.AppendLine($"- Final training loss (mean of the last 20 steps, answers weighted): {(m.FinalLoss is { } f ? f.ToString("0.000") : "n/a (no log)")}.");
         sb.AppendLine($"- Held-out text: {m.HeldOutLoss:0.000} nats/token, perplexity {m.HeldOutPerplexity:0.00} per token ({m.HeldOutTokens:N0} tokens in windows of {Math.Min(c.Context, 2048)}; {m.HeldOutLoss / Math.Log(2) / m.BytesPerToken:0.000} bits per byte).");
         sb.AppendLine();
         sb.AppendLine("Full-cache greedy accuracy on tasks built from held-out text (`TaskProbe`: a sample counts when every answer token is the arg-max):");

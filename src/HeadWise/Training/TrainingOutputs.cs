@@ -5,7 +5,7 @@ namespace HeadWise.Training;
 
 /// <summary>Measured numbers of a finished run (model-card.json).</summary>
 public sealed record TrainingMetrics(
-    string Name, int Seed, int Steps, double WallSeconds, long Parameters, double FinalLoss, double HeldOutLoss, double HeldOutPerplexity,
+    string Name, int Seed, int Steps, double WallSeconds, long Parameters, double? FinalLoss, double HeldOutLoss, double HeldOutPerplexity,
     int HeldOutTokens, double BytesPerToken, IReadOnlyList<ProbeResult> Probes);
 
 /// <summary>
@@ -14,7 +14,7 @@ public sealed record TrainingMetrics(
 /// </summary>
 public static class TrainingOutputs
 {
-    public static string Write(Trainer trainer, TrainConfig config, string outDir, double seconds, Action<string> log, string command, int probeSamples = 50)
+    public static string Write(Trainer trainer, TrainConfig config, string outDir, double seconds, Action<string> log, string command, int probeSamples = 50, int[]? probeLengths = null)
     {
         var model = trainer.EvalModel();
         GgufExporter.Write(Path.Combine(outDir, "model.gguf"), trainer.Spec, trainer.Weights, trainer.Vocabulary, GgmlType.F32);
@@ -29,7 +29,7 @@ public static class TrainingOutputs
 
         var probe = new TaskProbe(new LongContextTasks(trainer.Tokenizer, trainer.Corpus.HeldOut, 2f), config.Seed + 1);
         var probes = new List<ProbeResult>();
-        foreach (int length in new[] { config.Context / 4, config.Context }.Distinct())
+        foreach (int length in (probeLengths ?? [config.Context / 4, config.Context]).Distinct())
             foreach (var (kind, n) in new[] { (SampleKind.Passkey, probeSamples), (SampleKind.Niah, probeSamples), (SampleKind.KvRetrieval, probeSamples / 2), (SampleKind.Copy, probeSamples / 5) })
             {
                 var r = probe.Run(model, kind, length, Math.Max(1, n), niahStyle: 0);
@@ -39,7 +39,7 @@ public static class TrainingOutputs
             }
         var bytes = System.Text.Encoding.UTF8.GetByteCount(trainer.Tokenizer.Decode(trainer.Corpus.HeldOut.Take(20_000)));
         var metrics = new TrainingMetrics(config.Name, config.Seed, trainer.Step, seconds, trainer.Weights.ParameterCount,
-            trainer.Log.Steps.Count > 0 ? trainer.Log.Steps.TakeLast(20).Average(s => s.Loss) : double.NaN,
+            trainer.Log.Steps.Count > 0 ? trainer.Log.Steps.TakeLast(20).Average(s => s.Loss) : null,
             heldOut, Math.Exp(heldOut), heldOutTokens, bytes / (double)Math.Min(20_000, trainer.Corpus.HeldOut.Length), probes);
         File.WriteAllText(Path.Combine(outDir, "model-card.json"), JsonSerializer.Serialize(metrics, TrainConfig.Json));
         File.WriteAllText(Path.Combine(outDir, "README.md"), ModelCard.Build(config, metrics, trainer.Spec, command));
