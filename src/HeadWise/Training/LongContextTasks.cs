@@ -45,8 +45,15 @@ public sealed class LongContextTasks
     private readonly float _answer;
     private readonly int[] _passkeyFiller;
 
-    public LongContextTasks(ByteLevelBpeTokenizer tokenizer, int[] trainText, float answerWeight)
+    private readonly double _copyRepeatShare;
+    private readonly int _randomVocab;
+
+    /// <param name="copyRepeatShare">Share of copy samples that repeat a short random segment many times.</param>
+    /// <param name="randomVocab">Random copy tokens come from this many of the most frequent learned pieces (0: any token).</param>
+    public LongContextTasks(ByteLevelBpeTokenizer tokenizer, int[] trainText, float answerWeight, double copyRepeatShare = 0, int randomVocab = 0)
     {
+        _copyRepeatShare = copyRepeatShare;
+        _randomVocab = randomVocab;
         if (trainText.Length < 16) throw new HeadWiseException($"the training text is only {trainText.Length} tokens long");
         _tok = tokenizer;
         _text = trainText;
@@ -182,11 +189,29 @@ public sealed class LongContextTasks
     private TrainingSample? Copy(Random rng, int total)
     {
         var sep = Enc(CopySeparator);
+        if (_copyRepeatShare > 0 && rng.NextDouble() < _copyRepeatShare)
+        {
+            // A short random segment repeated until the sequence is full: many copies per sample, the densest
+            // signal for an induction head (Olsson et al. 2022 measure induction on exactly such repeats).
+            int n = 4 + rng.Next(Math.Max(1, Math.Min(60, total / 4)));
+            var unit = RandomTokens(rng, n);
+            var b = new SampleBuilder().Add([_bos]).Add(unit);
+            while (b.FixedLength + n <= total) b.Add(unit, _answer);
+            return b.Gap(1).Build(total, k => Text(rng, k));
+        }
         int max = (total - 1 - sep.Length) / 2;
         int length = Math.Max(1, rng.Next(max / 4, max + 1));
         // Natural text, or random tokens that no language model can guess: only copying predicts them.
-        int[] segment = rng.NextDouble() < 0.7 ? Text(rng, length)
-            : Enumerable.Range(0, length).Select(_ => 2 + rng.Next(_tok.VocabSize - 2)).ToArray();
+        int[] segment = rng.NextDouble() < 0.7 ? Text(rng, length) : RandomTokens(rng, length);
         return new SampleBuilder().Add([_bos]).Gap(1).Add(segment).Add(sep).Add(segment, _answer).Build(total, n => Text(rng, n));
+    }
+
+    /// <summary>Random tokens from the <c>randomVocab</c> most frequent learned pieces (ids after the bytes), or from all.</summary>
+    private int[] RandomTokens(Random rng, int n)
+    {
+        int first = 2 + 256, count = _randomVocab > 0 ? Math.Min(_randomVocab, _tok.VocabSize - first) : _tok.VocabSize - 2;
+        if (count <= 0) { first = 2; count = _tok.VocabSize - 2; }
+        else if (_randomVocab <= 0) first = 2;
+        return Enumerable.Range(0, n).Select(_ => first + rng.Next(count)).ToArray();
     }
 }

@@ -44,12 +44,22 @@ public sealed record TrainConfig
     /// <summary>Characters of text the BPE trainer reads (from the start of the training text).</summary>
     public int TokenizerTrainChars { get; init; } = 4_000_000;
 
+    /// <summary>
+    /// Start from the weights of this checkpoint folder (a previous run's checkpoint/) instead of random ones, with a
+    /// fresh optimizer: a second training stage. Relative paths are found from the config's folder upward.
+    /// </summary>
+    public string? InitFrom { get; init; }
+
     // Data.
     public string[] Data { get; init; } = [];
     public double HeldOutFraction { get; init; } = 0.02;
     public TaskMix Mix { get; init; } = new();
     /// <summary>Loss weight of answer tokens in the synthetic tasks (text tokens weigh 1).</summary>
     public double AnswerWeight { get; init; } = 4;
+    /// <summary>Share of copy samples that repeat a short random segment until the sequence is full.</summary>
+    public double CopyRepeatShare { get; init; }
+    /// <summary>Random copy tokens are drawn from this many of the most frequent learned pieces; 0: from the whole vocabulary.</summary>
+    public int CopyRandomVocab { get; init; }
 
     // Optimisation.
     public int Steps { get; init; } = 1000;
@@ -90,7 +100,7 @@ public sealed record TrainConfig
         catch (JsonException e) { throw new HeadWiseException($"{path}: {e.Message}"); }
         if (c is null) throw new HeadWiseException($"{path}: the config is empty (null)");
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        c = c with { Data = c.Data.Select(d => ResolveData(dir, d)).ToArray() };
+        c = c with { Data = c.Data.Select(d => ResolveData(dir, d)).ToArray(), InitFrom = c.InitFrom is null ? null : ResolveData(dir, c.InitFrom) };
         TrainConfigValidator.Validate(c, path);
         return c;
     }

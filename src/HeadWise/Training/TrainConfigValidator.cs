@@ -31,6 +31,8 @@ public static class TrainConfigValidator
             $"vocab_size = {c.VocabSize}: must hold the 256 bytes and {SpecialTokens} special tokens (at least {256 + SpecialTokens}, at most 65536)");
         Require(c.TokenizerTrainChars > 0, $"tokenizer_train_chars = {c.TokenizerTrainChars}: must be positive");
 
+        Require(c.InitFrom is null || File.Exists(Path.Combine(c.InitFrom, "weights.bin")),
+            $"init_from: '{c.InitFrom}' is not a checkpoint folder (no weights.bin in it)");
         Require(c.Data.Length > 0, "data: lists no text files (give files or folders of .txt)");
         foreach (var d in c.Data)
             Require(File.Exists(d) || Directory.Exists(d), $"data: '{d}' does not exist");
@@ -38,6 +40,8 @@ public static class TrainConfigValidator
         var m = c.Mix;
         Require(new[] { m.Text, m.Passkey, m.Niah, m.KvRetrieval, m.Copy }.All(w => w >= 0 && double.IsFinite(w)), "mix: weights must be finite and non-negative");
         Require(m.Text + m.Passkey + m.Niah + m.KvRetrieval + m.Copy > 0, "mix: at least one weight must be positive");
+        Require(c.CopyRepeatShare is >= 0 and <= 1, $"copy_repeat_share = {c.CopyRepeatShare}: must be in [0, 1]");
+        Require(c.CopyRandomVocab >= 0, $"copy_random_vocab = {c.CopyRandomVocab}: must be non-negative (0: whole vocabulary)");
         Require(c.AnswerWeight > 0, $"answer_weight = {c.AnswerWeight}: must be positive");
 
         Require(c.Steps > 0, $"steps = {c.Steps}: must be positive");

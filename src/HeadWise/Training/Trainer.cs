@@ -45,12 +45,17 @@ public sealed class Trainer : IDisposable
         Tokenizer = Vocabulary.CreateTokenizer(vocabPath);
         Corpus = TextCorpus.Build(parts, Tokenizer, Vocabulary.EosId);
         _log($"text: {Corpus.Train.Length:N0} training tokens, {Corpus.HeldOut.Length:N0} held out ({sw.Elapsed.TotalSeconds:F1} s)");
-        var tasks = new LongContextTasks(Tokenizer, Corpus.Train, (float)config.AnswerWeight);
+        var tasks = new LongContextTasks(Tokenizer, Corpus.Train, (float)config.AnswerWeight, config.CopyRepeatShare, config.CopyRandomVocab);
         _mixer = new DataMixer(config, tasks);
         WriteSamples(Path.Combine(outDir, "samples.txt"), tasks);
 
         Spec = ModelInit.Spec(config, Vocabulary.Tokens.Length);
         Weights = ModelInit.Random(Spec, config.Seed);
+        if (config.InitFrom is not null)
+        {
+            Checkpoint.LoadWeights(Path.Combine(config.InitFrom, "weights.bin"), Weights);
+            _log($"initial weights from {config.InitFrom}");
+        }
         var all = Weights.All().Cast<Parameter>().ToList();
         // Decay matrices only: shrinking norm gains toward 0 is not regularisation.
         var groups = new[]
@@ -154,6 +159,12 @@ public sealed class Trainer : IDisposable
         var w = batch.Weights.reshape(-1);
         var loss = (ce * w).sum() / w.sum();
         loss.backward();
+        if (Environment.GetEnvironmentVariable("HEADWISE_DEBUG_GRADS") == "1" && Step % 20 == 0)
+        {
+            var l0 = Weights.Layers[0];
+            string N(Tensor t) => $"{t.grad?.norm().item<float>() ?? -1:0.0e0}/{t.norm().item<float>():0.00}";
+            _log($"step {Step} grad/weight: wq {N(l0.Wq)} wk {N(l0.Wk)} wv {N(l0.Wv)} wo {N(l0.Wo)} up {N(l0.WUp)} emb {N(Weights.TokenEmbedding)} out {N(Weights.Output!)}");
+        }
         double norm = torch.nn.utils.clip_grad_norm_(Weights.All().Cast<Parameter>(), _config.GradClip);
         _optimizer.step();
         return (loss.item<float>(), norm, lr, phase);
