@@ -98,3 +98,23 @@ public class LongContextTasksTests
         Assert.True(a.Inputs[.., 1..].equal(a.Targets[.., ..^1]).all().item<bool>());
     }
 }
+
+public class CopyRepeatTests
+{
+    [Fact]
+    public void Repeat_samples_repeat_one_unit_from_the_restricted_vocabulary()
+    {
+        var text = File.ReadAllText(TestPaths.MobyDick)[..80_000];
+        var tok = BpeTrainer.Train(text, 400).CreateTokenizer();
+        var tasks = new LongContextTasks(tok, tok.Encode(text, addBos: false).ToArray(), 4f, copyRepeatShare: 1, randomVocab: 50);
+        var s = tasks.Make(SampleKind.Copy, new Random(2), 300)!;
+        Assert.Equal(300, s.Tokens.Length);
+        int firstAnswer = Array.FindIndex(s.Weights, w => w == 4f) + 1;   // token index where the first repeat starts
+        int unit = firstAnswer - 1;                                       // BOS, then one unit
+        var u = s.Tokens[1..firstAnswer];
+        Assert.All(u, t => Assert.InRange(t, 258, 258 + 49));
+        int repeats = s.Weights.Count(w => w == 4f) / unit;
+        Assert.True(repeats >= 3, $"{repeats} repeats of {unit} tokens");
+        for (int r = 0; r < repeats; r++) Assert.Equal(u, s.Tokens[(firstAnswer + r * unit)..(firstAnswer + (r + 1) * unit)]);
+    }
+}

@@ -55,3 +55,27 @@ public class ResumeTests
         Assert.Contains("different config", e.Message);
     }
 }
+
+public class InitFromTests
+{
+    [Fact]
+    public void Init_from_starts_at_step_0_from_the_checkpoint_weights()
+    {
+        var first = TestPaths.NewTempDir();
+        float[] trained;
+        using (var t = new Trainer(TinyTraining.Config(), first))
+        {
+            t.Run(stopAtStep: 5);
+            trained = t.Weights.Layers[1].Wq.detach().data<float>().ToArray();
+        }
+        var config = TinyTraining.Config() with { InitFrom = Path.Combine(first, "checkpoint"), Seed = 99 };
+        using var second = new Trainer(config, TestPaths.NewTempDir());
+        Assert.Equal(0, second.Step);
+        Assert.Equal(trained, second.Weights.Layers[1].Wq.detach().data<float>().ToArray());
+        using var fresh = new Trainer(TinyTraining.Config() with { Seed = 99 }, TestPaths.NewTempDir());
+        Assert.NotEqual(trained, fresh.Weights.Layers[1].Wq.detach().data<float>().ToArray());
+
+        var e = Assert.Throws<HeadWiseException>(() => new Trainer(TinyTraining.Config() with { InitFrom = first }, TestPaths.NewTempDir()));
+        Assert.Contains("not a checkpoint folder", e.Message);
+    }
+}
