@@ -17,6 +17,18 @@ public static class ModelCard
         sb.AppendLine(command);
         sb.AppendLine("```");
         sb.AppendLine($"Seed {c.Seed}. The run resumes from `checkpoint/` if stopped; a finished run only re-exports.");
+        if (c.InitFrom is not null && Checkpoint.Exists(c.InitFrom))
+        {
+            var prior = Checkpoint.ReadState(c.InitFrom);
+            var priorConfig = System.Text.Json.JsonSerializer.Deserialize<TrainConfig>(prior.ConfigJson, TrainConfig.Json)!;
+            sb.AppendLine();
+            sb.AppendLine($"This is a second training stage. Its initial weights are those of `{priorConfig.Name}` at step {prior.Step} " +
+                          $"({prior.ElapsedSeconds / 60:0.0} min of training; config `configs/{priorConfig.Name}.json`), which must be trained first:");
+            sb.AppendLine("```bash");
+            sb.AppendLine($"HEADWISE_THREADS=1 ./headwise train --config configs/{priorConfig.Name}.json --out {Path.GetRelativePath(Environment.CurrentDirectory, Path.GetDirectoryName(Path.GetFullPath(c.InitFrom).TrimEnd('/'))!)} --stop-at-step {prior.Step}");
+            sb.AppendLine("```");
+            sb.AppendLine($"Total training time over both stages: {(prior.ElapsedSeconds + m.WallSeconds) / 60:0.0} min.");
+        }
         sb.AppendLine();
         sb.AppendLine("## Model");
         sb.AppendLine($"- {spec.Layers} layers, width {spec.Dim}, {spec.Heads} attention heads of size {spec.HeadDim} with {spec.KvHeads} KV heads " +
