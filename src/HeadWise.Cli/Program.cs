@@ -13,5 +13,6 @@ var root = new RootCommand("HeadWise: load a transformer checkpoint, see and sco
     EmbedCommand.Create(),
     ProfileCommand.Create(),
     PatternCommand.Create(),
+    TrainCommand.Create(),
 };
 return root.Parse(args).Invoke();

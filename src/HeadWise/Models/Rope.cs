@@ -76,6 +76,7 @@ public sealed class Rope : IDisposable
     private Tensor Rotate(Tensor x, Tensor cos, Tensor sin)
     {
         using var scope = torch.NewDisposeScope();
+        if (cos.dtype != x.dtype) { cos = cos.to(x.dtype); sin = sin.to(x.dtype); }   // bf16 training keeps bf16 activations
         long d = x.shape[^1];
         Tensor result;
         if (_layout == RopeLayout.Interleaved)

@@ -1,0 +1,52 @@
+using System.CommandLine;
+using HeadWise.Training;
+
+namespace HeadWise.Cli.Commands;
+
+/// <summary>`headwise train`: train a Llama-architecture model from scratch on CPU from a JSON config; resumes from --out's checkpoint.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string>("--config", "-c") { Description = "Training config (JSON; see configs/)", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "Output folder: checkpoint, log, exports (GGUF, Hugging Face), loss curve", Required = true };
+        var stopAt = new Option<int?>("--stop-at-step") { Description = "Stop (with a checkpoint) before this step; run again to resume" };
+        var exportOnly = new Option<bool>("--export-only") { Description = "Measure and export the latest checkpoint in --out without training" };
+        var probeSamples = new Option<int>("--probe-samples") { Description = "Samples per task for the final greedy accuracy check", DefaultValueFactory = _ => 50 };
+        var probeLengths = new Option<int[]>("--probe-lengths") { Description = "Sequence lengths for the greedy accuracy check (default: context/4 and context)", AllowMultipleArgumentsPerToken = true };
+        var command = new Command("train", "Train a small Llama-architecture model from scratch (resumes from the checkpoint in --out)") { config, output, stopAt, exportOnly, probeSamples, probeLengths };
+        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(config)!, r.GetValue(output)!, r.GetValue(stopAt), r.GetValue(exportOnly), r.GetValue(probeSamples), r.GetValue(probeLengths))));
+        return command;
+    }
+
+    private static int Run(string configPath, string outDir, int? stopAt, bool exportOnly, int probeSamples, int[]? probeLengths)
+    {
+        var config = TrainConfig.Load(configPath);   // validated before anything else happens
+        if (probeLengths is { Length: > 0 } && probeLengths.Any(l => l < 16 || l > config.Context))
+            throw new HeadWiseException($"--probe-lengths must be in 16..{config.Context} (the model's context)");
+        if (probeLengths is { Length: 0 }) probeLengths = null;
+        if (probeSamples < 1) throw new HeadWiseException($"--probe-samples must be at least 1, got {probeSamples}");
+        using var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); Console.Error.WriteLine("\nstopping after this step (checkpoint follows)..."); };
+        var threads = Environment.GetEnvironmentVariable("HEADWISE_THREADS");
+        var command = $"{(threads is null ? "" : $"HEADWISE_THREADS={threads} ")}./headwise train --config {configPath} --out {outDir}";
+        var result = TrainingRun.Run(config, outDir, line => Console.Error.WriteLine(line), ProgressPrinter(), stopAt, cancel.Token, command, exportOnly, probeSamples, probeLengths);
+        Console.WriteLine(result);
+        return 0;
+    }
+
+    /// <summary>A one-line bar on a terminal; a line every 10 steps when stderr is redirected (logs, nohup).</summary>
+    private static Action<TrainProgress> ProgressPrinter()
+    {
+        bool tty = !Console.IsErrorRedirected;
+        return p =>
+        {
+            if (!tty && p.Step % 10 != 0 && p.Step != p.Steps) return;
+            double frac = (double)p.Step / p.Steps;
+            var bar = new string('#', (int)(frac * 30)).PadRight(30, '.');
+            var line = $"[{bar}] {p.Step}/{p.Steps} loss {p.Loss:F4} lr {p.Lr:0.00e0} {p.TokensPerSecond:N0} tok/s {TimeSpan.FromSeconds(p.ElapsedSeconds):hh\\:mm\\:ss}";
+            if (tty) Console.Error.Write("\r" + line); else Console.Error.WriteLine(line);
+            if (tty && p.Step == p.Steps) Console.Error.WriteLine();
+        };
+    }
+}

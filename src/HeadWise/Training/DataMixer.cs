@@ -1,0 +1,80 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace HeadWise.Training;
+
+/// <summary>One optimisation step's batch: inputs and targets [B, L] (int64), loss weights [B, L] (float32).</summary>
+public sealed class TrainingBatch : IDisposable
+{
+    public required Tensor Inputs { get; init; }
+    public required Tensor Targets { get; init; }
+    public required Tensor Weights { get; init; }
+    public required SampleKind[] Kinds { get; init; }
+    public void Dispose() { Inputs.Dispose(); Targets.Dispose(); Weights.Dispose(); }
+}
+
+/// <summary>
+/// Draws each step's batch from the config's mix of natural text and long-context tasks. A step's batch depends only
+/// on (seed, step): resuming at step s continues the very stream an uninterrupted run would have read, with no
+/// random-generator state to save.
+/// </summary>
+public sealed class DataMixer
+{
+    private readonly TrainConfig _config;
+    private readonly LongContextTasks _tasks;
+    private readonly (SampleKind Kind, double Weight)[] _mix;
+
+    public DataMixer(TrainConfig config, LongContextTasks tasks)
+    {
+        _config = config;
+        _tasks = tasks;
+        var m = config.Mix;
+        _mix = [(SampleKind.Text, m.Text), (SampleKind.Passkey, m.Passkey), (SampleKind.Niah, m.Niah), (SampleKind.KvRetrieval, m.KvRetrieval), (SampleKind.Copy, m.Copy)];
+    }
+
+    public CurriculumPhase PhaseAt(int step) => _config.Curriculum.Last(p => p.FromStep <= step);
+
+    // A fixed arithmetic mix (HashCode.Combine is randomised per process, so it would break resuming).
+    public static Random RandomFor(int seed, int step) => new(unchecked(seed * 1_000_003 + step * 7_919 + 17) & int.MaxValue);
+
+    public TrainingBatch Batch(int step)
+    {
+        var phase = PhaseAt(step);
+        var rng = RandomFor(_config.Seed, step);
+        int b = phase.Batch, l = phase.SeqLen;
+        var inputs = new long[b * l];
+        var targets = new long[b * l];
+        var weights = new float[b * l];
+        var kinds = new SampleKind[b];
+        for (int i = 0; i < b; i++)
+        {
+            kinds[i] = Pick(rng);
+            var sample = _tasks.Make(kinds[i], rng, l + 1);
+            if (sample is null) { kinds[i] = SampleKind.Text; sample = _tasks.Make(SampleKind.Text, rng, l + 1)!; }
+            for (int t = 0; t < l; t++)
+            {
+                inputs[i * l + t] = sample.Tokens[t];
+                targets[i * l + t] = sample.Tokens[t + 1];
+                weights[i * l + t] = sample.Weights[t];
+            }
+        }
+        return new TrainingBatch
+        {
+            Inputs = torch.tensor(inputs, [b, l]),
+            Targets = torch.tensor(targets, [b, l]),
+            Weights = torch.tensor(weights, [b, l]),
+            Kinds = kinds,
+        };
+    }
+
+    private SampleKind Pick(Random rng)
+    {
+        double total = _mix.Sum(m => m.Weight), r = rng.NextDouble() * total;
+        foreach (var (kind, w) in _mix)
+        {
+            if (r < w) return kind;
+            r -= w;
+        }
+        return _mix.Last(m => m.Weight > 0).Kind;
+    }
+}

@@ -1,0 +1,75 @@
+using HeadWise.Formats.Gguf;
+using HeadWise.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace HeadWise.Training;
+
+/// <summary>
+/// Writes a trained model as GGUF "llama" with its byte-level BPE as a "gpt2" vocabulary, so that HeadWise and
+/// llama.cpp both load it. The model was trained in the interleaved RoPE layout GGUF llama uses: Q/K go out as they are.
+/// </summary>
+public static class GgufExporter
+{
+    public static void Write(string path, ModelSpec spec, ModelWeights weights, BpeVocabulary vocab, GgmlType type = GgmlType.F32)
+    {
+        if (spec.Architecture != "llama" || spec.Rope != RopeLayout.Interleaved)
+            throw new ArgumentException($"GgufExporter writes interleaved-RoPE llama models, not {spec.Architecture}/{spec.Rope}");
+        var meta = new List<KeyValuePair<string, object>>
+        {
+            new("general.architecture", "llama"),
+            new("general.name", spec.Name),
+            new("general.file_type", type == GgmlType.F32 ? 0u : type == GgmlType.F16 ? 1u : 32u),
+            new("llama.context_length", (uint)spec.ContextLength),
+            new("llama.embedding_length", (uint)spec.Dim),
+            new("llama.block_count", (uint)spec.Layers),
+            new("llama.feed_forward_length", (uint)spec.FfnDim),
+            new("llama.rope.dimension_count", (uint)spec.HeadDim),
+            new("llama.attention.head_count", (uint)spec.Heads),
+            new("llama.attention.head_count_kv", (uint)spec.KvHeads),
+            new("llama.attention.layer_norm_rms_epsilon", (float)spec.NormEps),
+            new("llama.rope.freq_base", (float)spec.RopeTheta),
+            new("llama.vocab_size", (uint)spec.VocabSize),
+            new("tokenizer.ggml.model", "gpt2"),
+            new("tokenizer.ggml.pre", BpeVocabulary.PreTokenizer),
+            new("tokenizer.ggml.tokens", vocab.Tokens),
+            new("tokenizer.ggml.token_type", vocab.TokenTypes),
+            new("tokenizer.ggml.merges", vocab.Merges),
+            new("tokenizer.ggml.bos_token_id", (uint)vocab.BosId),
+            new("tokenizer.ggml.eos_token_id", (uint)vocab.EosId),
+            new("tokenizer.ggml.add_bos_token", true),
+            new("tokenizer.ggml.add_eos_token", false),
+        };
+        GgufWriter.Write(path, meta, Tensors(spec, weights, type));
+    }
+
+    private static IEnumerable<GgufTensorData> Tensors(ModelSpec spec, ModelWeights w, GgmlType type)
+    {
+        // ggml lists dimensions fastest first: a torch [out, in] matrix is [in, out]. Norm vectors stay F32, as llama.cpp writes them.
+        GgufTensorData T(string name, Tensor t) =>
+            new(name, t.shape.Reverse().ToArray(), t.dim() == 1 ? GgmlType.F32 : type, Floats(t));
+        yield return T("token_embd.weight", w.TokenEmbedding);
+        for (int l = 0; l < spec.Layers; l++)
+        {
+            var b = w.Layers[l];
+            string p = $"blk.{l}.";
+            yield return T(p + "attn_norm.weight", b.AttnNorm);
+            yield return T(p + "attn_q.weight", b.Wq);
+            yield return T(p + "attn_k.weight", b.Wk);
+            yield return T(p + "attn_v.weight", b.Wv);
+            yield return T(p + "attn_output.weight", b.Wo);
+            yield return T(p + "ffn_norm.weight", b.FfnNorm);
+            yield return T(p + "ffn_gate.weight", b.WGate!);
+            yield return T(p + "ffn_up.weight", b.WUp);
+            yield return T(p + "ffn_down.weight", b.WDown);
+        }
+        yield return T("output_norm.weight", w.OutputNorm!);
+        if (w.Output is not null && !ReferenceEquals(w.Output, w.TokenEmbedding)) yield return T("output.weight", w.Output);
+    }
+
+    internal static float[] Floats(Tensor t)
+    {
+        using var c = t.detach().to(ScalarType.Float32).contiguous();
+        return c.data<float>().ToArray();
+    }
+}

@@ -1,0 +1,217 @@
+using HeadWise.Tokenizers;
+
+namespace HeadWise.Training;
+
+/// <summary>The kinds of training sequence the data mixer draws.</summary>
+public enum SampleKind { Text, Passkey, Niah, KvRetrieval, Copy }
+
+/// <summary>
+/// Generated long-context tasks that only a head retrieving from far back can solve, so that retrieval heads
+/// must form: passkey (Mohtashami and Jaggi 2023), needle in a haystack (Kamradt 2023; RULER's needle phrasing),
+/// key-value retrieval (Liu et al. 2023, "Lost in the middle") and copying (induction, Olsson et al. 2022).
+/// Answers are weighted by <c>answerWeight</c> in the loss. Every sample starts with BOS.
+/// </summary>
+public sealed class LongContextTasks
+{
+    public const string PasskeyIntro = "There is an important info hidden inside a lot of irrelevant text. Find it and memorize it. I will quiz you about the important information there.";
+    public const string PasskeyFiller = " The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.";
+    public static string PasskeyNeedle(string key) => $" The pass key is {key}. Remember it. {key} is the pass key.";
+    public const string PasskeyQuestion = " What is the pass key? The pass key is";
+
+    public static string NiahNeedle(string number) => $" The special magic number is: {number}.";
+    public const string NiahQuestion = "\nWhat is the special magic number? The special magic number is:";
+    public static string RulerNeedle(string word, string number) => $" One of the special magic numbers for {word} is: {number}.";
+    public static string RulerQuestion(string word) => $"\nWhat is the special magic number for {word} mentioned in the provided text? The special magic number for {word} mentioned in the provided text is";
+
+    public const string KvIntro = "Below is a list of keys and their values. Remember them.\n";
+    public const string CopySeparator = "\n\nRepeat:\n\n";
+
+    private static readonly string[] Words =
+    [
+        "apple", "river", "window", "garden", "silver", "harbor", "lantern", "meadow", "falcon", "marble", "thunder", "cedar",
+        "violet", "compass", "anchor", "canyon", "ember", "glacier", "island", "jasmine", "kettle", "lemon", "mirror", "needle",
+        "orchard", "pepper", "quartz", "saddle", "tunnel", "velvet", "walnut", "yellow", "zephyr", "bridge", "castle", "dragon",
+    ];
+    private static readonly (string City, string Thing)[] Places =
+    [
+        ("San Francisco", "eat a sandwich and sit in Dolores Park on a sunny day"), ("Paris", "walk along the river at dawn"),
+        ("Boston", "row on the Charles in the morning"), ("Lisbon", "ride the old yellow tram up the hill"),
+        ("Kyoto", "visit the temples before the crowds arrive"), ("Chicago", "take the architecture boat tour"),
+    ];
+
+    private readonly ByteLevelBpeTokenizer _tok;
+    private readonly int[] _text;
+    private readonly int _bos;
+    private readonly float _answer;
+    private readonly int[] _passkeyFiller;
+
+    private readonly double _copyRepeatShare;
+    private readonly int _randomVocab;
+
+    /// <param name="copyRepeatShare">Share of copy samples that repeat a short random segment many times.</param>
+    /// <param name="randomVocab">Random copy tokens come from this many of the most frequent learned pieces (0: any token).</param>
+    public LongContextTasks(ByteLevelBpeTokenizer tokenizer, int[] trainText, float answerWeight, double copyRepeatShare = 0, int randomVocab = 0)
+    {
+        _copyRepeatShare = copyRepeatShare;
+        _randomVocab = randomVocab;
+        if (trainText.Length < 16) throw new HeadWiseException($"the training text is only {trainText.Length} tokens long");
+        _tok = tokenizer;
+        _text = trainText;
+        _bos = tokenizer.BosId ?? throw new HeadWiseException("the tokenizer has no BOS token");
+        _answer = answerWeight;
+        _passkeyFiller = Enc(PasskeyFiller);
+    }
+
+    /// <summary>A sample of <paramref name="total"/> tokens; null when the task does not fit in that many.</summary>
+    /// <param name="niahStyle">-1: any needle style (training); 0: the single "special magic number"; 1: RULER words with distractors; 2: city.</param>
+    public TrainingSample? Make(SampleKind kind, Random rng, int total, int niahStyle = -1) => kind switch
+    {
+        SampleKind.Text => new SampleBuilder().Add([_bos]).Gap(1).Build(total, n => Text(rng, n)),
+        SampleKind.Passkey => Passkey(rng, total),
+        SampleKind.Niah => Niah(rng, total, niahStyle),
+        SampleKind.KvRetrieval => KvRetrieval(rng, total),
+        SampleKind.Copy => Copy(rng, total),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+
+    private int[] Enc(string s) => _tok.Encode(s, addBos: false, parseSpecial: false).ToArray();
+
+    /// <summary>A run of n training-text tokens from a random place.</summary>
+    private int[] Text(Random rng, int n)
+    {
+        var result = new int[n];
+        int filled = 0;
+        while (filled < n)
+        {
+            int start = rng.Next(_text.Length), take = Math.Min(n - filled, _text.Length - start);
+            Array.Copy(_text, start, result, filled, take);
+            filled += take;
+        }
+        return result;
+    }
+
+    private static string Number(Random rng, int minDigits, int maxDigits)
+    {
+        int digits = rng.Next(minDigits, maxDigits + 1);
+        var chars = new char[digits];
+        chars[0] = (char)('1' + rng.Next(9));
+        for (int i = 1; i < digits; i++) chars[i] = (char)('0' + rng.Next(10));
+        return new string(chars);
+    }
+
+    /// <summary>A share in [0.02, 0.98] for where the needle sits: the rest goes after it.</summary>
+    private static double Depth(Random rng) => 0.02 + 0.96 * rng.NextDouble();
+
+    private TrainingSample? Passkey(Random rng, int total)
+    {
+        var key = Number(rng, 3, 7);
+        double depth = Depth(rng);
+        bool classic = rng.NextDouble() < 0.5;
+        var b = new SampleBuilder().Add([_bos]).Add(Enc(PasskeyIntro)).Gap(depth).Add(Enc(PasskeyNeedle(key))).Gap(1 - depth)
+            .Add(Enc(PasskeyQuestion)).Add(Enc(" " + key), _answer).Add(Enc("."));
+        return b.Build(total, n => classic ? Repeat(_passkeyFiller, n, rng) : Text(rng, n));
+    }
+
+    private static int[] Repeat(int[] unit, int n, Random rng)
+    {
+        var result = new int[n];
+        int offset = rng.Next(unit.Length);
+        for (int i = 0; i < n; i++) result[i] = unit[(offset + i) % unit.Length];
+        return result;
+    }
+
+    private TrainingSample? Niah(Random rng, int total, int style)
+    {
+        double depth = Depth(rng);
+        var b = new SampleBuilder().Add([_bos]).Gap(depth);
+        if (style < 0) style = rng.Next(3);
+        if (style == 0)
+        {
+            var number = Number(rng, 5, 7);
+            b.Add(Enc(NiahNeedle(number))).Gap(1 - depth).Add(Enc(NiahQuestion)).Add(Enc(" " + number), _answer).Add(Enc("."));
+        }
+        else if (style == 1)
+        {
+            // RULER style with distractor needles for other words: the question's word decides which number is right.
+            var words = Words.OrderBy(_ => rng.Next()).Take(1 + rng.Next(4)).ToArray();
+            var numbers = words.Select(_ => Number(rng, 5, 7)).ToArray();
+            int target = rng.Next(words.Length);
+            b = new SampleBuilder().Add([_bos]);
+            for (int i = 0; i < words.Length; i++) b.Gap(rng.NextDouble() + 0.05).Add(Enc(RulerNeedle(words[i], numbers[i])));
+            b.Gap(rng.NextDouble() + 0.05).Add(Enc(RulerQuestion(words[target]))).Add(Enc(" " + numbers[target]), _answer).Add(Enc("."));
+        }
+        else
+        {
+            var (city, thing) = Places[rng.Next(Places.Length)];
+            b.Add(Enc($" The best thing to do in {city} is {thing}.")).Gap(1 - depth)
+                .Add(Enc($"\nWhat is the best thing to do in {city}? The best thing to do in {city} is")).Add(Enc(" " + thing), _answer).Add(Enc("."));
+        }
+        return b.Build(total, n => Text(rng, n));
+    }
+
+    private TrainingSample? KvRetrieval(Random rng, int total)
+    {
+        // As many pairs as fit in about half the sequence; a few queries at the end.
+        var b = new SampleBuilder().Add([_bos]).Add(Enc(KvIntro));
+        int budget = total / 2, queries = 2 + rng.Next(6);
+        var pairs = new List<(string Key, string Value)>();
+        var used = new HashSet<string>();
+        while (true)
+        {
+            var key = PseudoWord(rng);
+            if (!used.Add(key)) continue;
+            var pair = (key, Number(rng, 4, 7));
+            var line = Enc($"{pair.key} = {pair.Item2}\n");
+            if (b.FixedLength + line.Length > budget && pairs.Count >= 2) break;
+            b.Add(line);
+            pairs.Add(pair);
+        }
+        b.Gap(1);
+        for (int q = 0; q < queries; q++)
+        {
+            var (key, value) = pairs[rng.Next(pairs.Count)];
+            var ask = Enc($"\nThe value of {key} is");
+            var answer = Enc(" " + value);
+            if (b.FixedLength + ask.Length + answer.Length + 1 > total) break;
+            b.Add(ask).Add(answer, _answer);
+        }
+        return b.Build(total, n => Text(rng, n));
+    }
+
+    private static string PseudoWord(Random rng)
+    {
+        const string consonants = "bcdfghklmnprstvz", vowels = "aeiou";
+        var chars = new char[2 * (2 + rng.Next(2))];
+        for (int i = 0; i < chars.Length; i++) chars[i] = i % 2 == 0 ? consonants[rng.Next(consonants.Length)] : vowels[rng.Next(vowels.Length)];
+        return new string(chars);
+    }
+
+    private TrainingSample? Copy(Random rng, int total)
+    {
+        var sep = Enc(CopySeparator);
+        if (_copyRepeatShare > 0 && rng.NextDouble() < _copyRepeatShare)
+        {
+            // A short random segment repeated until the sequence is full: many copies per sample, the densest
+            // signal for an induction head (Olsson et al. 2022 measure induction on exactly such repeats).
+            int n = 4 + rng.Next(Math.Max(1, Math.Min(60, total / 4)));
+            var unit = RandomTokens(rng, n);
+            var b = new SampleBuilder().Add([_bos]).Add(unit);
+            while (b.FixedLength + n <= total) b.Add(unit, _answer);
+            return b.Gap(1).Build(total, k => Text(rng, k));
+        }
+        int max = (total - 1 - sep.Length) / 2;
+        int length = Math.Max(1, rng.Next(max / 4, max + 1));
+        // Natural text, or random tokens that no language model can guess: only copying predicts them.
+        int[] segment = rng.NextDouble() < 0.7 ? Text(rng, length) : RandomTokens(rng, length);
+        return new SampleBuilder().Add([_bos]).Gap(1).Add(segment).Add(sep).Add(segment, _answer).Build(total, n => Text(rng, n));
+    }
+
+    /// <summary>Random tokens from the <c>randomVocab</c> most frequent learned pieces (ids after the bytes), or from all.</summary>
+    private int[] RandomTokens(Random rng, int n)
+    {
+        int first = 2 + 256, count = _randomVocab > 0 ? Math.Min(_randomVocab, _tok.VocabSize - first) : _tok.VocabSize - 2;
+        if (count <= 0) { first = 2; count = _tok.VocabSize - 2; }
+        else if (_randomVocab <= 0) first = 2;
+        return Enumerable.Range(0, n).Select(_ => first + rng.Next(count)).ToArray();
+    }
+}

@@ -1,0 +1,59 @@
+using HeadWise.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace HeadWise.Training;
+
+/// <summary>The architecture a <see cref="TrainConfig"/> describes, and freshly initialised trainable weights for it.</summary>
+public static class ModelInit
+{
+    /// <summary>Llama: RMSNorm, SwiGLU, RoPE in the interleaved layout GGUF "llama" stores (no permutation on export), untied output.</summary>
+    public static ModelSpec Spec(TrainConfig c, int vocabSize) => new()
+    {
+        Architecture = "llama",
+        Name = c.Name,
+        Layers = c.Layers,
+        Dim = c.Dim,
+        Heads = c.Heads,
+        KvHeads = c.EffectiveKvHeads,
+        HeadDim = c.Dim / c.Heads,
+        FfnDim = c.FfnDim,
+        VocabSize = vocabSize,
+        ContextLength = c.Context,
+        NormEps = 1e-5,
+        Rope = RopeLayout.Interleaved,
+        RopeTheta = c.RopeTheta,
+    };
+
+    /// <summary>
+    /// GPT-2's initialisation: N(0, 0.02) for every matrix, with the two projections that write into the residual
+    /// stream (attention output, FFN down) scaled by 1/sqrt(2 layers); norms at 1. Deterministic given the seed.
+    /// </summary>
+    public static ModelWeights Random(ModelSpec spec, int seed)
+    {
+        Runtime.Torch.EnsureStarted();
+        torch.manual_seed(seed);
+        const double std = 0.02;
+        double residualStd = std / Math.Sqrt(2.0 * spec.Layers);
+        Parameter Normal(double s, params long[] shape) => new(torch.randn(shape) * s, requires_grad: true);
+        Parameter Ones(long n) => new(torch.ones(n), requires_grad: true);
+        int d = spec.Dim, f = spec.FfnDim;
+        var embed = Normal(std, spec.VocabSize, d);
+        var layers = new List<LayerWeights>();
+        for (int l = 0; l < spec.Layers; l++)
+            layers.Add(new LayerWeights
+            {
+                AttnNorm = Ones(d),
+                Wq = Normal(std, spec.QDim, d),
+                Wk = Normal(std, spec.KvDim, d),
+                Wv = Normal(std, spec.KvDim, d),
+                Wo = Normal(residualStd, d, spec.QDim),
+                FfnNorm = Ones(d),
+                WGate = Normal(std, f, d),
+                WUp = Normal(std, f, d),
+                WDown = Normal(residualStd, d, f),
+            });
+        return new ModelWeights { TokenEmbedding = embed, Layers = layers, OutputNorm = Ones(d), Output = Normal(std, spec.VocabSize, d) };
+    }
+}

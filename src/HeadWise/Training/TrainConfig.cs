@@ -1,0 +1,124 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace HeadWise.Training;
+
+/// <summary>One phase of the sequence-length curriculum: from its start step, sequences of <see cref="SeqLen"/> tokens in batches of <see cref="Batch"/>.</summary>
+public sealed record CurriculumPhase
+{
+    public int FromStep { get; init; }
+    public int SeqLen { get; init; }
+    public int Batch { get; init; }
+}
+
+/// <summary>Relative weights of the sample kinds the data mixer draws (they need not sum to 1).</summary>
+public sealed record TaskMix
+{
+    public double Text { get; init; } = 1;
+    public double Passkey { get; init; } = 1;
+    public double Niah { get; init; } = 1;
+    public double KvRetrieval { get; init; } = 1;
+    public double Copy { get; init; } = 1;
+}
+
+/// <summary>
+/// Everything `headwise train` needs, read from one JSON file (snake_case keys; unknown keys are errors).
+/// Paths in <see cref="Data"/> are relative to the config file's folder.
+/// </summary>
+public sealed record TrainConfig
+{
+    public string Name { get; init; } = "headwise-model";
+    public int Seed { get; init; } = 1234;
+
+    // Model (Llama architecture, multi-head attention, interleaved RoPE as GGUF "llama" stores it).
+    public int Layers { get; init; } = 4;
+    public int Dim { get; init; } = 128;
+    public int Heads { get; init; } = 4;
+    public int KvHeads { get; init; }   // 0: same as Heads (multi-head attention)
+    public int FfnDim { get; init; } = 384;
+    public int Context { get; init; } = 2048;
+    public double RopeTheta { get; init; } = 10000;
+
+    // Tokenizer: byte-level BPE trained on the text files; its size includes 256 bytes and 2 specials.
+    public int VocabSize { get; init; } = 1024;
+    /// <summary>Characters of text the BPE trainer reads (from the start of the training text).</summary>
+    public int TokenizerTrainChars { get; init; } = 4_000_000;
+
+    /// <summary>
+    /// Start from the weights of this checkpoint folder (a previous run's checkpoint/) instead of random ones, with a
+    /// fresh optimizer: a second training stage. Relative paths are found from the config's folder upward.
+    /// </summary>
+    public string? InitFrom { get; init; }
+
+    // Data.
+    public string[] Data { get; init; } = [];
+    public double HeldOutFraction { get; init; } = 0.02;
+    public TaskMix Mix { get; init; } = new();
+    /// <summary>Loss weight of answer tokens in the synthetic tasks (text tokens weigh 1).</summary>
+    public double AnswerWeight { get; init; } = 4;
+    /// <summary>Share of copy samples that repeat a short random segment until the sequence is full.</summary>
+    public double CopyRepeatShare { get; init; }
+    /// <summary>Random copy tokens are drawn from this many of the most frequent learned pieces; 0: from the whole vocabulary.</summary>
+    public int CopyRandomVocab { get; init; }
+
+    // Optimisation.
+    public int Steps { get; init; } = 1000;
+    public CurriculumPhase[] Curriculum { get; init; } = [new() { FromStep = 0, SeqLen = 256, Batch = 8 }];
+    public double LearningRate { get; init; } = 3e-3;
+    public double MinLearningRate { get; init; } = 3e-4;
+    public int WarmupSteps { get; init; } = 50;
+    public double WeightDecay { get; init; } = 0.1;
+    public double Beta1 { get; init; } = 0.9;
+    public double Beta2 { get; init; } = 0.95;
+    public double GradClip { get; init; } = 1.0;
+    /// <summary>"fp32" or "bf16" (bf16 compute on a bf16 copy of the fp32 master weights).</summary>
+    public string Precision { get; init; } = "fp32";
+
+    // Bookkeeping.
+    public int CheckpointEvery { get; init; } = 100;
+    public int EvalEvery { get; init; } = 0;
+    /// <summary>Stop (with a checkpoint and the exports) after this many minutes of training; 0: no limit.</summary>
+    public double MaxMinutes { get; init; }
+
+    public int EffectiveKvHeads => KvHeads == 0 ? Heads : KvHeads;
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        WriteIndented = true,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+    };
+
+    /// <summary>Reads and validates a config file; data paths are resolved against its folder.</summary>
+    public static TrainConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new HeadWiseException($"{path}: config file not found");
+        TrainConfig? c;
+        try { c = JsonSerializer.Deserialize<TrainConfig>(File.ReadAllText(path), Json); }
+        catch (JsonException e) { throw new HeadWiseException($"{path}: {e.Message}"); }
+        if (c is null) throw new HeadWiseException($"{path}: the config is empty (null)");
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        c = c with { Data = c.Data.Select(d => ResolveData(dir, d)).ToArray(), InitFrom = c.InitFrom is null ? null : ResolveData(dir, c.InitFrom) };
+        TrainConfigValidator.Validate(c, path);
+        return c;
+    }
+
+    /// <summary>
+    /// A relative data path is looked up from the config's folder and then each folder above it, first match wins:
+    /// "shared/data/moby-dick.txt" finds the project's ../shared from configs/ in any checkout.
+    /// </summary>
+    private static string ResolveData(string configDir, string entry)
+    {
+        if (Path.IsPathRooted(entry)) return entry;
+        for (var d = new DirectoryInfo(configDir); d is not null; d = d.Parent)
+        {
+            var candidate = Path.GetFullPath(Path.Combine(d.FullName, entry));
+            if (File.Exists(candidate) || Directory.Exists(candidate)) return candidate;
+        }
+        return Path.GetFullPath(Path.Combine(configDir, entry));
+    }
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+}

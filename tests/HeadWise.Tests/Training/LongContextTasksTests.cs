@@ -1,0 +1,120 @@
+using System.Text.RegularExpressions;
+using HeadWise.Training;
+
+namespace HeadWise.Tests.Training;
+
+public class LongContextTasksTests
+{
+    private static readonly Lazy<(HeadWise.Tokenizers.ByteLevelBpeTokenizer Tok, int[] Text)> Setup = new(() =>
+    {
+        var text = File.ReadAllText(TestPaths.MobyDick)[..80_000];
+        var tok = BpeTrainer.Train(text, 400).CreateTokenizer();
+        return (tok, tok.Encode(text, addBos: false).ToArray());
+    });
+
+    private static (LongContextTasks Tasks, HeadWise.Tokenizers.ByteLevelBpeTokenizer Tok) Make()
+    {
+        var (tok, text) = Setup.Value;
+        return (new LongContextTasks(tok, text, 4f), tok);
+    }
+
+    /// <summary>The decoded answer positions (weight 4) of a sample.</summary>
+    private static string Answer(HeadWise.Tokenizers.ByteLevelBpeTokenizer tok, TrainingSample s) =>
+        tok.Decode(Enumerable.Range(0, s.Weights.Length).Where(i => s.Weights[i] == 4f).Select(i => s.Tokens[i + 1]));
+
+    [Fact]
+    public void Passkey_samples_have_the_exact_length_and_ask_for_the_key_in_the_needle()
+    {
+        var (tasks, tok) = Make();
+        for (int seed = 0; seed < 20; seed++)
+        {
+            var s = tasks.Make(SampleKind.Passkey, new Random(seed), 1001)!;
+            Assert.Equal(1001, s.Tokens.Length);
+            Assert.Equal(1000, s.Weights.Length);
+            Assert.Equal(tok.BosId, s.Tokens[0]);
+            var text = tok.Decode(s.Tokens);
+            var needle = Regex.Match(text, @"The pass key is (\d+)\. Remember it\. (\d+) is the pass key\.");
+            Assert.True(needle.Success, text);
+            Assert.Equal(needle.Groups[1].Value, needle.Groups[2].Value);
+            Assert.EndsWith($"What is the pass key? The pass key is {needle.Groups[1].Value}.", text);
+            Assert.Equal(" " + needle.Groups[1].Value, Answer(tok, s));
+        }
+    }
+
+    [Fact]
+    public void Niah_single_needle_answer_is_the_needle_number_and_kv_answers_are_the_listed_values()
+    {
+        var (tasks, tok) = Make();
+        var s = tasks.Make(SampleKind.Niah, new Random(3), 700, niahStyle: 0)!;
+        var text = tok.Decode(s.Tokens);
+        var number = Regex.Match(text, @"The special magic number is: (\d+)\.").Groups[1].Value;
+        Assert.NotEmpty(number);
+        Assert.Equal(" " + number, Answer(tok, s));
+
+        var kv = tasks.Make(SampleKind.KvRetrieval, new Random(5), 700)!;
+        var kvText = tok.Decode(kv.Tokens);
+        var pairs = Regex.Matches(kvText, @"^([a-z]+) = (\d+)$", RegexOptions.Multiline).ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value);
+        var queries = Regex.Matches(kvText, @"The value of ([a-z]+) is (\d+)").ToList();
+        Assert.True(queries.Count >= 2 && pairs.Count >= 2);
+        Assert.All(queries, q => Assert.Equal(pairs[q.Groups[1].Value], q.Groups[2].Value));
+        Assert.Equal(string.Concat(queries.Select(q => " " + q.Groups[2].Value)), Answer(tok, kv));
+    }
+
+    [Fact]
+    public void Copy_samples_repeat_their_segment_and_weigh_only_the_repeat()
+    {
+        var (tasks, tok) = Make();
+        var s = tasks.Make(SampleKind.Copy, new Random(11), 513)!;
+        int first = Array.FindIndex(s.Weights, w => w == 4f) + 1;   // token index of the repeat's start
+        int n = s.Tokens.Length - first;
+        var sep = tok.Encode(LongContextTasks.CopySeparator, addBos: false).Count;
+        Assert.Equal(s.Tokens[(first - sep - n)..(first - sep)], s.Tokens[first..]);
+        Assert.Equal(n, s.Weights.Count(w => w == 4f));
+    }
+
+    [Fact]
+    public void Too_short_a_sequence_gives_no_sample_and_the_mixer_falls_back_to_text()
+    {
+        var (tasks, _) = Make();
+        Assert.Null(tasks.Make(SampleKind.Passkey, new Random(1), 20));
+        var mixer = new DataMixer(TinyTraining.Config() with { Curriculum = [new() { FromStep = 0, SeqLen = 20, Batch = 8 }], Mix = new TaskMix { Text = 0, Passkey = 1, Niah = 0, KvRetrieval = 0, Copy = 0 } }, tasks);
+        using var b = mixer.Batch(0);
+        Assert.All(b.Kinds, k => Assert.Equal(SampleKind.Text, k));
+        Assert.Equal([8L, 20L], b.Inputs.shape);
+    }
+
+    [Fact]
+    public void Batches_depend_only_on_seed_and_step()
+    {
+        var (tasks, _) = Make();
+        var c = TinyTraining.Config();
+        using var a = new DataMixer(c, tasks).Batch(7);
+        using var b = new DataMixer(c, tasks).Batch(7);
+        using var other = new DataMixer(c, tasks).Batch(8);
+        Assert.True(a.Inputs.equal(b.Inputs).all().item<bool>());
+        Assert.True(a.Weights.equal(b.Weights).all().item<bool>());
+        Assert.False(a.Inputs.equal(other.Inputs).all().item<bool>());
+        // Targets are the inputs shifted by one.
+        Assert.True(a.Inputs[.., 1..].equal(a.Targets[.., ..^1]).all().item<bool>());
+    }
+}
+
+public class CopyRepeatTests
+{
+    [Fact]
+    public void Repeat_samples_repeat_one_unit_from_the_restricted_vocabulary()
+    {
+        var text = File.ReadAllText(TestPaths.MobyDick)[..80_000];
+        var tok = BpeTrainer.Train(text, 400).CreateTokenizer();
+        var tasks = new LongContextTasks(tok, tok.Encode(text, addBos: false).ToArray(), 4f, copyRepeatShare: 1, randomVocab: 50);
+        var s = tasks.Make(SampleKind.Copy, new Random(2), 300)!;
+        Assert.Equal(300, s.Tokens.Length);
+        int firstAnswer = Array.FindIndex(s.Weights, w => w == 4f) + 1;   // token index where the first repeat starts
+        int unit = firstAnswer - 1;                                       // BOS, then one unit
+        var u = s.Tokens[1..firstAnswer];
+        Assert.All(u, t => Assert.InRange(t, 258, 258 + 49));
+        int repeats = s.Weights.Count(w => w == 4f) / unit;
+        Assert.True(repeats >= 3, $"{repeats} repeats of {unit} tokens");
+        for (int r = 0; r < repeats; r++) Assert.Equal(u, s.Tokens[(firstAnswer + r * unit)..(firstAnswer + (r + 1) * unit)]);
+    }
+}

@@ -1,0 +1,96 @@
+using HeadWise.Training;
+
+namespace HeadWise.Tests.Training;
+
+/// <summary>Acceptance 5: bad configs fail with a message naming the field, before any training starts.</summary>
+public class TrainConfigValidationTests
+{
+    private static HeadWiseException Invalid(TrainConfig c, string outDir)
+    {
+        var e = Assert.Throws<HeadWiseException>(() => TrainingRun.Run(c, outDir));
+        Assert.False(Directory.Exists(outDir), "nothing may be written before the config is checked");
+        return e;
+    }
+
+    private static string NewOut() => Path.Combine(TestPaths.NewTempDir(), "out");
+
+    [Fact]
+    public void Zero_layers_is_rejected()
+    {
+        var e = Invalid(TinyTraining.Config() with { Layers = 0 }, NewOut());
+        Assert.Contains("layers = 0", e.Message);
+    }
+
+    [Fact]
+    public void Heads_that_do_not_divide_the_width_are_rejected()
+    {
+        var e = Invalid(TinyTraining.Config() with { Dim = 48, Heads = 5 }, NewOut());
+        Assert.Contains("heads = 5 does not divide dim = 48", e.Message);
+    }
+
+    [Fact]
+    public void Context_beyond_the_longest_rope_wavelength_is_rejected()
+    {
+        // head size 16, theta 100: longest wavelength 2π·100^(14/16) ≈ 353 positions.
+        var e = Invalid(TinyTraining.Config() with { RopeTheta = 100, Context = 2048 }, NewOut());
+        Assert.Contains("context = 2048 is above what RoPE allows", e.Message);
+        Assert.Contains("longest wavelength is 353 positions", e.Message);
+        Assert.Equal(353.3, TrainConfigValidator.MaxRopeContext(16, 100), 1);
+    }
+
+    [Fact]
+    public void Missing_data_file_is_rejected()
+    {
+        var missing = Path.Combine(TestPaths.NewTempDir(), "no-such.txt");
+        var e = Invalid(TinyTraining.Config() with { Data = [missing] }, NewOut());
+        Assert.Contains(missing, e.Message);
+        Assert.Contains("does not exist", e.Message);
+    }
+
+    [Fact]
+    public void Curriculum_longer_than_the_context_is_rejected()
+    {
+        var e = Invalid(TinyTraining.Config() with { Curriculum = [new() { FromStep = 0, SeqLen = 256, Batch = 2 }] }, NewOut());
+        Assert.Contains("seq_len 256", e.Message);
+    }
+
+    [Fact]
+    public void Config_file_with_an_unknown_key_or_bad_value_names_it()
+    {
+        var dir = TestPaths.NewTempDir();
+        var path = Path.Combine(dir, "c.json");
+        File.WriteAllText(path, """{ "layers": 2, "dimm": 64 }""");
+        var e = Assert.Throws<HeadWiseException>(() => TrainConfig.Load(path));
+        Assert.Contains("dimm", e.Message);
+
+        File.WriteAllText(path, """{ "layers": 0, "data": ["x.txt"] }""");
+        e = Assert.Throws<HeadWiseException>(() => TrainConfig.Load(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("layers = 0", e.Message);
+    }
+
+    [Fact]
+    public void Shipped_configs_are_valid_and_find_the_shared_data()
+    {
+        var root = RepoRoot();
+        foreach (var name in new[] { "testbed-2k-stage1.json", "tiny-ci.json" })
+        {
+            var c = TrainConfig.Load(Path.Combine(root, "configs", name));
+            Assert.All(c.Data, d => Assert.True(File.Exists(d) || Directory.Exists(d), d));
+        }
+        var testbed = TrainConfig.Load(Path.Combine(root, "configs", "testbed-2k-stage1.json"));
+        Assert.Equal(2048, testbed.Context);
+        Assert.Equal(testbed.Heads, testbed.EffectiveKvHeads);   // multi-head attention, no GQA
+        // Stage 2 starts from stage 1's checkpoint, which exists only once stage 1 has run: on a fresh clone the
+        // validator must name exactly that, before any training starts.
+        try { TrainConfig.Load(Path.Combine(root, "configs", "testbed-2k.json")); }
+        catch (HeadWiseException e) { Assert.Contains("init_from", e.Message); }
+    }
+
+    internal static string RepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "HeadWise.slnx"))) return d.FullName;
+        throw new DirectoryNotFoundException("repository root (HeadWise.slnx) not found");
+    }
+}
