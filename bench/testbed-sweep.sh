@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Issue 7's policy sweep on the testbed model: the atlas first (headkv, duo and taskkv read it), then every policy at
+# 10/25/50% budgets (+ the full cache = 100%) on passkey, niah and multikey at 2,048 tokens.
+# Usage: bash bench/testbed-sweep.sh [OUT_DIR] [SAMPLES]     (resumable: rerun to finish an interrupted sweep)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-docs/testbed-sweep}
+samples=${2:-2}
+model=models/testbed-2k/model.gguf
+policies=full,streaming,h2o,snapkv,pyramidkv,adakv,headkv,duo,taskkv
+mkdir -p "$out"
+[ -f "$out/atlas/atlas.json" ] || ./headwise profile --model "$model" --scores retrieval,duo-gate,heterogeneity,sink,locality --out "$out/atlas"
+for task in passkey niah multikey; do
+  ./headwise sweep --model "$model" --task "$task" --policies "$policies" --budgets 0.1,0.25,0.5 \
+    --lengths 2048 --depths 0.1,0.5,0.9 --samples "$samples" --atlas "$out/atlas/atlas.json" --out "$out/$task"
+done
