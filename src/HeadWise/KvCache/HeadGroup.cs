@@ -34,19 +34,20 @@ internal sealed class HeadGroup : IDisposable
     public long Capacity => K.shape[1];
     public bool IsAll(int kvHeads) => Heads.Length == kvHeads;
 
-    /// <summary>Reallocates to <paramref name="capacity"/> rows, keeping the first <paramref name="used"/>.</summary>
+    /// <summary>Reallocates to <paramref name="capacity"/> rows, keeping the first <paramref name="used"/> (K, then V, so at most one old tensor is held twice).</summary>
     public void Resize(long capacity, int used)
     {
-        var k = torch.empty(Heads.Length, capacity, _d);
-        var v = torch.empty(Heads.Length, capacity, _d);
+        K = Reallocated(K, capacity, used);
+        V = Reallocated(V, capacity, used);
+    }
+
+    private Tensor Reallocated(Tensor old, long capacity, int used)
+    {
+        var t = torch.empty(Heads.Length, capacity, _d);
         if (used > 0)
-        {
-            using (var d = k.narrow(1, 0, used)) using (var s = K.narrow(1, 0, used)) d.copy_(s);
-            using (var d = v.narrow(1, 0, used)) using (var s = V.narrow(1, 0, used)) d.copy_(s);
-        }
-        K.Dispose(); V.Dispose();
-        K = k.DetachFromDisposeScope();
-        V = v.DetachFromDisposeScope();
+            using (var d = t.narrow(1, 0, used)) using (var s = old.narrow(1, 0, used)) d.copy_(s);
+        old.Dispose();
+        return t.DetachFromDisposeScope();
     }
 
     public long AllocatedBytes => (K.numel() + V.numel()) * K.ElementSize;
