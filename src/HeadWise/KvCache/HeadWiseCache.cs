@@ -78,6 +78,8 @@ public sealed class HeadWiseCache : IKvCache
         var qg = q.reshape(kvh, g, d);
         Tensor k0 = k[0], v0 = v[0]; // [KvH, 1, d]
         var stats = new double[kvh][];
+        var keys = new float[kvh][];
+        var queries = new float[kvh][];
         bool single = store.Groups.Count == 1;
         var z = single ? null : torch.empty(kvh, g, d);
         foreach (var gr in store.Groups)
@@ -89,7 +91,7 @@ public sealed class HeadWiseCache : IKvCache
             var kn = gr.K.narrow(1, 0, n);
             var vn = gr.V.narrow(1, 0, n);
             Tensor o;
-            if (needs == KvStats.None)
+            if ((needs & ~KvStats.Keys) == KvStats.None)
                 o = F.scaled_dot_product_attention(qs.unsqueeze(0), kn.unsqueeze(0), vn.unsqueeze(0)).squeeze(0);
             else
             {
@@ -101,6 +103,12 @@ public sealed class HeadWiseCache : IKvCache
             }
             if (single) z = o;
             else z!.index_copy_(0, gr.Index, o);
+            if (needs.HasFlag(KvStats.Keys))
+                for (int i = 0; i < gr.Heads.Length; i++)
+                {
+                    keys[gr.Heads[i]] = kn[i].contiguous().data<float>().ToArray();
+                    queries[gr.Heads[i]] = qs[i].mean([0]).data<float>().ToArray();
+                }
         }
         if (needs.HasFlag(KvStats.Cumulative))
             for (int h = 0; h < kvh; h++)
@@ -110,7 +118,7 @@ public sealed class HeadWiseCache : IKvCache
                 for (int i = 0; i < s.Length; i++) c[i] += s[i];
             }
         // When decoding, the observation window is the current query.
-        var evictions = Policy.Evictions(View(layer, 1, needs.HasFlag(KvStats.Window) ? stats : null));
+        var evictions = Policy.Evictions(View(layer, 1, needs.HasFlag(KvStats.Window) ? stats : null, keys, queries));
         store.EvictStep(evictions);
         return z!.reshape(1, _spec.Heads, 1, d);
     }
@@ -124,6 +132,8 @@ public sealed class HeadWiseCache : IKvCache
         int window = needs.HasFlag(KvStats.Window) ? Math.Min(Math.Max(1, Policy.Window), t) : 0;
         var windowStats = new double[store.Heads.Length][];
         var parts = new Tensor[store.Heads.Length];
+        var keys = new float[store.Heads.Length][];
+        var queries = new float[store.Heads.Length][];
         Tensor q0 = q[0];
         store.CloseHoles();
         store.AppendChunk(k[0], v[0], Length);
@@ -133,7 +143,12 @@ public sealed class HeadWiseCache : IKvCache
             var qh = q0.narrow(0, h * g, g); // [g, T, d]
             var (kh, vh) = store.Rows(h);
             Tensor? mask = slots.Used > t ? Mask(slots, t) : null; // first chunk: plain causal
-            if (needs == KvStats.None)
+            if (needs.HasFlag(KvStats.Keys))
+            {
+                keys[h] = kh.contiguous().data<float>().ToArray();
+                queries[h] = qh.select(1, t - 1).mean([0]).data<float>().ToArray();
+            }
+            if ((needs & ~KvStats.Keys) == KvStats.None)
             {
                 parts[h] = Fused(qh, kh, vh, t, g, d, mask);
                 continue;
@@ -152,7 +167,7 @@ public sealed class HeadWiseCache : IKvCache
                 windowStats[h] = w.narrow(1, t - window, window).sum([0, 1]).to(ScalarType.Float64).data<double>().ToArray();
         }
         var z = torch.cat(parts, 0).unsqueeze(0); // [1, H, T, d]
-        store.Regroup(Policy.Evictions(View(layer, t, windowStats)));
+        store.Regroup(Policy.Evictions(View(layer, t, windowStats, keys, queries)));
         return z;
     }
 
@@ -176,12 +191,12 @@ public sealed class HeadWiseCache : IKvCache
         return kp.le(qp);
     }
 
-    private LayerView View(int layer, int t, double[]?[]? window) => new()
+    private LayerView View(int layer, int t, double[]?[]? window, float[]?[] keys, float[]?[] queries) => new()
     {
         Layer = layer, Length = Length + t, Step = t,
         Heads = _layers[layer].Heads.Select((s, h) => new HeadView
         {
-            Layer = layer, Head = h, Count = s.Used, Positions = s.Positions, Cumulative = s.Cumulative, Window = window?[h],
+            Layer = layer, Head = h, Count = s.Used, Positions = s.Positions, Cumulative = s.Cumulative, Window = window?[h], Keys = keys[h], Query = queries[h],
         }).ToArray(),
     };
 

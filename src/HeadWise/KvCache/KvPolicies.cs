@@ -29,10 +29,12 @@ public static class KvPolicies
             (s, b, a, o) => new DeltaPolicy(s, b, o.Int("full", 2), o.Int("select", 1), o.Int("sinks", 4), o.Double("recent", 0.5))),
         ["spatten"] = ("SpAtten: cascade token pruning by attention accumulated over layers (pruned stays pruned)",
             (s, b, a, o) => new SpAttenPolicy(s, b)),
+        ["longheads"] = ("LongHeads: first + local chunk + the chunks whose mean key best matches the query (chunk=256)",
+            (s, b, a, o) => new LongHeadsPolicy(s, b, o.Int("chunk", 256))),
     };
 
     /// <summary>Published policies this registry does not implement yet.</summary>
-    public static readonly string[] Planned = ["ems", "longheads"];
+    public static readonly string[] Planned = ["ems"];
 
     public static IReadOnlyCollection<string> Names => Known.Keys;
 
