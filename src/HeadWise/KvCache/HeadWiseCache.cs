@@ -51,6 +51,16 @@ public sealed class HeadWiseCache : IKvCache
         return p;
     }
 
+    /// <summary>Copies of the keys and values (layer, KV head) keeps, [kept, d] each, rows in position order.</summary>
+    public (Tensor K, Tensor V) KeptRows(int layer, int kvHead)
+    {
+        var h = _layers[layer].Heads[kvHead];
+        var slots = h.KeptSlots().OrderBy(i => h.Positions[i]).Select(i => (long)i).ToArray();
+        var (k, v) = _layers[layer].Rows(kvHead);
+        using var idx = torch.tensor(slots);
+        return (k.index_select(0, idx), v.index_select(0, idx));
+    }
+
     /// <summary>Number of positions (layer, KV head) keeps.</summary>
     public int Kept(int layer, int kvHead) => _layers[layer].Heads[kvHead].Count;
 
@@ -119,6 +129,7 @@ public sealed class HeadWiseCache : IKvCache
             }
         // When decoding, the observation window is the current query.
         var evictions = Policy.Evictions(View(layer, 1, needs.HasFlag(KvStats.Window) ? stats : null, keys, queries));
+        Merge(store, evictions);
         store.EvictStep(evictions);
         return z!.reshape(1, _spec.Heads, 1, d);
     }
@@ -167,8 +178,17 @@ public sealed class HeadWiseCache : IKvCache
                 windowStats[h] = w.narrow(1, t - window, window).sum([0, 1]).to(ScalarType.Float64).data<double>().ToArray();
         }
         var z = torch.cat(parts, 0).unsqueeze(0); // [1, H, T, d]
-        store.Regroup(Policy.Evictions(View(layer, t, windowStats, keys, queries)));
+        var evictions = Policy.Evictions(View(layer, t, windowStats, keys, queries));
+        Merge(store, evictions);
+        store.Regroup(evictions);
         return z;
+    }
+
+    private void Merge(LayerStore store, int[]?[] evictions)
+    {
+        if (!Policy.MergesEvicted) return;
+        for (int h = 0; h < evictions.Length; h++)
+            if (evictions[h] is { Length: > 0 } ev) store.MergeEvicted(h, ev);
     }
 
     /// <summary>The fused kernel per KV head, called exactly as the model calls it (so `full` is bit-identical).</summary>

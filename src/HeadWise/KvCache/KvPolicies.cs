@@ -31,10 +31,12 @@ public static class KvPolicies
             (s, b, a, o) => new SpAttenPolicy(s, b)),
         ["longheads"] = ("LongHeads: first + local chunk + the chunks whose mean key best matches the query (chunk=256)",
             (s, b, a, o) => new LongHeadsPolicy(s, b, o.Int("chunk", 256))),
+        ["ems"] = ("EMS: global + local attention scores, evicted K/V merged into the most similar kept slot (window=32, alpha=0.5)",
+            (s, b, a, o) => new EmsPolicy(s, b, o.Int("window", 32), o.Double("alpha", 0.5))),
     };
 
     /// <summary>Published policies this registry does not implement yet.</summary>
-    public static readonly string[] Planned = ["ems"];
+    public static readonly string[] Planned = [];
 
     public static IReadOnlyCollection<string> Names => Known.Keys;
 

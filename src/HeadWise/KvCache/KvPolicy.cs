@@ -54,6 +54,12 @@ public abstract class KvPolicy(ModelSpec spec, KvBudget budget)
 
     public virtual KvStats Needs => KvStats.None;
 
+    /// <summary>
+    /// When true the cache does not drop an evicted slot's key and value but merges them into the kept slot of the same
+    /// head whose key is most similar (cosine), weighted by both slots' cumulative attention (EMS).
+    /// </summary>
+    public virtual bool MergesEvicted => false;
+
     /// <summary>Queries in the observation window (for <see cref="KvStats.Window"/>).</summary>
     public virtual int Window => 0;
 

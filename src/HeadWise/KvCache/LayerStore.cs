@@ -143,6 +143,37 @@ internal sealed class LayerStore : IDisposable
         Replace(groups);
     }
 
+    /// <summary>
+    /// Before <paramref name="evict"/> leaves head h: each evicted row is averaged into the kept row whose key is most
+    /// similar (cosine), weighted by their cumulative attention (equal weights when both are 0); the kept slot inherits
+    /// the evicted slot's attention.
+    /// </summary>
+    public void MergeEvicted(int h, int[] evict)
+    {
+        var s = Heads[h];
+        var gone = new HashSet<int>(evict);
+        var kept = s.KeptSlots().Where(i => !gone.Contains(i)).ToArray();
+        if (kept.Length == 0 || evict.Length == 0) return;
+        using var scope = torch.NewDisposeScope();
+        var (kh, vh) = Rows(h);
+        var ke = kh.index_select(0, torch.tensor(evict.Select(i => (long)i).ToArray()));
+        var kk = kh.index_select(0, torch.tensor(kept.Select(i => (long)i).ToArray()));
+        var sim = torch.matmul(torch.nn.functional.normalize(ke, dim: 1), torch.nn.functional.normalize(kk, dim: 1).t());
+        var best = sim.argmax(1).data<long>().ToArray();
+        for (int m = 0; m < evict.Length; m++)
+        {
+            int e = evict[m], j = kept[best[m]];
+            double we = s.Cumulative?[e] ?? 0, wj = s.Cumulative?[j] ?? 0;
+            double a = we + wj > 0 ? we / (we + wj) : 0.5;
+            foreach (var t in new[] { kh, vh })
+            {
+                var row = t[j];
+                row.mul_(1 - a).add_(t[e], alpha: a);
+            }
+            if (s.Cumulative is not null) s.Cumulative[j] += we;
+        }
+    }
+
     /// <summary>Closes holes and drops spare rows.</summary>
     public void Compact()
     {
