@@ -58,6 +58,8 @@ public static class KvBench
         psi.Environment["MALLOC_MMAP_THRESHOLD_"] = "131072";
         // A 4 MiB gen0 budget: per-step managed garbage (policy score arrays) is collected instead of counting as cache.
         psi.Environment["DOTNET_GCgen0size"] = "400000";
+        // Fully optimised code from the first call: no tier-up recompilation (code heap growth) during the measured decode.
+        psi.Environment["DOTNET_TieredCompilation"] = "0";
         using var p = Process.Start(psi)!;
         var line = p.StandardOutput.ReadToEnd().Trim().Split('\n')[^1];
         p.WaitForExit();
@@ -72,17 +74,19 @@ public static class KvBench
         torch.set_num_threads(int.Parse(Environment.GetEnvironmentVariable("HEADWISE_BENCH_THREADS") ?? "1", CultureInfo.InvariantCulture));
         using var m = ModelLoader.Load(path);
         var gen = new Generator(m.Transformer);
-        // Warm up kernels and allocator on a throwaway cache, so that the measured growth is the cache and its decode temporaries.
-        using (var warm = new FullKvCache(m.Spec, 64))
+        // Warm up kernels, allocator and JIT on a throwaway cache of the measured kind, so that the measured growth is the
+        // cache and its decode temporaries, not the first compilation of its code.
+        object Make(long capacity) => policyName == "plain"
+            ? new FullKvCache(m.Spec, capacity)
+            : new HeadWiseCache(m.Spec, KvPolicies.Create(policyName, KvBudget.Parse(budget), m.Spec));
+        using (var warm = (IDisposable)Make(64))
         {
             var w = gen.Prefill(warm, [1]);
-            for (int i = 0; i < 8; i++) w = gen.Step(warm, [Sampler.ArgMax(w)]);
+            for (int i = 0; i < 40; i++) w = gen.Step(warm, [Sampler.ArgMax(w)]);
         }
         GC.Collect();
         long before = Status("VmRSS:");
-        object cache = policyName == "plain"
-            ? new FullKvCache(m.Spec, m.Spec.ContextLength)
-            : new HeadWiseCache(m.Spec, KvPolicies.Create(policyName, KvBudget.Parse(budget), m.Spec));
+        object cache = Make(m.Spec.ContextLength);
         var logits = gen.Prefill(cache, [1]);
         var sw = new Stopwatch();
         var self = Process.GetCurrentProcess();
