@@ -58,6 +58,8 @@ public static class KvBench
         psi.Environment["MALLOC_MMAP_THRESHOLD_"] = "131072";
         // A 4 MiB gen0 budget: per-step managed garbage (policy score arrays) is collected instead of counting as cache.
         psi.Environment["DOTNET_GCgen0size"] = "400000";
+        // No instrumented (PGO) tier: fewer recompilations of hot code after warm-up, whose code memory would count as growth.
+        psi.Environment["DOTNET_TieredPGO"] = "0";
         using var p = Process.Start(psi)!;
         var line = p.StandardOutput.ReadToEnd().Trim().Split('\n')[^1];
         p.WaitForExit();
