@@ -10,11 +10,13 @@ namespace HeadWise.KvCache;
 /// head). Keys are stored after RoPE with their original positions, so eviction never re-rotates. Each step appends the
 /// new keys and values, attends (causal within a prefill chunk, everything kept before it), then lets the policy evict:
 /// after every prefill chunk (compacting to exact size) and after every decode step.
+/// Decode is the hot path: heads that keep equally many positions share one [G, capacity, d] tensor and attend in one
+/// call; an evicted slot is refilled by the next step's row (no shifting, no reallocation).
 /// </summary>
 public sealed class HeadWiseCache : IKvCache
 {
     private readonly ModelSpec _spec;
-    private readonly HeadStore[][] _heads;
+    private readonly LayerStore[] _layers;
     private readonly double _scale;
 
     public HeadWiseCache(ModelSpec spec, KvPolicy policy)
@@ -24,86 +26,175 @@ public sealed class HeadWiseCache : IKvCache
         Policy = policy;
         _scale = 1.0 / Math.Sqrt(spec.HeadDim);
         bool cumulative = policy.Needs.HasFlag(KvStats.Cumulative);
-        _heads = Enumerable.Range(0, spec.Layers)
-            .Select(_ => Enumerable.Range(0, spec.KvHeads).Select(_ => new HeadStore(spec.HeadDim, cumulative)).ToArray()).ToArray();
+        _layers = Enumerable.Range(0, spec.Layers).Select(_ => new LayerStore(spec.KvHeads, spec.HeadDim, cumulative)).ToArray();
     }
 
     public KvPolicy Policy { get; }
 
     public long Length { get; private set; }
 
-    /// <summary>Bytes of the kept keys and values: sum over layers and KV heads of kept positions x head size x 2 x element size.</summary>
-    public long Bytes => _heads.Sum(l => l.Sum(h => (long)h.Count * _spec.HeadDim * 2 * h.ElementSize));
+    /// <summary>Bytes of the kept keys and values: sum over layers and KV heads of kept positions x head size x 2 x 4.</summary>
+    public long Bytes => _layers.Sum(l => l.Heads.Sum(h => (long)h.Count)) * _spec.HeadDim * 2 * sizeof(float);
 
     /// <summary>
     /// Bytes the K and V tensors hold, spare rows included: equal to <see cref="Bytes"/> after a prefill chunk or
     /// <see cref="Compact"/>; decoding keeps a few spare rows per head so appends do not reallocate every step.
     /// </summary>
-    public long AllocatedBytes => _heads.Sum(l => l.Sum(h => h.AllocatedBytes));
+    public long AllocatedBytes => _layers.Sum(l => l.AllocatedBytes);
 
     /// <summary>Positions kept by (layer, KV head), ascending.</summary>
     public long[] KeptPositions(int layer, int kvHead)
     {
-        var h = _heads[layer][kvHead];
-        var p = h.Positions.AsSpan(0, h.Count).ToArray();
+        var h = _layers[layer].Heads[kvHead];
+        var p = h.KeptSlots().Select(i => h.Positions[i]).ToArray();
         Array.Sort(p);
         return p;
     }
 
+    /// <summary>Copies of the keys and values (layer, KV head) keeps, [kept, d] each, rows in position order.</summary>
+    public (Tensor K, Tensor V) KeptRows(int layer, int kvHead)
+    {
+        var h = _layers[layer].Heads[kvHead];
+        var slots = h.KeptSlots().OrderBy(i => h.Positions[i]).Select(i => (long)i).ToArray();
+        var (k, v) = _layers[layer].Rows(kvHead);
+        using var idx = torch.tensor(slots);
+        return (k.index_select(0, idx), v.index_select(0, idx));
+    }
+
     /// <summary>Number of positions (layer, KV head) keeps.</summary>
-    public int Kept(int layer, int kvHead) => _heads[layer][kvHead].Count;
+    public int Kept(int layer, int kvHead) => _layers[layer].Heads[kvHead].Count;
 
     /// <summary>Drops spare rows so that <see cref="AllocatedBytes"/> equals <see cref="Bytes"/>.</summary>
     public void Compact()
     {
-        foreach (var l in _heads)
-            foreach (var h in l)
-                if (h.Capacity != h.Count) h.Resize(h.Count);
+        foreach (var l in _layers) l.Compact();
     }
 
     public Tensor Attend(int layer, Tensor q, Tensor k, Tensor v)
     {
         if (q.shape[0] != 1) throw new HeadWiseException("the head-wise KV cache holds one sequence (batch size 1)");
+        return q.shape[2] == 1 ? AttendStep(layer, q, k, v) : AttendChunk(layer, q, k, v);
+    }
+
+    /// <summary>
+    /// One decode step: per group of equally long heads, write the new row, attend all the group's heads in one call
+    /// (the fused kernel exactly as the model calls it, or one explicit softmax whose weights are the statistics), evict.
+    /// </summary>
+    private Tensor AttendStep(int layer, Tensor q, Tensor k, Tensor v)
+    {
+        int kvh = _spec.KvHeads, g = _spec.GroupSize, d = _spec.HeadDim;
+        var store = _layers[layer];
+        var needs = Policy.Needs;
+        var qg = q.reshape(kvh, g, d);
+        Tensor k0 = k[0], v0 = v[0]; // [KvH, 1, d]
+        var stats = new double[kvh][];
+        var keys = new float[kvh][];
+        var queries = new float[kvh][];
+        bool single = store.Groups.Count == 1;
+        var z = single ? null : torch.empty(kvh, g, d);
+        foreach (var gr in store.Groups)
+        {
+            bool all = gr.IsAll(kvh);
+            store.AppendStep(gr, all ? k0 : k0.index_select(0, gr.Index), all ? v0 : v0.index_select(0, gr.Index), Length);
+            var qs = all ? qg : qg.index_select(0, gr.Index);
+            int n = store.Heads[gr.Heads[0]].Used;
+            var kn = gr.K.narrow(1, 0, n);
+            var vn = gr.V.narrow(1, 0, n);
+            Tensor o;
+            if ((needs & ~KvStats.Keys) == KvStats.None)
+                o = F.scaled_dot_product_attention(qs.unsqueeze(0), kn.unsqueeze(0), vn.unsqueeze(0)).squeeze(0);
+            else
+            {
+                var w = F.softmax(torch.matmul(qs, kn.transpose(1, 2)).mul_(_scale), -1); // [G, g, n]
+                o = torch.matmul(w, vn);
+                // One transfer of the attention each slot received (summed over the query group) serves both statistics.
+                var sums = w.sum(1).to(ScalarType.Float64).data<double>().ToArray();
+                for (int i = 0; i < gr.Heads.Length; i++) stats[gr.Heads[i]] = sums[(i * n)..((i + 1) * n)];
+            }
+            if (single) z = o;
+            else z!.index_copy_(0, gr.Index, o);
+            if (needs.HasFlag(KvStats.Keys))
+                for (int i = 0; i < gr.Heads.Length; i++)
+                {
+                    keys[gr.Heads[i]] = kn[i].contiguous().data<float>().ToArray();
+                    queries[gr.Heads[i]] = qs[i].mean([0]).data<float>().ToArray();
+                }
+        }
+        if (needs.HasFlag(KvStats.Cumulative))
+            for (int h = 0; h < kvh; h++)
+            {
+                var c = store.Heads[h].Cumulative!;
+                var s = stats[h];
+                for (int i = 0; i < s.Length; i++) c[i] += s[i];
+            }
+        // When decoding, the observation window is the current query.
+        var evictions = Policy.Evictions(View(layer, 1, needs.HasFlag(KvStats.Window) ? stats : null, keys, queries));
+        Merge(store, evictions);
+        store.EvictStep(evictions);
+        return z!.reshape(1, _spec.Heads, 1, d);
+    }
+
+    /// <summary>A prefill chunk: per KV head (masks differ), causal within the chunk, then evict and compact.</summary>
+    private Tensor AttendChunk(int layer, Tensor q, Tensor k, Tensor v)
+    {
         int t = (int)q.shape[2], g = _spec.GroupSize, d = _spec.HeadDim;
-        var heads = _heads[layer];
+        var store = _layers[layer];
         var needs = Policy.Needs;
         int window = needs.HasFlag(KvStats.Window) ? Math.Min(Math.Max(1, Policy.Window), t) : 0;
-        var windowStats = new double[heads.Length][];
-        var parts = new Tensor[heads.Length];
-        Tensor q0 = q[0], k0 = k[0], v0 = v[0];
-        for (int h = 0; h < heads.Length; h++)
+        var windowStats = new double[store.Heads.Length][];
+        var parts = new Tensor[store.Heads.Length];
+        var keys = new float[store.Heads.Length][];
+        var queries = new float[store.Heads.Length][];
+        Tensor q0 = q[0];
+        store.CloseHoles();
+        store.AppendChunk(k[0], v[0], Length);
+        for (int h = 0; h < parts.Length; h++)
         {
-            var store = heads[h];
-            store.Append(k0[h], v0[h], Length);
+            var slots = store.Heads[h];
             var qh = q0.narrow(0, h * g, g); // [g, T, d]
-            var kh = store.K;
-            var vh = store.V;
-            Tensor? mask = t > 1 && store.Count > t ? Mask(store, t) : null; // first chunk: plain causal
-            if (needs == KvStats.None)
+            var (kh, vh) = store.Rows(h);
+            Tensor? mask = slots.Used > t ? Mask(slots, t) : null; // first chunk: plain causal
+            if (needs.HasFlag(KvStats.Keys))
+            {
+                keys[h] = kh.contiguous().data<float>().ToArray();
+                queries[h] = qh.select(1, t - 1).mean([0]).data<float>().ToArray();
+            }
+            if ((needs & ~KvStats.Keys) == KvStats.None)
             {
                 parts[h] = Fused(qh, kh, vh, t, g, d, mask);
                 continue;
             }
             // Policies that read attention: the explicit softmax, whose weights become the statistics.
             var scores = torch.matmul(qh, kh.t()).mul_(_scale); // [g, T, n]
-            if (t > 1) scores = scores.masked_fill((mask ?? Mask(store, t)).logical_not(), float.NegativeInfinity);
+            scores = scores.masked_fill((mask ?? Mask(slots, t)).logical_not(), float.NegativeInfinity);
             var w = F.softmax(scores, -1);
             parts[h] = torch.matmul(w, vh);
-            if (store.Cumulative is not null) store.Accumulate(w.sum([0, 1]).data<float>().ToArray());
+            if (slots.Cumulative is not null)
+            {
+                var a = w.sum([0, 1]).data<float>().ToArray();
+                for (int i = 0; i < slots.Used; i++) slots.Cumulative[i] += a[i];
+            }
             if (window > 0)
                 windowStats[h] = w.narrow(1, t - window, window).sum([0, 1]).to(ScalarType.Float64).data<double>().ToArray();
         }
         var z = torch.cat(parts, 0).unsqueeze(0); // [1, H, T, d]
-        Compress(layer, t, windowStats);
+        var evictions = Policy.Evictions(View(layer, t, windowStats, keys, queries));
+        Merge(store, evictions);
+        store.Regroup(evictions);
         return z;
     }
 
-    /// <summary>The fused kernel, called per KV head exactly as the model calls it for all heads (so `full` is bit-identical).</summary>
+    private void Merge(LayerStore store, int[]?[] evictions)
+    {
+        if (!Policy.MergesEvicted) return;
+        for (int h = 0; h < evictions.Length; h++)
+            if (evictions[h] is { Length: > 0 } ev) store.MergeEvicted(h, ev);
+    }
+
+    /// <summary>The fused kernel per KV head, called exactly as the model calls it (so `full` is bit-identical).</summary>
     private static Tensor Fused(Tensor qh, Tensor kh, Tensor vh, int t, int g, int d, Tensor? mask)
     {
         long n = kh.shape[0];
-        if (t == 1)
-            return F.scaled_dot_product_attention(qh.reshape(1, 1, g, d), kh.view(1, 1, n, d), vh.view(1, 1, n, d)).reshape(g, 1, d);
         var ke = kh.unsqueeze(0).expand(g, n, d).unsqueeze(0);
         var ve = vh.unsqueeze(0).expand(g, n, d).unsqueeze(0);
         var z = mask is null
@@ -113,37 +204,26 @@ public sealed class HeadWiseCache : IKvCache
     }
 
     /// <summary>True where query i (position Length+i) may attend slot j: every kept earlier position, causal within the chunk.</summary>
-    private Tensor Mask(HeadStore store, int t)
+    private Tensor Mask(HeadSlots slots, int t)
     {
-        var kp = torch.tensor(store.Positions.AsSpan(0, store.Count).ToArray()).unsqueeze(0);
+        var kp = torch.tensor(slots.Positions.AsSpan(0, slots.Used).ToArray()).unsqueeze(0);
         var qp = torch.arange(Length, Length + t, dtype: ScalarType.Int64).unsqueeze(1);
         return kp.le(qp);
     }
 
-    private void Compress(int layer, int t, double[][] windowStats)
+    private LayerView View(int layer, int t, double[]?[]? window, float[]?[] keys, float[]?[] queries) => new()
     {
-        var heads = _heads[layer];
-        var view = new LayerView
+        Layer = layer, Length = Length + t, Step = t,
+        Heads = _layers[layer].Heads.Select((s, h) => new HeadView
         {
-            Layer = layer, Length = Length + t, Step = t,
-            Heads = heads.Select((s, h) => new HeadView
-            {
-                Layer = layer, Head = h, Count = s.Count, Positions = s.Positions, Cumulative = s.Cumulative, Window = windowStats[h],
-            }).ToArray(),
-        };
-        var evictions = Policy.Evictions(view);
-        for (int h = 0; h < heads.Length; h++)
-        {
-            if (evictions[h] is { Length: > 0 } ev) heads[h].Evict(ev, compact: t > 1);
-            else if (t > 1 && heads[h].Capacity != heads[h].Count) heads[h].Resize(heads[h].Count);
-        }
-    }
+            Layer = layer, Head = h, Count = s.Used, Positions = s.Positions, Cumulative = s.Cumulative, Window = window?[h], Keys = keys[h], Query = queries[h],
+        }).ToArray(),
+    };
 
     public void Advance(long t) => Length += t;
 
     public void Dispose()
     {
-        foreach (var l in _heads)
-            foreach (var h in l) h.Dispose();
+        foreach (var l in _layers) l.Dispose();
     }
 }

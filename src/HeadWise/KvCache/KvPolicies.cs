@@ -25,10 +25,18 @@ public static class KvPolicies
             (s, b, a, o) => new DuoPolicy(s, b, Atlas(a, "duo"), o.Double("threshold", 0.5), o.Int("sinks", 64), o.String("score", "duo-gate"))),
         ["taskkv"] = ("Task-KV: heterogeneous heads full, others sinks + recent + middle activations (full=0.2)",
             (s, b, a, o) => new TaskKvPolicy(s, b, Atlas(a, "taskkv"), o.Double("full", 0.2), o.Int("sinks", 4), o.Double("recent", 0.5), o.String("score", "heterogeneity"))),
+        ["delta"] = ("DELTA: full first layers, selection layers pick top-k salient tokens, later layers keep selection + sinks + recent (full=2, select=1, sinks=4, recent=0.5)",
+            (s, b, a, o) => new DeltaPolicy(s, b, o.Int("full", 2), o.Int("select", 1), o.Int("sinks", 4), o.Double("recent", 0.5))),
+        ["spatten"] = ("SpAtten: cascade token pruning by attention accumulated over layers (pruned stays pruned)",
+            (s, b, a, o) => new SpAttenPolicy(s, b)),
+        ["longheads"] = ("LongHeads: first + local chunk + the chunks whose mean key best matches the query (chunk=256)",
+            (s, b, a, o) => new LongHeadsPolicy(s, b, o.Int("chunk", 256))),
+        ["ems"] = ("EMS: global + local attention scores, evicted K/V merged into the most similar kept slot (window=32, alpha=0.5)",
+            (s, b, a, o) => new EmsPolicy(s, b, o.Int("window", 32), o.Double("alpha", 0.5))),
     };
 
     /// <summary>Published policies this registry does not implement yet.</summary>
-    public static readonly string[] Planned = ["ems", "spatten", "delta", "longheads"];
+    public static readonly string[] Planned = [];
 
     public static IReadOnlyCollection<string> Names => Known.Keys;
 

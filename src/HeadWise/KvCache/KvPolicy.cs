@@ -11,6 +11,8 @@ public enum KvStats
     Cumulative = 1,
     /// <summary>Per kept slot, the attention from this step's last <see cref="KvPolicy.Window"/> queries (SnapKV).</summary>
     Window = 2,
+    /// <summary>Per head, its kept keys and the current query (mean over the KV group), copied out of the tensors (LongHeads).</summary>
+    Keys = 4,
 }
 
 /// <summary>What a policy sees of one KV head: its kept slots (in no particular order), their positions and statistics.</summary>
@@ -23,6 +25,9 @@ public sealed class HeadView
     public required long[] Positions { get; init; }
     public double[]? Cumulative { get; init; }
     public double[]? Window { get; init; }
+    /// <summary>Keys of slots 0..Count-1, row-major [Count, d], and the current (last) query [d] (for <see cref="KvStats.Keys"/>).</summary>
+    public float[]? Keys { get; init; }
+    public float[]? Query { get; init; }
 }
 
 /// <summary>What a policy sees of one layer after it attended: the sequence length and every KV head.</summary>
@@ -48,6 +53,12 @@ public abstract class KvPolicy(ModelSpec spec, KvBudget budget)
     public abstract string Name { get; }
 
     public virtual KvStats Needs => KvStats.None;
+
+    /// <summary>
+    /// When true the cache does not drop an evicted slot's key and value but merges them into the kept slot of the same
+    /// head whose key is most similar (cosine), weighted by both slots' cumulative attention (EMS).
+    /// </summary>
+    public virtual bool MergesEvicted => false;
 
     /// <summary>Queries in the observation window (for <see cref="KvStats.Window"/>).</summary>
     public virtual int Window => 0;

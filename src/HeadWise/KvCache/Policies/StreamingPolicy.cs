@@ -11,6 +11,26 @@ public sealed class StreamingPolicy(ModelSpec spec, KvBudget budget, int sinks =
     public int Sinks { get; } = sinks >= 0 ? sinks : throw new HeadWiseException($"streaming: sinks must be >= 0, got {sinks}");
     public override string Name => "streaming";
 
+    /// <summary>Decode evicts one slot a step: the oldest non-sink, found by a scan (no per-step priority arrays).</summary>
+    public override int[]?[] Evictions(LayerView layer)
+    {
+        if (layer.Step > 1) return base.Evictions(layer);
+        var result = new int[]?[layer.Heads.Length];
+        for (int h = 0; h < result.Length; h++)
+        {
+            var head = layer.Heads[h];
+            long cap = Capacity(layer.Layer, h, layer.Length);
+            if (head.Count <= cap) continue;
+            if (head.Count - cap > 1) { result[h] = Ranking.Lowest(Priority(head, layer.Length, cap), head.Count, (int)(head.Count - cap)); continue; }
+            long sinks = Math.Min(Sinks, cap);
+            int oldest = -1;
+            for (int i = 0; i < head.Count; i++)
+                if (head.Positions[i] >= sinks && (oldest < 0 || head.Positions[i] < head.Positions[oldest])) oldest = i;
+            result[h] = [oldest];
+        }
+        return result;
+    }
+
     protected override double[] Priority(HeadView head, long length, long capacity) =>
         Protect(ByPosition(head), head, Math.Min(Sinks, capacity), long.MaxValue);
 }

@@ -1,0 +1,88 @@
+using HeadWise.KvCache;
+using TorchSharp;
+using static HeadWise.Tests.KvCache.KvTestCases;
+
+namespace HeadWise.Tests.KvCache;
+
+/// <summary>Policies whose layers depend on each other (DELTA, SpAtten), on constructed cases with different keys per layer.</summary>
+public class LayerAwarePolicyTests
+{
+    /// <summary>Like <see cref="KvTestCases.Run"/>, but layer l's keys come from keyScale(l, position).</summary>
+    private static void RunLayers(HeadWiseCache cache, int layers, int tokens, int prefill, Func<int, long, float> keyScale)
+    {
+        var spec = cache.Policy.Spec;
+        for (long start = 0; start < tokens;)
+        {
+            int t = start == 0 ? prefill : 1;
+            using var scope = torch.NewDisposeScope();
+            for (int l = 0; l < layers; l++)
+            {
+                var (q, k, v) = Step(spec, start, t, (_, p) => keyScale(l, p));
+                cache.Attend(l, q, k, v);
+            }
+            cache.Advance(t);
+            start += t;
+        }
+    }
+
+    [Fact]
+    public void Delta_later_layers_keep_what_the_selection_layer_picked_not_their_own_heavy_positions()
+    {
+        var spec = Spec(layers: 4);
+        using var cache = new HeadWiseCache(spec, KvPolicies.Create("delta", KvBudget.Parse("4"), spec, parameters: "full=2,select=1,sinks=1,recent=0.25"));
+        // Selection layer 2 attends 5 and 9; layer 3's own keys would favour 12 and 14. Budget 4 = 1 sink + 1 recent + top-2.
+        RunLayers(cache, 4, tokens: 20, prefill: 12, (l, p) => l == 2 && (p == 5 || p == 9) ? 10f : l == 3 && (p == 12 || p == 14) ? 10f : 0f);
+        for (int l = 0; l < 3; l++) Assert.Equal(Range(0, 20), cache.KeptPositions(l, 1)); // full and selection layers
+        for (int h = 0; h < 2; h++) Assert.Equal(new long[] { 0, 5, 9, 19 }, cache.KeptPositions(3, h));
+    }
+
+    [Fact]
+    public void Delta_rejects_more_full_and_selection_layers_than_the_model_has()
+    {
+        var spec = Spec(layers: 2);
+        var e = Assert.Throws<HeadWiseException>(() => KvPolicies.Create("delta", KvBudget.Parse("4"), spec));
+        Assert.Contains("full + select <= 2", e.Message);
+    }
+
+    [Fact]
+    public void SpAtten_tokens_pruned_in_a_layer_stay_pruned_in_later_layers_with_room()
+    {
+        var spec = Spec(layers: 2);
+        using var cache = new HeadWiseCache(spec, KvPolicies.Create("spatten", KvBudget.Parse("3,8"), spec));
+        // Layer 0 (budget 3): 3 and 7 draw the attention, then the first position (every query sees it, early queries
+        // see little else: 1.9 against 0.85 for position 1). Layer 1 has room for 8 and its own keys favour 10, but
+        // the cascade keeps it to what layer 0 kept.
+        RunLayers(cache, 2, tokens: 20, prefill: 20, (l, p) => l == 0 && (p == 3 || p == 7) ? 10f : l == 1 && p == 10 ? 10f : 0f);
+        for (int h = 0; h < 2; h++)
+        {
+            Assert.Equal(new long[] { 0, 3, 7 }, cache.KeptPositions(0, h));
+            Assert.Equal(new long[] { 0, 3, 7 }, cache.KeptPositions(1, h));
+        }
+    }
+
+    [Fact]
+    public void SpAtten_decoding_keeps_the_cascade_importance_ranking()
+    {
+        var spec = Spec(layers: 2);
+        using var cache = new HeadWiseCache(spec, KvPolicies.Create("spatten", KvBudget.Parse("3,3"), spec));
+        // Decoding one token at a time: heavy 3 and 7 in layer 0, heavy 3 in layer 1; the first position stays third.
+        RunLayers(cache, 2, tokens: 20, prefill: 12, (l, p) => (l == 0 && (p == 3 || p == 7)) || (l == 1 && p == 3) ? 10f : 0f);
+        for (int l = 0; l < 2; l++) Assert.Equal(new long[] { 0, 3, 7 }, cache.KeptPositions(l, 0));
+    }
+}
+
+/// <summary>LongHeads on chunks whose mean keys are known.</summary>
+public class LongHeadsPolicyTests
+{
+    [Fact]
+    public void LongHeads_keeps_first_and_local_chunks_and_the_chunks_most_like_the_query()
+    {
+        var spec = Spec();
+        using var cache = new HeadWiseCache(spec, KvPolicies.Create("longheads", KvBudget.Parse("16"), spec, parameters: "chunk=4"));
+        // Query u; chunk 8..11 has keys 5u, chunk 16..19 3u, chunk 24..27 1u, the rest 0. Budget 16 = first chunk (4)
+        // + local 4 + the two best chunks; 24..27 loses to them, and every zero chunk leaves once it is no longer local.
+        Run(cache, spec, tokens: 40, prefill: 32, (_, p) => p is >= 8 and < 12 ? 5f : p is >= 16 and < 20 ? 3f : p is >= 24 and < 28 ? 1f : 0f);
+        long[] expected = [.. Range(0, 4), .. Range(8, 12), .. Range(16, 20), .. Range(36, 40)];
+        for (int h = 0; h < 2; h++) Assert.Equal(expected, cache.KeptPositions(0, h));
+    }
+}
