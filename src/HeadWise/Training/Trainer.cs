@@ -50,7 +50,7 @@ public sealed class Trainer : IDisposable
         WriteSamples(Path.Combine(outDir, "samples.txt"), tasks);
 
         Spec = ModelInit.Spec(config, Vocabulary.Tokens.Length);
-        Weights = ModelInit.Random(Spec, config.Seed);
+        Weights = ModelInit.Random(Spec, config.Seed, config.EmbeddingOffset);
         if (config.InitFrom is not null)
         {
             Checkpoint.LoadWeights(Path.Combine(config.InitFrom, "weights.bin"), Weights);
