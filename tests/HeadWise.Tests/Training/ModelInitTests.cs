@@ -11,7 +11,7 @@ public class ModelInitTests
         var c = TinyTraining.Config() with { Layers = 4, Dim = 64, Heads = 4, FfnDim = 128 };
         var spec = ModelInit.Spec(c, 1000);
         Assert.Equal(spec.Heads, spec.KvHeads);
-        Assert.Equal(Models.RopeLayout.Interleaved, spec.Rope);
+        Assert.Equal(global::HeadWise.Models.RopeLayout.Interleaved, spec.Rope);
         using var w = ModelInit.Random(spec, seed: 3);
         Assert.Equal(0.02, w.Layers[0].Wq.std().item<float>(), 3);
         Assert.Equal(0.02 / Math.Sqrt(8), w.Layers[2].Wo.std().item<float>(), 3);
