@@ -58,11 +58,11 @@ public static class ModelCard
                       "\"The special magic number is: N.\" in held-out text, asked at the end; kvretrieval asks for values of pseudo-word keys in a list; " +
                       "copy repeats a text segment after \"Repeat:\" (accuracy per token).");
         sb.AppendLine();
-        sb.AppendLine($"What the heads do on 10 passkey/niah prompts of {c.Context} tokens (`HeadBehaviourCheck`; retrieval as in Wu et al. 2024: the most-attended key is the answer token, more than 32 tokens back; sink: attention on BOS; local: attention on the last 16 tokens):");
+        sb.AppendLine($"What the heads do on 10 passkey/niah prompts of {m.HeadCheckLength} tokens (`HeadBehaviourCheck`; retrieval as in Wu et al. 2024: the most-attended key is the answer token, more than 32 tokens back; sink: attention on BOS; local: attention on the last 16 tokens; previous: attention on the token just before):");
         sb.AppendLine();
-        sb.AppendLine("| head | retrieval | sink | local |");
-        sb.AppendLine("|---|---:|---:|---:|");
-        foreach (var h in m.Heads) sb.AppendLine($"| {h.Layer}.{h.Head} | {h.Retrieval:0.00} | {h.Sink:0.00} | {h.Local:0.00} |");
+        sb.AppendLine("| head | retrieval | sink | local | previous |");
+        sb.AppendLine("|---|---:|---:|---:|---:|");
+        foreach (var h in m.Heads) sb.AppendLine($"| {h.Layer}.{h.Head} | {h.Retrieval:0.00} | {h.Sink:0.00} | {h.Local:0.00} | {h.Previous:0.00} |");
         sb.AppendLine();
         sb.AppendLine("## Files");
         sb.AppendLine("- `model.gguf`: GGUF llama, F32, with the vocabulary as a gpt2 tokenizer (llama.cpp and HeadWise load it).");

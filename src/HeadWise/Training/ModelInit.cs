@@ -30,7 +30,7 @@ public static class ModelInit
     /// GPT-2's initialisation: N(0, 0.02) for every matrix, with the two projections that write into the residual
     /// stream (attention output, FFN down) scaled by 1/sqrt(2 layers); norms at 1. Deterministic given the seed.
     /// </summary>
-    public static ModelWeights Random(ModelSpec spec, int seed)
+    public static ModelWeights Random(ModelSpec spec, int seed, double embeddingOffset = 0)
     {
         Runtime.Torch.EnsureStarted();
         torch.manual_seed(seed);
@@ -40,6 +40,12 @@ public static class ModelInit
         Parameter Ones(long n) => new(torch.ones(n), requires_grad: true);
         int d = spec.Dim, f = spec.FfnDim;
         var embed = Normal(std, spec.VocabSize, d);
+        if (embeddingOffset > 0)
+            using (torch.no_grad())
+            {
+                using var u = torch.randn(d);
+                embed.add_(u * (embeddingOffset / u.norm().item<float>()));
+            }
         var layers = new List<LayerWeights>();
         for (int l = 0; l < spec.Layers; l++)
             layers.Add(new LayerWeights

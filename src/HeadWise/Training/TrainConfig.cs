@@ -39,6 +39,13 @@ public sealed record TrainConfig
     public int Context { get; init; } = 2048;
     public double RopeTheta { get; init; } = 10000;
 
+    /// <summary>
+    /// Norm of one random vector added to every token embedding at initialisation (0: none). A component shared by
+    /// all tokens lets a layer-0 head attend by position alone through RoPE (a previous-token head), which induction
+    /// and retrieval heads build on; without it such heads formed slowly on this budget.
+    /// </summary>
+    public double EmbeddingOffset { get; init; }
+
     // Tokenizer: byte-level BPE trained on the text files; its size includes 256 bytes and 2 specials.
     public int VocabSize { get; init; } = 1024;
     /// <summary>Characters of text the BPE trainer reads (from the start of the training text).</summary>

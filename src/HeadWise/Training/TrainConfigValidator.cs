@@ -20,6 +20,7 @@ public static class TrainConfigValidator
         Require(headDim % 2 == 0, $"head size dim/heads = {headDim} must be even for RoPE");
         Require(c.KvHeads >= 0 && (c.KvHeads == 0 || c.Heads % c.KvHeads == 0), $"kv_heads = {c.KvHeads} must divide heads = {c.Heads} (0 means multi-head attention)");
         Require(c.FfnDim > 0, $"ffn_dim = {c.FfnDim}: must be positive");
+        Require(c.EmbeddingOffset >= 0 && double.IsFinite(c.EmbeddingOffset), $"embedding_offset = {c.EmbeddingOffset}: must be finite and non-negative");
         Require(c.RopeTheta > 1, $"rope_theta = {c.RopeTheta}: must be greater than 1");
         Require(c.Context >= 16, $"context = {c.Context}: must be at least 16 tokens");
         // Beyond the longest RoPE wavelength, distant positions rotate back onto near ones and become indistinguishable.

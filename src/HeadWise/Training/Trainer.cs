@@ -50,7 +50,7 @@ public sealed class Trainer : IDisposable
         WriteSamples(Path.Combine(outDir, "samples.txt"), tasks);
 
         Spec = ModelInit.Spec(config, Vocabulary.Tokens.Length);
-        Weights = ModelInit.Random(Spec, config.Seed);
+        Weights = ModelInit.Random(Spec, config.Seed, config.EmbeddingOffset);
         if (config.InitFrom is not null)
         {
             Checkpoint.LoadWeights(Path.Combine(config.InitFrom, "weights.bin"), Weights);
@@ -69,7 +69,9 @@ public sealed class Trainer : IDisposable
         if (Checkpoint.Exists(CheckpointDir))
         {
             var state = Checkpoint.ReadState(CheckpointDir);
-            if (state.ConfigJson != config.ToJson())
+            // Re-serialise the saved config so that fields added to TrainConfig since (at their defaults) compare equal.
+            var saved = System.Text.Json.JsonSerializer.Deserialize<TrainConfig>(state.ConfigJson, TrainConfig.Json);
+            if (saved is null || saved.ToJson() != config.ToJson())
                 throw new HeadWiseException($"{CheckpointDir} was made with a different config; use a new --out folder or delete the checkpoint");
             Checkpoint.Load(CheckpointDir, Weights, _optimizer);
             Step = state.Step;

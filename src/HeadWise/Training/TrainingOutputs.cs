@@ -6,7 +6,7 @@ namespace HeadWise.Training;
 /// <summary>Measured numbers of a finished run (model-card.json).</summary>
 public sealed record TrainingMetrics(
     string Name, int Seed, int Steps, double WallSeconds, long Parameters, double? FinalLoss, double HeldOutLoss, double HeldOutPerplexity,
-    int HeldOutTokens, double BytesPerToken, IReadOnlyList<ProbeResult> Probes, IReadOnlyList<HeadBehaviour> Heads);
+    int HeldOutTokens, double BytesPerToken, IReadOnlyList<ProbeResult> Probes, IReadOnlyList<HeadBehaviour> Heads, int HeadCheckLength);
 
 /// <summary>
 /// What a finished run leaves in its folder: model.gguf (llama.cpp and HeadWise), config.json + model.safetensors +
@@ -37,12 +37,13 @@ public static class TrainingOutputs
                 probes.Add(r);
                 log($"{r.Task} at {r.Length}: {r.SampleAccuracy:P0} of {r.Samples} samples right, {r.TokenAccuracy:P1} of answer tokens");
             }
-        var heads = HeadBehaviourCheck.Run(model, new LongContextTasks(trainer.Tokenizer, trainer.Corpus.HeldOut, 2f), config.Context, 10, config.Seed + 2);
-        foreach (var h in heads) log($"head {h.Layer}.{h.Head}: retrieval {h.Retrieval:0.00}, sink {h.Sink:0.00}, local {h.Local:0.00}");
+        int headLength = probeLengths?.Max() ?? config.Context;
+        var heads = HeadBehaviourCheck.Run(model, new LongContextTasks(trainer.Tokenizer, trainer.Corpus.HeldOut, 2f), headLength, 10, config.Seed + 2);
+        foreach (var h in heads) log($"head {h.Layer}.{h.Head}: retrieval {h.Retrieval:0.00}, sink {h.Sink:0.00}, local {h.Local:0.00}, previous token {h.Previous:0.00}");
         var bytes = System.Text.Encoding.UTF8.GetByteCount(trainer.Tokenizer.Decode(trainer.Corpus.HeldOut.Take(20_000)));
         var metrics = new TrainingMetrics(config.Name, config.Seed, trainer.Step, seconds, trainer.Weights.ParameterCount,
             trainer.Log.Steps.Count > 0 ? trainer.Log.Steps.TakeLast(20).Average(s => s.Loss) : null,
-            heldOut, Math.Exp(heldOut), heldOutTokens, bytes / (double)Math.Min(20_000, trainer.Corpus.HeldOut.Length), probes, heads);
+            heldOut, Math.Exp(heldOut), heldOutTokens, bytes / (double)Math.Min(20_000, trainer.Corpus.HeldOut.Length), probes, heads, headLength);
         File.WriteAllText(Path.Combine(outDir, "model-card.json"), JsonSerializer.Serialize(metrics, TrainConfig.Json));
         File.WriteAllText(Path.Combine(outDir, "README.md"), ModelCard.Build(config, metrics, trainer.Spec, command));
         return $"trained {trainer.Step} steps in {seconds:F0} s; held-out perplexity {Math.Exp(heldOut):F2}; " +
