@@ -125,7 +125,7 @@ public sealed class Transformer : IDisposable
             var wo = w.Wo.view(Spec.Dim, h, hd);
             var result = torch.einsum("bthd,mhd->bthm", z, wo);
             var edited = hooks.Apply(names.Result, result);
-            if (!ReferenceEquals(edited, result))
+            if (!Unchanged(edited, result))
             {
                 var sum = edited.sum(2);
                 return w.Bo is null ? sum : sum + w.Bo;
@@ -153,11 +153,19 @@ public sealed class Transformer : IDisposable
         var edited = Hook(hooks, names.Scores, scores);
         var pattern = F.softmax(edited, -1);
         var patternOut = Hook(hooks, names.Pattern, pattern);
-        // Observation only: keep the exact numbers of the unobserved run.
-        if (ReferenceEquals(edited, scores) && ReferenceEquals(patternOut, pattern)) return FusedAttention(q, k, v, start);
+        // Observation only (or a replacement equal to what was there): keep the exact numbers of the unobserved run.
+        if (Unchanged(edited, scores) && Unchanged(patternOut, pattern)) return FusedAttention(q, k, v, start);
         var zs = torch.matmul(patternOut, ve);
         return index is null ? zs : FusedAttention(q, k, v, start).index_copy(1, index, zs);
     }
+
+    /// <summary>
+    /// A hook returned its input, or a tensor of the same values (patching a run from itself). A replacement that carries
+    /// gradients (learned gates, sensitivity masks) always counts as a change, so autograd sees it.
+    /// </summary>
+    private static bool Unchanged(Tensor after, Tensor before) =>
+        ReferenceEquals(after, before) ||
+        (!after.requires_grad && after.shape.SequenceEqual(before.shape) && after.eq(before).all().item<bool>());
 
     private Tensor FusedAttention(Tensor q, Tensor k, Tensor v, long start)
     {
