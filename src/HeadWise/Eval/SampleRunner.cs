@@ -20,6 +20,12 @@ public sealed class SampleRunner(LoadedModel model, int chunk = 512)
 {
     private readonly Generation.Generator _generator = new(model.Transformer) { PrefillChunk = chunk };
 
+    /// <summary>
+    /// Scored tokens go through the cache in chunks this small, so a compressing cache evicts between them as it would while
+    /// generating; in one big chunk every scored token would still see the whole chunk uncompressed.
+    /// </summary>
+    public const int ScoredChunk = 32;
+
     public SampleOutcome Run(EvalSample s, IKvCacheFactory factory)
     {
         int n = s.Tokens.Length;
@@ -32,9 +38,9 @@ public sealed class SampleRunner(LoadedModel model, int chunk = 512)
             float[] last = plain > 0 ? _generator.Prefill(cache, s.Tokens[..plain]) : [];
             int correct = 0;
             double nll = 0;
-            for (int i = plain; i < n; i += chunk)
+            for (int i = plain; i < n; i += ScoredChunk)
             {
-                int end = Math.Min(n, i + chunk);
+                int end = Math.Min(n, i + ScoredChunk);
                 (var hits, var loss) = StepScored(cache, s.Tokens[i..end], s.Tokens, i);
                 correct += hits;
                 nll += loss;

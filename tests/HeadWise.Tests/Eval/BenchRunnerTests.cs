@@ -10,6 +10,22 @@ public sealed class BenchRunnerTests
     private static readonly Lazy<LoadedModel> Stories = new(() => ModelLoader.Load(TestPaths.Stories260KGguf));
 
     /// <summary>
+    /// Scored tokens pass through a compressing cache in small chunks, so eviction reaches them: perplexity with a 10%
+    /// streaming cache must differ from the full cache's (scored in one chunk, every token would see the whole text).
+    /// </summary>
+    [Fact]
+    public void A_compressing_cache_changes_what_scored_tokens_see()
+    {
+        var m = Stories.Value;
+        var o = new TaskOptions { Lengths = [300], Samples = 1, Seed = 4, HaystackPath = TestPaths.MobyDick };
+        var task = TaskRegistry.Create("perplexity");
+        var full = BenchRunner.Run(m, task, o, new PolicyCacheFactory("full", KvBudget.All));
+        var tight = BenchRunner.Run(m, task, o, new PolicyCacheFactory("streaming", KvBudget.Parse("0.1")));
+        Assert.True(tight.KvBytes < full.KvBytes / 5);
+        Assert.NotEqual(full.Perplexity, tight.Perplexity);
+    }
+
+    /// <summary>
     /// The runner (cache, chunked prefill, teacher-forced scoring) must count exactly what an independent no-cache forward
     /// of the whole prompt predicts. Measured on stories260K: it does not copy random tokens at all (about 0% on the
     /// repeat, the same as on a shuffled repeat), so "high on a repeat" needs a model with induction heads.
