@@ -22,7 +22,7 @@ public static class HfExporter
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "config.json"), Config(spec, vocab, dtype).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         SafetensorsWriter.Write(Path.Combine(dir, "model.safetensors"), Tensors(spec, w, dtype), new Dictionary<string, string> { ["format"] = "pt" });
-        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), TokenizerJson.Build(vocab));
+        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), TokenizerJsonWriter.Build(vocab));
     }
 
     private static JsonObject Config(ModelSpec s, BpeVocabulary v, string dtype) => new()
