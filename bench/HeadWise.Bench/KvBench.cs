@@ -76,10 +76,10 @@ public static class KvBench
         var gen = new Generator(m.Transformer);
         // Warm up kernels, allocator and JIT on a throwaway cache of the measured kind, so that the measured growth is the
         // cache and its decode temporaries, not the first compilation of its code.
-        object Make(long capacity) => policyName == "plain"
+        IKvCacheState Make(long capacity) => policyName == "plain"
             ? new FullKvCache(m.Spec, capacity)
             : new HeadWiseCache(m.Spec, KvPolicies.Create(policyName, KvBudget.Parse(budget), m.Spec));
-        using (var warm = (IDisposable)Make(64))
+        using (var warm = Make(64))
         {
             var w = gen.Prefill(warm, [1]);
             // Two rounds with pauses: hot methods are recompiled (tier 1) in the background after ~30 calls and a 100 ms lull.
@@ -91,7 +91,7 @@ public static class KvBench
         }
         GC.Collect();
         long before = Status("VmRSS:");
-        object cache = Make(m.Spec.ContextLength);
+        IKvCacheState cache = Make(m.Spec.ContextLength);
         var logits = gen.Prefill(cache, [1]);
         var sw = new Stopwatch();
         var self = Process.GetCurrentProcess();

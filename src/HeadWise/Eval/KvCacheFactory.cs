@@ -11,7 +11,7 @@ public interface IKvCacheFactory
 {
     string Policy { get; }
     KvBudget Budget { get; }
-    object Create(LoadedModel model, int contextTokens);
+    IKvCacheState Create(LoadedModel model, int contextTokens);
 }
 
 /// <summary>
@@ -41,15 +41,8 @@ public sealed class PolicyCacheFactory : IKvCacheFactory
         return this;
     }
 
-    public object Create(LoadedModel model, int contextTokens) => Policy == "full"
+    public IKvCacheState Create(LoadedModel model, int contextTokens) => Policy == "full"
         ? new FullKvCache(model.Spec, contextTokens)
         : KvPolicies.CreateCache(model.Spec, KvPolicies.Create(Policy, Budget.Validate(model.Spec), model.Spec, _atlas, _parameters));
 
-    /// <summary>Bytes a cache holds now (FullKvCache or IKvCache).</summary>
-    public static long BytesOf(object cache) => cache switch
-    {
-        FullKvCache f => f.Bytes,
-        IKvCache c => c.Bytes,
-        _ => throw new ArgumentException($"unsupported cache type {cache.GetType().Name}"),
-    };
 }

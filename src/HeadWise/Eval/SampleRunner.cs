@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using HeadWise.Generation;
+using HeadWise.KvCache;
 using HeadWise.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -46,7 +47,7 @@ public sealed class SampleRunner(LoadedModel model, int chunk = 512)
                 nll += loss;
             }
             double prefillSeconds = sw.Elapsed.TotalSeconds;
-            long kv = PolicyCacheFactory.BytesOf(cache);
+            long kv = cache.Bytes;
             long kvFull = (long)model.Spec.Layers * model.Spec.KvHeads * n * model.Spec.HeadDim * 2 * sizeof(float);
             int scored = n - s.ScoredFrom;
             long scoredBytes = scored > 0 ? Encoding.UTF8.GetByteCount(model.Tokenizer.Decode(s.Tokens[s.ScoredFrom..])) : 0;
@@ -74,12 +75,12 @@ public sealed class SampleRunner(LoadedModel model, int chunk = 512)
         }
         finally
         {
-            (cache as IDisposable)?.Dispose();
+            cache.Dispose();
         }
     }
 
     /// <summary>Feeds tokens[start..] and scores each position's prediction of the next prompt token (when there is one).</summary>
-    private (int Hits, double Nll) StepScored(object cache, int[] tokens, int[] all, int start)
+    private (int Hits, double Nll) StepScored(IKvCacheState cache, int[] tokens, int[] all, int start)
     {
         using var scope = torch.NewDisposeScope();
         using var ids = torch.tensor(tokens.Select(t => (long)t).ToArray(), [1, tokens.Length]);

@@ -16,10 +16,10 @@ public sealed class Generator(Transformer model)
     /// Feeds <paramref name="tokens"/> through the cache (a <see cref="FullKvCache"/> or any <see cref="IKvCache"/>) in chunks,
     /// so a compressing cache can compress between chunks; returns the last position's logits.
     /// </summary>
-    public float[] Prefill(object cache, IReadOnlyList<int> tokens)
+    public float[] Prefill(IKvCacheState cache, IReadOnlyList<int> tokens)
     {
         if (tokens.Count == 0) throw new HeadWiseException("the prompt has no tokens");
-        CheckContext(LengthOf(cache) + tokens.Count);
+        CheckContext(cache.Length + tokens.Count);
         float[] last = [];
         for (int i = 0; i < tokens.Count; i += PrefillChunk)
         {
@@ -30,7 +30,7 @@ public sealed class Generator(Transformer model)
     }
 
     /// <summary>One forward over <paramref name="tokens"/> after the cache; the last position's logits.</summary>
-    public float[] Step(object cache, int[] tokens)
+    public float[] Step(IKvCacheState cache, int[] tokens)
     {
         using var scope = torch.NewDisposeScope();
         using var ids = torch.tensor(tokens.Select(t => (long)t).ToArray(), [1, tokens.Length]);
@@ -45,14 +45,14 @@ public sealed class Generator(Transformer model)
     /// </summary>
     public List<int> Generate(IReadOnlyList<int> prompt, int maxTokens, Sampler sampler, int? eos, Action<int>? onToken = null, KvPolicy? policy = null)
     {
-        using IDisposable cache = policy is null
+        using IKvCacheState cache = policy is null
             ? new FullKvCache(model.Spec, Math.Min(model.Spec.ContextLength, prompt.Count + Math.Max(maxTokens, 0)))
             : new HeadWiseCache(model.Spec, policy);
         return Generate(cache, prompt, maxTokens, sampler, eos, onToken);
     }
 
     /// <summary>As above, into a cache the caller made, which must start empty.</summary>
-    public List<int> Generate(object cache, IReadOnlyList<int> prompt, int maxTokens, Sampler sampler, int? eos, Action<int>? onToken = null)
+    public List<int> Generate(IKvCacheState cache, IReadOnlyList<int> prompt, int maxTokens, Sampler sampler, int? eos, Action<int>? onToken = null)
     {
         if (maxTokens < 0) throw new HeadWiseException($"max tokens must be >= 0, got {maxTokens}");
         CheckContext(prompt.Count);
@@ -64,18 +64,11 @@ public sealed class Generator(Transformer model)
             if (next == eos) break;
             output.Add(next);
             onToken?.Invoke(next);
-            if (LengthOf(cache) + 1 > model.Spec.ContextLength || i == maxTokens - 1) break;
+            if (cache.Length + 1 > model.Spec.ContextLength || i == maxTokens - 1) break;
             logits = Step(cache, [next]);
         }
         return output;
     }
-
-    private static long LengthOf(object cache) => cache switch
-    {
-        FullKvCache f => f.Length,
-        IKvCache c => c.Length,
-        _ => throw new ArgumentException($"unsupported cache type {cache.GetType().Name}", nameof(cache)),
-    };
 
     private void CheckContext(long tokens)
     {

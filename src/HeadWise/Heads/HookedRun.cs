@@ -16,7 +16,7 @@ public static class HookedRun
     /// <paramref name="hooks"/>, which run first). Capturing alone leaves the logits bit-identical to an unhooked run.
     /// </summary>
     public static (Tensor Logits, ActivationCache Cache) RunWithCache(this Transformer model, Tensor tokens, IEnumerable<CaptureSpec> captures,
-        HookSet? hooks = null, object? kvCache = null)
+        HookSet? hooks = null, IKvCacheState? kvCache = null)
     {
         var cache = new ActivationCache();
         var set = hooks?.Copy() ?? new HookSet(); // the caller's set is left as it was
@@ -34,13 +34,13 @@ public static class HookedRun
     }
 
     /// <summary>Runs with every hook point captured whole (small models and tests; large models should name what they need).</summary>
-    public static (Tensor Logits, ActivationCache Cache) RunWithFullCache(this Transformer model, Tensor tokens, object? kvCache = null) =>
+    public static (Tensor Logits, ActivationCache Cache) RunWithFullCache(this Transformer model, Tensor tokens, IKvCacheState? kvCache = null) =>
         model.RunWithCache(tokens, HookNames.All(model.Spec.Layers).Select(n => new CaptureSpec(n))
             .Where(c => model.Spec.Positions == PositionKind.Learned || c.Name != HookNames.PosEmbed)
             .Where(c => model.Spec.Causal || (c.Name != HookNames.FinalNormalized && c.Name != HookNames.UnembedOut)), kvCache: kvCache);
 
     /// <summary>Runs with <paramref name="hooks"/>, which may read and replace activations.</summary>
-    public static Tensor RunWithHooks(this Transformer model, Tensor tokens, HookSet hooks, object? kvCache = null) =>
+    public static Tensor RunWithHooks(this Transformer model, Tensor tokens, HookSet hooks, IKvCacheState? kvCache = null) =>
         model.Forward(tokens, kvCache, hooks);
 
     private static void AddCapture(ModelSpec spec, HookSet set, ActivationCache cache, CaptureSpec c)

@@ -8,7 +8,7 @@ namespace HeadWise.KvCache;
 /// The full key/value cache for incremental decoding of one sequence: per layer, K and V [1, kv_heads, capacity, head_dim],
 /// keys stored after RoPE. Capacity grows by doubling, so short runs do not pay for the whole context.
 /// </summary>
-public sealed class FullKvCache : IDisposable
+public sealed class FullKvCache : IKvCacheState
 {
     private readonly ModelSpec _spec;
     private readonly Tensor?[] _k, _v;

@@ -32,13 +32,13 @@ public sealed class Transformer : IDisposable
     /// Returns logits [B, T, vocab] (only the last position when <paramref name="lastOnly"/>), or, for encoders,
     /// the final hidden states [B, T, dim].
     /// </summary>
-    public Tensor Forward(Tensor tokens, object? cache = null, IForwardHooks? hooks = null, bool lastOnly = false, Tensor? tokenTypes = null)
+    public Tensor Forward(Tensor tokens, IKvCacheState? cache = null, IForwardHooks? hooks = null, bool lastOnly = false, Tensor? tokenTypes = null)
     {
         var full = cache as FullKvCache;
         var compressed = cache as IKvCache;
         if (cache is not null && full is null && compressed is null)
             throw new ArgumentException($"unsupported cache type {cache.GetType().Name}", nameof(cache));
-        long start = full?.Length ?? compressed?.Length ?? 0, t = tokens.shape[1];
+        long start = cache?.Length ?? 0, t = tokens.shape[1];
         if (start + t > Spec.ContextLength)
             throw new HeadWiseException($"context of {start + t} tokens exceeds the model's limit of {Spec.ContextLength}");
         using var scope = torch.NewDisposeScope();
