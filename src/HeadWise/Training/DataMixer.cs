@@ -22,14 +22,11 @@ public sealed class DataMixer
 {
     private readonly TrainConfig _config;
     private readonly LongContextTasks _tasks;
-    private readonly (SampleKind Kind, double Weight)[] _mix;
 
     public DataMixer(TrainConfig config, LongContextTasks tasks)
     {
         _config = config;
         _tasks = tasks;
-        var m = config.Mix;
-        _mix = [(SampleKind.Text, m.Text), (SampleKind.Passkey, m.Passkey), (SampleKind.Niah, m.Niah), (SampleKind.KvRetrieval, m.KvRetrieval), (SampleKind.Copy, m.Copy)];
     }
 
     public CurriculumPhase PhaseAt(int step) => _config.Curriculum.Last(p => p.FromStep <= step);
@@ -41,6 +38,8 @@ public sealed class DataMixer
     {
         var phase = PhaseAt(step);
         var rng = RandomFor(_config.Seed, step);
+        var mix = Weights(phase.Mix ?? _config.Mix);
+        double repeatShare = phase.CopyRepeatShare ?? _config.CopyRepeatShare;
         int b = phase.Batch, l = phase.SeqLen;
         var inputs = new long[b * l];
         var targets = new long[b * l];
@@ -48,8 +47,8 @@ public sealed class DataMixer
         var kinds = new SampleKind[b];
         for (int i = 0; i < b; i++)
         {
-            kinds[i] = Pick(rng);
-            var sample = _tasks.Make(kinds[i], rng, l + 1);
+            kinds[i] = Pick(mix, rng);
+            var sample = _tasks.Make(kinds[i], rng, l + 1, copyRepeatShare: repeatShare);
             if (sample is null) { kinds[i] = SampleKind.Text; sample = _tasks.Make(SampleKind.Text, rng, l + 1)!; }
             for (int t = 0; t < l; t++)
             {
@@ -67,14 +66,17 @@ public sealed class DataMixer
         };
     }
 
-    private SampleKind Pick(Random rng)
+    private static (SampleKind Kind, double Weight)[] Weights(TaskMix m) =>
+        [(SampleKind.Text, m.Text), (SampleKind.Passkey, m.Passkey), (SampleKind.Niah, m.Niah), (SampleKind.KvRetrieval, m.KvRetrieval), (SampleKind.Copy, m.Copy)];
+
+    private static SampleKind Pick((SampleKind Kind, double Weight)[] mix, Random rng)
     {
-        double total = _mix.Sum(m => m.Weight), r = rng.NextDouble() * total;
-        foreach (var (kind, w) in _mix)
+        double total = mix.Sum(m => m.Weight), r = rng.NextDouble() * total;
+        foreach (var (kind, w) in mix)
         {
             if (r < w) return kind;
             r -= w;
         }
-        return _mix.Last(m => m.Weight > 0).Kind;
+        return mix.Last(m => m.Weight > 0).Kind;
     }
 }

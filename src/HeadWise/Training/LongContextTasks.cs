@@ -64,13 +64,14 @@ public sealed class LongContextTasks
 
     /// <summary>A sample of <paramref name="total"/> tokens; null when the task does not fit in that many.</summary>
     /// <param name="niahStyle">-1: any needle style (training); 0: the single "special magic number"; 1: RULER words with distractors; 2: city.</param>
-    public TrainingSample? Make(SampleKind kind, Random rng, int total, int niahStyle = -1) => kind switch
+    /// <param name="copyRepeatShare">Overrides the constructor's share of repeated-segment copy samples.</param>
+    public TrainingSample? Make(SampleKind kind, Random rng, int total, int niahStyle = -1, double? copyRepeatShare = null) => kind switch
     {
         SampleKind.Text => new SampleBuilder().Add([_bos]).Gap(1).Build(total, n => Text(rng, n)),
         SampleKind.Passkey => Passkey(rng, total),
         SampleKind.Niah => Niah(rng, total, niahStyle),
         SampleKind.KvRetrieval => KvRetrieval(rng, total),
-        SampleKind.Copy => Copy(rng, total),
+        SampleKind.Copy => Copy(rng, total, copyRepeatShare ?? _copyRepeatShare),
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
@@ -186,10 +187,10 @@ public sealed class LongContextTasks
         return new string(chars);
     }
 
-    private TrainingSample? Copy(Random rng, int total)
+    private TrainingSample? Copy(Random rng, int total, double repeatShare)
     {
         var sep = Enc(CopySeparator);
-        if (_copyRepeatShare > 0 && rng.NextDouble() < _copyRepeatShare)
+        if (repeatShare > 0 && rng.NextDouble() < repeatShare)
         {
             // A short random segment repeated until the sequence is full: many copies per sample, the densest
             // signal for an induction head (Olsson et al. 2022 measure induction on exactly such repeats).

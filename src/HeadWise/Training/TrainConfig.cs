@@ -9,6 +9,10 @@ public sealed record CurriculumPhase
     public int FromStep { get; init; }
     public int SeqLen { get; init; }
     public int Batch { get; init; }
+    /// <summary>This phase's task mix; null: the config's. A copy-only first phase forms induction heads fast.</summary>
+    public TaskMix? Mix { get; init; }
+    /// <summary>This phase's copy_repeat_share; null: the config's.</summary>
+    public double? CopyRepeatShare { get; init; }
 }
 
 /// <summary>Relative weights of the sample kinds the data mixer draws (they need not sum to 1).</summary>

@@ -38,9 +38,7 @@ public static class TrainConfigValidator
         foreach (var d in c.Data)
             Require(File.Exists(d) || Directory.Exists(d), $"data: '{d}' does not exist");
         Require(c.HeldOutFraction >= 0 && c.HeldOutFraction < 0.5, $"held_out_fraction = {c.HeldOutFraction}: must be in [0, 0.5)");
-        var m = c.Mix;
-        Require(new[] { m.Text, m.Passkey, m.Niah, m.KvRetrieval, m.Copy }.All(w => w >= 0 && double.IsFinite(w)), "mix: weights must be finite and non-negative");
-        Require(m.Text + m.Passkey + m.Niah + m.KvRetrieval + m.Copy > 0, "mix: at least one weight must be positive");
+        RequireMix(c.Mix, "mix", source);
         Require(c.CopyRepeatShare is >= 0 and <= 1, $"copy_repeat_share = {c.CopyRepeatShare}: must be in [0, 1]");
         Require(c.CopyRandomVocab >= 0, $"copy_random_vocab = {c.CopyRandomVocab}: must be non-negative (0: whole vocabulary)");
         Require(c.AnswerWeight > 0, $"answer_weight = {c.AnswerWeight}: must be positive");
@@ -54,6 +52,8 @@ public static class TrainConfigValidator
             Require(i == 0 || p.FromStep > c.Curriculum[i - 1].FromStep, $"curriculum[{i}]: from_step {p.FromStep} must be after the previous phase's");
             Require(p.SeqLen >= 16 && p.SeqLen <= c.Context, $"curriculum[{i}]: seq_len {p.SeqLen} must be in 16..context ({c.Context})");
             Require(p.Batch > 0, $"curriculum[{i}]: batch {p.Batch} must be positive");
+            if (p.Mix is not null) RequireMix(p.Mix, $"curriculum[{i}].mix", source);
+            Require(p.CopyRepeatShare is null or (>= 0 and <= 1), $"curriculum[{i}]: copy_repeat_share = {p.CopyRepeatShare}: must be in [0, 1]");
         }
         Require(c.LearningRate > 0 && c.MinLearningRate >= 0 && c.MinLearningRate <= c.LearningRate,
             $"learning_rate = {c.LearningRate}, min_learning_rate = {c.MinLearningRate}: need 0 <= min <= max, max > 0");
@@ -65,6 +65,13 @@ public static class TrainConfigValidator
         Require(c.CheckpointEvery > 0, $"checkpoint_every = {c.CheckpointEvery}: must be positive");
         Require(c.EvalEvery >= 0, $"eval_every = {c.EvalEvery}: must be non-negative");
         Require(c.MaxMinutes >= 0, $"max_minutes = {c.MaxMinutes}: must be non-negative");
+    }
+
+    private static void RequireMix(TaskMix m, string field, string source)
+    {
+        double[] w = [m.Text, m.Passkey, m.Niah, m.KvRetrieval, m.Copy];
+        if (!w.All(x => x >= 0 && double.IsFinite(x))) throw new HeadWiseException($"{source}: {field}: weights must be finite and non-negative");
+        if (w.Sum() <= 0) throw new HeadWiseException($"{source}: {field}: at least one weight must be positive");
     }
 
     /// <summary>The longest RoPE wavelength, 2π θ^((d-2)/d): positions further apart than this alias.</summary>

@@ -84,6 +84,30 @@ public class LongContextTasksTests
     }
 
     [Fact]
+    public void A_phase_with_its_own_mix_draws_only_from_it_and_later_phases_fall_back_to_the_config_mix()
+    {
+        var (tasks, _) = Make();
+        var copyOnly = new TaskMix { Text = 0, Passkey = 0, Niah = 0, KvRetrieval = 0, Copy = 1 };
+        var c = TinyTraining.Config() with
+        {
+            Mix = new TaskMix { Text = 1, Passkey = 0, Niah = 0, KvRetrieval = 0, Copy = 0 },
+            Curriculum = [new() { FromStep = 0, SeqLen = 64, Batch = 8, Mix = copyOnly, CopyRepeatShare = 1 }, new() { FromStep = 5, SeqLen = 64, Batch = 8 }],
+        };
+        var mixer = new DataMixer(c, tasks);
+        using var first = mixer.Batch(0);
+        using var later = mixer.Batch(5);
+        Assert.All(first.Kinds, k => Assert.Equal(SampleKind.Copy, k));
+        Assert.All(later.Kinds, k => Assert.Equal(SampleKind.Text, k));
+        // copy_repeat_share 1 in the phase: every row is BOS + a unit repeated, so token 1 comes back within 61 tokens.
+        var rows = first.Inputs.data<long>().ToArray();
+        for (int r = 0; r < 8; r++)
+        {
+            var row = rows[(r * 64)..((r + 1) * 64)];
+            Assert.Contains(row[1], row[5..62]);
+        }
+    }
+
+    [Fact]
     public void Batches_depend_only_on_seed_and_step()
     {
         var (tasks, _) = Make();

@@ -29,6 +29,15 @@ public class TrainConfigValidationTests
     }
 
     [Fact]
+    public void A_phase_mix_with_no_positive_weight_is_rejected()
+    {
+        var c = TinyTraining.Config();
+        var zero = new TaskMix { Text = 0, Passkey = 0, Niah = 0, KvRetrieval = 0, Copy = 0 };
+        var e = Invalid(c with { Curriculum = [c.Curriculum[0] with { Mix = zero }, .. c.Curriculum[1..]] }, NewOut());
+        Assert.Contains("curriculum[0].mix: at least one weight must be positive", e.Message);
+    }
+
+    [Fact]
     public void Context_beyond_the_longest_rope_wavelength_is_rejected()
     {
         // head size 16, theta 100: longest wavelength 2π·100^(14/16) ≈ 353 positions.
@@ -73,18 +82,16 @@ public class TrainConfigValidationTests
     public void Shipped_configs_are_valid_and_find_the_shared_data()
     {
         var root = RepoRoot();
-        foreach (var name in new[] { "testbed-2k-stage1.json", "tiny-ci.json" })
+        foreach (var name in new[] { "testbed-2k.json", "tiny-ci.json" })
         {
             var c = TrainConfig.Load(Path.Combine(root, "configs", name));
             Assert.All(c.Data, d => Assert.True(File.Exists(d) || Directory.Exists(d), d));
         }
-        var testbed = TrainConfig.Load(Path.Combine(root, "configs", "testbed-2k-stage1.json"));
+        var testbed = TrainConfig.Load(Path.Combine(root, "configs", "testbed-2k.json"));
         Assert.Equal(2048, testbed.Context);
         Assert.Equal(testbed.Heads, testbed.EffectiveKvHeads);   // multi-head attention, no GQA
-        // Stage 2 starts from stage 1's checkpoint, which exists only once stage 1 has run: on a fresh clone the
-        // validator must name exactly that, before any training starts.
-        try { TrainConfig.Load(Path.Combine(root, "configs", "testbed-2k.json")); }
-        catch (HeadWiseException e) { Assert.Contains("init_from", e.Message); }
+        Assert.Null(testbed.InitFrom);                             // one run from random weights
+        Assert.Equal(2048, testbed.Curriculum[^1].SeqLen);         // trained at its full context
     }
 
     internal static string RepoRoot()
