@@ -82,6 +82,7 @@ internal static class LoadMemoryBench
     private static int Load(string dir)
     {
         var before = Hwm();
+        if (Environment.GetEnvironmentVariable("HEADWISE_SMAPS") == "1") PrintLargestMappings();
         var sw = Stopwatch.StartNew();
         using var m = ModelLoader.Load(dir);
         var seconds = sw.Elapsed.TotalSeconds;
@@ -89,6 +90,21 @@ internal static class LoadMemoryBench
         Console.WriteLine($"{m.Spec.Layers} layers, {m.Transformer.Weights.ParameterCount * 4 / 1048576.0:F1} MiB of float32 weights; " +
                           $"peak RSS before load {before / 1024.0:F1} MiB, after load {after / 1024.0:F1} MiB; load {seconds:F2} s");
         return 0;
+    }
+
+    /// <summary>Where the resident set before loading lives: the largest mappings of /proc/self/smaps by Rss.</summary>
+    private static void PrintLargestMappings()
+    {
+        var rows = new List<(long Kb, string Name)>();
+        string name = "";
+        foreach (var line in File.ReadLines("/proc/self/smaps"))
+        {
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length > 0 && parts[0].Contains('-') && !parts[0].EndsWith(':')) name = parts.Length >= 6 ? parts[5] : "[anon]";
+            else if (parts[0] == "Rss:") rows.Add((long.Parse(parts[1]), name));
+        }
+        foreach (var g in rows.GroupBy(r => r.Name).Select(g => (Kb: g.Sum(r => r.Kb), g.Key)).OrderByDescending(g => g.Kb).Take(12))
+            Console.Error.WriteLine($"{g.Kb / 1024.0,8:F1} MiB  {g.Key}");
     }
 
     /// <summary>VmHWM (peak resident set size) in KiB.</summary>
