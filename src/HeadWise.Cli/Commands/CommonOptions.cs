@@ -5,11 +5,34 @@ namespace HeadWise.Cli.Commands;
 /// <summary>Options that several verbs share, spelled once.</summary>
 internal static class CommonOptions
 {
-    public static Option<string> Model() => new("--model", "-m")
+    /// <summary>The shipped testbed model, the default where a verb works on any decoder.</summary>
+    public const string TestbedModel = "models/testbed-2k/model.gguf";
+
+    public static Option<string> Model(bool testbedDefault = true) => testbedDefault
+        ? new("--model", "-m")
+        {
+            Description = $"Model checkpoint: a .gguf file, a llama2.c .bin, a Hugging Face folder or a BERT .onnx (default: the shipped {TestbedModel})",
+            DefaultValueFactory = _ => FindTestbed(),
+        }
+        : new("--model", "-m")
+        {
+            Description = "Model checkpoint: a .gguf file, a llama2.c .bin, a Hugging Face folder or a BERT .onnx",
+            Required = true,
+        };
+
+    /// <summary>
+    /// The testbed beside the CLI's build (walking up from it to the repository), else the relative path, whose loading
+    /// then fails naming it.
+    /// </summary>
+    private static string FindTestbed()
     {
-        Description = "Model checkpoint: a .gguf file, a llama2.c .bin, a Hugging Face folder or a BERT .onnx",
-        Required = true,
-    };
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            var candidate = Path.Combine(d.FullName, TestbedModel);
+            if (File.Exists(candidate)) return candidate;
+        }
+        return TestbedModel;
+    }
 
     public static Option<string?> Tokenizer() => new("--tokenizer")
     {

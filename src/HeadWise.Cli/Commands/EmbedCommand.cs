@@ -9,7 +9,7 @@ internal static class EmbedCommand
 {
     public static Command Create()
     {
-        var model = CommonOptions.Model();
+        var model = CommonOptions.Model(testbedDefault: false);
         var tokenizer = CommonOptions.Tokenizer();
         var text = new Option<string[]>("--text") { Description = "A sentence to embed (repeat for several)", Required = true, AllowMultipleArgumentsPerToken = false };
         var json = CommonOptions.Json();

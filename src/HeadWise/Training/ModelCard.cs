@@ -39,7 +39,8 @@ public static class ModelCard
         sb.AppendLine("## Data");
         sb.AppendLine($"- Natural text: {string.Join(", ", c.Data.Select(Path.GetFileName))} ({c.HeldOutFraction:P0} of each file held out).");
         sb.AppendLine($"- Mix per sample: text {c.Mix.Text}, passkey {c.Mix.Passkey}, needle-in-a-haystack {c.Mix.Niah}, key-value retrieval {c.Mix.KvRetrieval}, copy {c.Mix.Copy}; answer tokens weigh {c.AnswerWeight} in the loss.");
-        sb.AppendLine("- Curriculum: " + string.Join("; ", c.Curriculum.Select(p => $"from step {p.FromStep}: {p.Batch} x {p.SeqLen} tokens")) + ".");
+        sb.AppendLine($"- Copy samples: {c.CopyRepeatShare:P0} repeat a short random segment until the sequence is full, the rest copy a segment once after \"Repeat:\".");
+        sb.AppendLine("- Curriculum: " + string.Join("; ", c.Curriculum.Select(Phase)) + ".");
         sb.AppendLine($"- AdamW (betas {c.Beta1}/{c.Beta2}, weight decay {c.WeightDecay} on matrices), peak LR {c.LearningRate}, {c.WarmupSteps} warm-up steps, cosine to {c.MinLearningRate}, gradient clip {c.GradClip}, {c.Precision} compute with fp32 master weights.");
         sb.AppendLine();
         sb.AppendLine("## Results");
@@ -69,5 +70,13 @@ public static class ModelCard
         sb.AppendLine("- `config.json`, `model.safetensors`, `tokenizer.json`: the Hugging Face layout (LlamaForCausalLM).");
         sb.AppendLine("- `loss.png`, `train-log.jsonl` (one line per step), `model-card.json` (these numbers), `bpe.json` (vocabulary, for resuming), `samples.txt` (one decoded sample per task).");
         return sb.ToString();
+    }
+
+    private static string Phase(CurriculumPhase p)
+    {
+        var text = $"from step {p.FromStep}: {p.Batch} x {p.SeqLen} tokens";
+        if (p.Mix is { } m) text += $", mix text {m.Text}, passkey {m.Passkey}, niah {m.Niah}, key-value {m.KvRetrieval}, copy {m.Copy}";
+        if (p.CopyRepeatShare is { } r) text += $", {r:P0} of copy samples repeated segments";
+        return text;
     }
 }
