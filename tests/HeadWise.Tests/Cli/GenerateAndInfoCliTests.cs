@@ -57,6 +57,19 @@ public class GenerateAndInfoCliTests
     }
 
     [Fact]
+    public void Without_model_the_shipped_testbed_is_used()
+    {
+        var json = Path.Combine(TestPaths.NewTempDir(), "info.json");
+        var r = CliProcess.Run("info", "--json", json);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        // The testbed's config (configs/testbed-2k.json): 4 layers of 4 heads, multi-head attention, 2,048 tokens.
+        Assert.Equal(4, doc.RootElement.GetProperty("layers").GetInt32());
+        Assert.Equal(4, doc.RootElement.GetProperty("kv_heads").GetInt32());
+        Assert.Equal(2048, doc.RootElement.GetProperty("context_length").GetInt32());
+    }
+
+    [Fact]
     public void Llama2c_checkpoint_generates_the_same_story_as_the_gguf()
     {
         var gguf = CliProcess.Run("generate", "--model", TestPaths.Stories260KGguf, "--max-tokens", "80", "--temperature", "0");
