@@ -90,6 +90,7 @@ public sealed class HeadWiseCache : IKvCache
         var stats = new double[kvh][];
         var keys = new float[kvh][];
         var queries = new float[kvh][];
+        using var pruned = Pruned(layer) is { } kvPruned ? torch.tensor(kvPruned) : null;
         bool single = store.Groups.Count == 1;
         var z = single ? null : torch.empty(kvh, g, d);
         foreach (var gr in store.Groups)
@@ -127,8 +128,10 @@ public sealed class HeadWiseCache : IKvCache
                 var s = stats[h];
                 for (int i = 0; i < s.Length; i++) c[i] += s[i];
             }
+        if (pruned is not null) z!.index_fill_(0, pruned, 0f);
         // When decoding, the observation window is the current query.
-        var evictions = Policy.Evictions(View(layer, 1, needs.HasFlag(KvStats.Window) ? stats : null, keys, queries));
+        var magnitudes = needs.HasFlag(KvStats.HeadOutput) ? Magnitudes(z!.reshape(kvh, -1)) : null;
+        var evictions = Policy.Evictions(View(layer, 1, needs.HasFlag(KvStats.Window) ? stats : null, keys, queries, magnitudes));
         Merge(store, evictions);
         store.EvictStep(evictions);
         return z!.reshape(1, _spec.Heads, 1, d);
@@ -177,12 +180,30 @@ public sealed class HeadWiseCache : IKvCache
             if (window > 0)
                 windowStats[h] = w.narrow(1, t - window, window).sum([0, 1]).to(ScalarType.Float64).data<double>().ToArray();
         }
-        var z = torch.cat(parts, 0).unsqueeze(0); // [1, H, T, d]
-        var evictions = Policy.Evictions(View(layer, t, windowStats, keys, queries));
+        var z = torch.cat(parts, 0); // [H, T, d]
+        if (Pruned(layer) is { } pruned)
+        {
+            using var queryHeads = torch.tensor(pruned.SelectMany(h => Enumerable.Range((int)h * g, g).Select(qh => (long)qh)).ToArray());
+            z.index_fill_(0, queryHeads, 0f);
+        }
+        var magnitudes = needs.HasFlag(KvStats.HeadOutput) ? Magnitudes(z.reshape(store.Heads.Length, -1)) : null;
+        z = z.unsqueeze(0); // [1, H, T, d]
+        var evictions = Policy.Evictions(View(layer, t, windowStats, keys, queries, magnitudes));
         Merge(store, evictions);
         store.Regroup(evictions);
         return z;
     }
+
+    /// <summary>KV heads of <paramref name="layer"/> the policy has pruned; null when none.</summary>
+    private long[]? Pruned(int layer)
+    {
+        var heads = Enumerable.Range(0, _spec.KvHeads).Where(h => Policy.IsPruned(layer, h)).Select(h => (long)h).ToArray();
+        return heads.Length == 0 ? null : heads;
+    }
+
+    /// <summary>Mean |output| per KV head from rows [KvH, ...] (each KV head's query group and queries flattened).</summary>
+    private static double[] Magnitudes(Tensor perKvHead) =>
+        perKvHead.abs().mean([1]).to(ScalarType.Float64).data<double>().ToArray();
 
     private void Merge(LayerStore store, int[]?[] evictions)
     {
@@ -211,12 +232,13 @@ public sealed class HeadWiseCache : IKvCache
         return kp.le(qp);
     }
 
-    private LayerView View(int layer, int t, double[]?[]? window, float[]?[] keys, float[]?[] queries) => new()
+    private LayerView View(int layer, int t, double[]?[]? window, float[]?[] keys, float[]?[] queries, double[]? magnitudes = null) => new()
     {
         Layer = layer, Length = Length + t, Step = t,
         Heads = _layers[layer].Heads.Select((s, h) => new HeadView
         {
             Layer = layer, Head = h, Count = s.Used, Positions = s.Positions, Cumulative = s.Cumulative, Window = window?[h], Keys = keys[h], Query = queries[h],
+            OutputMagnitude = magnitudes?[h],
         }).ToArray(),
     };
 

@@ -13,6 +13,8 @@ public enum KvStats
     Window = 2,
     /// <summary>Per head, its kept keys and the current query (mean over the KV group), copied out of the tensors (LongHeads).</summary>
     Keys = 4,
+    /// <summary>Per head, the mean absolute value of its attention output this step (SpAtten's head importance).</summary>
+    HeadOutput = 8,
 }
 
 /// <summary>What a policy sees of one KV head: its kept slots (in no particular order), their positions and statistics.</summary>
@@ -28,6 +30,8 @@ public sealed class HeadView
     /// <summary>Keys of slots 0..Count-1, row-major [Count, d], and the current (last) query [d] (for <see cref="KvStats.Keys"/>).</summary>
     public float[]? Keys { get; init; }
     public float[]? Query { get; init; }
+    /// <summary>Mean |attention output| of this head's queries this step (for <see cref="KvStats.HeadOutput"/>).</summary>
+    public double? OutputMagnitude { get; init; }
 }
 
 /// <summary>What a policy sees of one layer after it attended: the sequence length and every KV head.</summary>
@@ -59,6 +63,12 @@ public abstract class KvPolicy(ModelSpec spec, KvBudget budget)
     /// head whose key is most similar (cosine), weighted by both slots' cumulative attention (EMS).
     /// </summary>
     public virtual bool MergesEvicted => false;
+
+    /// <summary>
+    /// True once (layer, KV head) is pruned: its output is zero and it keeps nothing (SpAtten's head pruning). The cache
+    /// asks before each step's attention, so a head pruned by this step's <see cref="Evictions"/> is silent from the next.
+    /// </summary>
+    public virtual bool IsPruned(int layer, int kvHead) => false;
 
     /// <summary>Queries in the observation window (for <see cref="KvStats.Window"/>).</summary>
     public virtual int Window => 0;

@@ -61,6 +61,43 @@ public class LayerAwarePolicyTests
     }
 
     [Fact]
+    public void SpAtten_prunes_the_head_with_the_weakest_output_which_then_keeps_nothing_and_outputs_zero()
+    {
+        var spec = Spec(heads: 4, kvHeads: 4);
+        using var cache = new HeadWiseCache(spec, KvPolicies.Create("spatten", KvBudget.Parse("8"), spec, parameters: "heads=0.25"));
+        // Values of KV head 2 are 100x smaller than the others': its output magnitude is the lowest, so with a quarter of
+        // the 4 heads to prune, it is the one.
+        torch.Tensor? lastOutput = null;
+        for (long start = 0; start < 24;)
+        {
+            int t = start == 0 ? 12 : 1;
+            using var scope = torch.NewDisposeScope();
+            var (q, k, v) = Step(spec, start, t, (_, p) => p == 3 ? 10f : 0f);
+            v[0, 2].mul_(0.01f);
+            var z = cache.Attend(0, q, k, v);
+            if (start == 23) lastOutput = z.detach().clone().DetachFromDisposeScope();
+            cache.Advance(t);
+            start += t;
+        }
+        Assert.Equal(0, cache.Kept(0, 2));
+        for (int h = 0; h < 4; h++)
+            if (h != 2) Assert.Equal(8, cache.Kept(0, h));
+        Assert.Equal(0f, lastOutput![0, 2].abs().max().item<float>());
+        for (int h = 0; h < 4; h++)
+            if (h != 2) Assert.True(lastOutput[0, h].abs().max().item<float>() > 0.01f, $"head {h} must still attend");
+        Assert.Equal(3L * 8 * KvTestCases.HeadDim * 2 * sizeof(float), cache.Bytes);
+        lastOutput.Dispose();
+    }
+
+    [Fact]
+    public void SpAtten_head_fraction_outside_0_1_is_refused()
+    {
+        var spec = Spec();
+        var e = Assert.Throws<HeadWiseException>(() => KvPolicies.Create("spatten", KvBudget.Parse("8"), spec, parameters: "heads=1"));
+        Assert.Contains("heads = 1 must be in [0, 1)", e.Message);
+    }
+
+    [Fact]
     public void SpAtten_decoding_keeps_the_cascade_importance_ranking()
     {
         var spec = Spec(layers: 2);
