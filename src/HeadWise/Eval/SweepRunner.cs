@@ -4,8 +4,12 @@ using HeadWise.Models;
 
 namespace HeadWise.Eval;
 
-/// <summary>What a sweep runs: one task over policies x budgets (the "full" policy runs once).</summary>
-public sealed record SweepPlan(string Task, IReadOnlyList<string> Policies, IReadOnlyList<string> Budgets, TaskOptions Options, string? AtlasPath = null);
+/// <summary>
+/// What a sweep runs: one task over policies x budgets (the "full" policy runs once). <see cref="Parameters"/> maps a
+/// policy name to its parameters ("key=value,..."), e.g. delta → "full=1,select=1" for a shallow model.
+/// </summary>
+public sealed record SweepPlan(string Task, IReadOnlyList<string> Policies, IReadOnlyList<string> Budgets, TaskOptions Options, string? AtlasPath = null,
+    IReadOnlyDictionary<string, string>? Parameters = null);
 
 /// <summary>
 /// Runs a sweep cell by cell into DIR/cells/KEY.json (written atomically), skipping cells already there, so an
@@ -22,7 +26,7 @@ public static class SweepRunner
         foreach (var p in plan.Policies)
         {
             if (p == "full") { cells.Add(new PolicyCacheFactory(p, KvBudget.All)); continue; }
-            foreach (var b in budgets) cells.Add(new PolicyCacheFactory(p, b, atlas));
+            foreach (var b in budgets) cells.Add(new PolicyCacheFactory(p, b, atlas, plan.Parameters?.GetValueOrDefault(p)));
         }
         return cells;
     }
@@ -69,7 +73,7 @@ public static class SweepRunner
         var text = JsonSerializer.Serialize(new
         {
             Model = BenchRunner.Label(model), plan.Task, o.Lengths, Depths = TaskRegistry.Create(plan.Task).HasDepth ? o.Depths : null,
-            o.Samples, o.Seed, Haystack = o.HaystackPath is null ? null : Path.GetFileName(o.HaystackPath),
+            o.Samples, o.Seed, Haystack = o.HaystackPath is null ? null : Path.GetFileName(o.HaystackPath), plan.Parameters,
         }, BenchResult.Json);
         var path = Path.Combine(dir, "sweep.json");
         if (File.Exists(path) && File.ReadAllText(path) != text)

@@ -33,4 +33,16 @@ public sealed class SweepTests
         var other = plan with { Options = plan.Options with { Seed = 3 } };
         Assert.Contains("different settings", Assert.Throws<HeadWiseException>(() => SweepRunner.Run(Stories.Value, other, resumed)).Message);
     }
+
+    [Fact]
+    public void Per_policy_parameters_reach_that_policy_only()
+    {
+        // stories260K has 4 KV heads per layer; spatten heads=0.5 prunes 2 of them, halving what it keeps.
+        var plain = new SweepPlan("copy", ["spatten", "streaming"], ["0.5"], new TaskOptions { Lengths = [41], Seed = 2 });
+        var pruned = plain with { Parameters = new Dictionary<string, string> { ["spatten"] = "heads=0.5" } };
+        var a = SweepRunner.Run(Stories.Value, plain, TestPaths.NewTempDir());
+        var b = SweepRunner.Run(Stories.Value, pruned, TestPaths.NewTempDir());
+        Assert.Equal(a.Single(r => r.Policy == "spatten").KvBytes / 2, b.Single(r => r.Policy == "spatten").KvBytes);
+        Assert.Equal(a.Single(r => r.Policy == "streaming").KvBytes, b.Single(r => r.Policy == "streaming").KvBytes);
+    }
 }
