@@ -1,30 +1,55 @@
 #!/usr/bin/env python3
-"""One markdown table from several `headwise sweep` folders (one per task): a row per (policy, budget) with the KV
-memory kept (share of the full cache) and, per task, the accuracy and the accuracy kept (share of the full cache's).
+"""Markdown tables from `headwise sweep` folders (one per task). Per task: a row per policy, a column per budget, each
+cell "accuracy % (KV kept %)". Then one summary row per policy and budget: KV memory saved and the accuracy kept
+(mean over the tasks of accuracy / full-cache accuracy).
 Usage: python3 bench/sweep_table.py DIR [DIR ...]"""
-import json, sys, os
+import json, os, sys
+from collections import OrderedDict
 
-tasks, rows = [], {}
+sweeps = []
 for d in sys.argv[1:]:
     results = json.load(open(os.path.join(d, "results.json")))
-    task = results[0]["task"]
-    tasks.append(task)
-    full = next(r for r in results if r["policy"] == "full")
-    for r in results:
-        key = (r["policy"], r["budget"])
-        row = rows.setdefault(key, {"kept": [], "acc": {}})
-        row["kept"].append(r["kv_bytes"] / r["kv_bytes_full"])
-        row["acc"][task] = (r["accuracy"], full["accuracy"])
+    sweeps.append((results[0]["task"], results))
 
-print("| policy | budget | KV kept | " + " | ".join(f"{t} accuracy (kept)" for t in tasks) + " |")
-print("|---|---|---:|" + "---:|" * len(tasks))
-for (policy, budget), row in rows.items():
-    kept = sum(row["kept"]) / len(row["kept"])
-    cells = []
-    for t in tasks:
-        if t not in row["acc"]:
-            cells.append("-")
+def budget_key(b):
+    return float(b)
+
+for task, results in sweeps:
+    full = next(r for r in results if r["policy"] == "full")
+    budgets = sorted({r["budget"] for r in results if r["policy"] != "full"}, key=budget_key)
+    cells = OrderedDict()
+    for r in results:
+        cells.setdefault(r["policy"], {})[r["budget"]] = r
+    print(f"**{task}** (full cache: {100 * full['accuracy']:.0f} %)\n")
+    print("| policy | " + " | ".join(f"budget {float(b):.0%}" for b in budgets) + " |")
+    print("|---|" + "---:|" * len(budgets))
+    for policy, by_budget in cells.items():
+        if policy == "full":
             continue
-        acc, full = row["acc"][t]
-        cells.append(f"{100 * acc:.0f} % ({100 * acc / full:.0f} %)" if full > 0 else f"{100 * acc:.0f} %")
-    print(f"| {policy} | {budget} | {100 * kept:.0f} % | " + " | ".join(cells) + " |")
+        row = []
+        for b in budgets:
+            r = by_budget.get(b)
+            row.append("-" if r is None else f"{100 * r['accuracy']:.0f} % ({100 * r['kv_bytes'] / r['kv_bytes_full']:.0f} %)")
+        print(f"| {policy} | " + " | ".join(row) + " |")
+    print()
+
+print("**All three tasks**: KV memory saved and accuracy kept (mean over tasks of accuracy / full-cache accuracy)\n")
+first_task, first = sweeps[0]
+budgets = sorted({r["budget"] for r in first if r["policy"] != "full"}, key=budget_key)
+policies = list(OrderedDict((r["policy"], 0) for r in first if r["policy"] != "full"))
+print("| policy | " + " | ".join(f"budget {float(b):.0%}: saved / kept" for b in budgets) + " |")
+print("|---|" + "---:|" * len(budgets))
+for p in policies:
+    row = []
+    for b in budgets:
+        saved, kept = [], []
+        for task, results in sweeps:
+            full = next(r for r in results if r["policy"] == "full")
+            r = next((x for x in results if x["policy"] == p and x["budget"] == b), None)
+            if r is None:
+                continue
+            saved.append(1 - r["kv_bytes"] / r["kv_bytes_full"])
+            if full["accuracy"] > 0:
+                kept.append(r["accuracy"] / full["accuracy"])
+        row.append(f"{100 * sum(saved) / len(saved):.0f} % / {100 * sum(kept) / len(kept):.0f} %" if saved and kept else "-")
+    print(f"| {p} | " + " | ".join(row) + " |")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 7's policy sweep on the testbed model: the atlas first (headkv, duo and taskkv read it), then every policy at
-# 10/25/50% budgets (100% is the full cache) on passkey, niah and multikey at 2,048 tokens.
+# 10/25/50/100% budgets on passkey, niah and multikey at 2,048 tokens. DELTA's defaults (2 full layers, 1 selection
+# layer) are for 32-layer models; on the 4-layer testbed it runs with 1 full layer and 1 selection layer.
 # Usage: bash bench/testbed-sweep.sh [OUT_DIR] [SAMPLES]     (resumable: rerun to finish an interrupted sweep)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,9 +10,9 @@ samples=${2:-4}
 model=models/testbed-2k/model.gguf
 policies=full,streaming,h2o,snapkv,pyramidkv,adakv,headkv,duo,taskkv,ems,spatten,delta,longheads
 mkdir -p "$out"
-[ -f "$out/atlas/atlas.json" ] || ./headwise profile --model "$model" --scores retrieval,duo-gate,heterogeneity,sink,locality --out "$out/atlas"
+[ -f "$out/atlas/atlas.json" ] || ./headwise profile --model "$model" --probe-tokens 1024 --out "$out/atlas"
 for task in passkey niah multikey; do
-  ./headwise sweep --model "$model" --task "$task" --policies "$policies" --budgets 0.1,0.25,0.5 \
+  ./headwise sweep --model "$model" --task "$task" --policies "$policies" --budgets 0.1,0.25,0.5,1.0 --kv-params delta:full=1,select=1 \
     --lengths 2048 --depths 0.1,0.3,0.5,0.7,0.9 --samples "$samples" --atlas "$out/atlas/atlas.json" --out "$out/$task"
 done
 python3 bench/sweep_table.py "$out/passkey" "$out/niah" "$out/multikey" > "$out/table.md"
