@@ -7,13 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-docs/testbed-sweep}
 samples=${2:-4}
-model=models/testbed-2k/model.gguf
+model=${MODEL:-models/testbed-2k/model.gguf}
 policies=full,streaming,h2o,snapkv,pyramidkv,adakv,headkv,duo,taskkv,ems,spatten,delta,longheads
 mkdir -p "$out"
 [ -f "$out/atlas/atlas.json" ] || ./headwise profile --model "$model" --probe-tokens 1024 --out "$out/atlas"
 for task in passkey niah multikey; do
   ./headwise sweep --model "$model" --task "$task" --policies "$policies" --budgets 0.1,0.25,0.5,1.0 --kv-params delta:full=1,select=1 \
-    --lengths 2048 --depths 0.1,0.3,0.5,0.7,0.9 --samples "$samples" --atlas "$out/atlas/atlas.json" --out "$out/$task"
+    --lengths 2048 --depths "${DEPTHS:-0.1,0.3,0.5,0.7,0.9}" --samples "$samples" --atlas "$out/atlas/atlas.json" --out "$out/$task"
 done
 python3 bench/sweep_table.py "$out/passkey" "$out/niah" "$out/multikey" > "$out/table.md"
 cat "$out/table.md"
