@@ -21,7 +21,7 @@ d = next(x for x in r if x['policy'] == 'duo' and float(x['budget']) == float('$
 print(f['accuracy'], d['accuracy'], round(d['kv_bytes'] / d['kv_bytes_full'], 4))")
   json="$dir/$task/streaming-at-duo-share.json"
   [ -f "$json" ] || ./headwise bench --model "$model" --task "$task" --policy streaming --budget "$share" \
-    --lengths 2048 --depths "${DEPTHS:-0.1,0.3,0.5,0.7,0.9}" --samples "$samples" --json "$json" > /dev/null
+    --lengths 2016 --depths "${DEPTHS:-0.1,0.3,0.5,0.7,0.9}" --samples "$samples" --json "$json" > /dev/null
   stream=$(python3 -c "import json; print(json.load(open('$json'))['accuracy'])")
   python3 -c "print(f'| $task | {100*$full:.0f} % | {100*$duo:.0f} % | {100*$share:.0f} % | {100*$stream:.0f} % |')"
 done

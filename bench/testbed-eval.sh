@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 8, acceptance 1: the testbed's full-cache accuracy with the evaluation harness (`headwise bench`) at 2,048 tokens:
-# passkey, single-needle niah and multikey over 5 depths, copy of a random sequence (1,024 tokens then its repeat) and
+# passkey, single-needle niah and multikey over 5 depths, copy of a random sequence (1,023 tokens then its repeat) and
 # the shuffled control. Usage: bash bench/testbed-eval.sh [OUT_DIR] [SAMPLES_PER_DEPTH]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,11 +9,11 @@ samples=${2:-10}
 model=${MODEL:-models/testbed-2k/model.gguf}
 mkdir -p "$out"
 for task in passkey niah multikey; do
-  [ -f "$out/$task.json" ] || ./headwise bench --model "$model" --task "$task" --lengths 2048 --depths 0.1,0.3,0.5,0.7,0.9 \
+  [ -f "$out/$task.json" ] || ./headwise bench --model "$model" --task "$task" --lengths 2016 --depths 0.1,0.3,0.5,0.7,0.9 \
     --samples "$samples" --json "$out/$task.json" > /dev/null
 done
 for task in copy copy-shuffled; do
-  [ -f "$out/$task.json" ] || ./headwise bench --model "$model" --task "$task" --lengths 2049 --samples "$samples" --json "$out/$task.json" > /dev/null
+  [ -f "$out/$task.json" ] || ./headwise bench --model "$model" --task "$task" --lengths 2047 --samples "$samples" --json "$out/$task.json" > /dev/null
 done
 echo "| task | prompts | accuracy | by depth |"
 echo "|---|---:|---:|---|"

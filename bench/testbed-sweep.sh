@@ -13,7 +13,7 @@ mkdir -p "$out"
 [ -f "$out/atlas/atlas.json" ] || ./headwise profile --model "$model" --probe-tokens 1024 --out "$out/atlas"
 for task in passkey niah multikey; do
   ./headwise sweep --model "$model" --task "$task" --policies "$policies" --budgets 0.1,0.25,0.5,1.0 --kv-params delta:full=1,select=1 \
-    --lengths 2048 --depths "${DEPTHS:-0.1,0.3,0.5,0.7,0.9}" --samples "$samples" --atlas "$out/atlas/atlas.json" --out "$out/$task"
+    --lengths 2016 --depths "${DEPTHS:-0.1,0.3,0.5,0.7,0.9}" --samples "$samples" --atlas "$out/atlas/atlas.json" --out "$out/$task"
 done
 python3 bench/sweep_table.py "$out/passkey" "$out/niah" "$out/multikey" > "$out/table.md"
 cat "$out/table.md"

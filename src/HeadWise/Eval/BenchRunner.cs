@@ -7,7 +7,7 @@ namespace HeadWise.Eval;
 /// <summary>Evaluates (model, task, policy, budget) over a task's grid and aggregates the scores and costs.</summary>
 public static class BenchRunner
 {
-    /// <summary>Checks the grid against the model before any work: lengths within context, depths in [0, 1], samples >= 1.</summary>
+    /// <summary>Checks the grid against the model before any work: lengths (and the answer after them) within context, depths in [0, 1], samples >= 1.</summary>
     public static void Validate(ModelSpec spec, IEvalTask task, TaskOptions o)
     {
         if (o.Lengths.Count == 0) throw new HeadWiseException("give at least one length");
@@ -16,6 +16,10 @@ public static class BenchRunner
             if (l < 1) throw new HeadWiseException($"length {l} must be >= 1 token");
             if (l > spec.ContextLength)
                 throw new HeadWiseException($"length {l} exceeds the model's context of {spec.ContextLength} tokens");
+            // A prompt that fills the context leaves the answer no position to be generated at.
+            if (l + task.AnswerTokens > spec.ContextLength)
+                throw new HeadWiseException($"length {l} leaves no room for the answer: task {task.Name} generates up to {task.AnswerTokens} tokens " +
+                                            $"and the model's context is {spec.ContextLength}; use prompts of at most {spec.ContextLength - task.AnswerTokens} tokens");
         }
         if (task.HasDepth)
         {

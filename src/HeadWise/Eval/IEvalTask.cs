@@ -8,6 +8,8 @@ public interface IEvalTask
     string Name { get; }
     /// <summary>Whether the task places a needle (so the grid has a depth axis).</summary>
     bool HasDepth { get; }
+    /// <summary>Tokens the model may generate after a prompt (the answer's room); 0 for tasks scored on the prompt itself.</summary>
+    int AnswerTokens => 0;
     /// <summary>Samples for every length (x depth) x sample index; the same options give the same samples.</summary>
     IReadOnlyList<EvalSample> Generate(ITokenizer tokenizer, TaskOptions options);
 }

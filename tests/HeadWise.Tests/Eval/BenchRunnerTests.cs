@@ -57,6 +57,11 @@ public sealed class BenchRunnerTests
         var m = Stories.Value;
         var e = Assert.Throws<HeadWiseException>(() => BenchRunner.Validate(m.Spec, TaskRegistry.Create("copy"), new TaskOptions { Lengths = [m.Spec.ContextLength + 1] }));
         Assert.Contains($"exceeds the model's context of {m.Spec.ContextLength}", e.Message);
+        // A prompt that fills the context would leave the answer nowhere to go (scored 0 without a word): refused.
+        e = Assert.Throws<HeadWiseException>(() => BenchRunner.Validate(m.Spec, TaskRegistry.Create("passkey"), new TaskOptions { Lengths = [m.Spec.ContextLength], Depths = [0.5] }));
+        Assert.Contains($"length {m.Spec.ContextLength} leaves no room for the answer: task passkey generates up to 10 tokens", e.Message);
+        Assert.Contains($"use prompts of at most {m.Spec.ContextLength - 10} tokens", e.Message);
+        BenchRunner.Validate(m.Spec, TaskRegistry.Create("passkey"), new TaskOptions { Lengths = [m.Spec.ContextLength - 10], Depths = [0.5] });
         e = Assert.Throws<HeadWiseException>(() => BenchRunner.Validate(m.Spec, TaskRegistry.Create("passkey"), new TaskOptions { Lengths = [100], Depths = [0.5, 1.5] }));
         Assert.Contains("depth 1.5 is outside [0, 1]", e.Message);
         e = Assert.Throws<HeadWiseException>(() => TaskRegistry.Create("needle"));

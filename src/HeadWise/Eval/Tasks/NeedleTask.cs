@@ -15,6 +15,7 @@ public abstract class NeedleTask : IEvalTask
     public bool HasDepth => true;
     protected abstract AnswerScoring Scoring { get; }
     protected abstract int MaxNewTokens { get; }
+    public int AnswerTokens => MaxNewTokens;
     protected abstract SentenceSource Filler(TaskOptions options);
     protected abstract NeedlePrompt Make(Random rng, double depth);
 
