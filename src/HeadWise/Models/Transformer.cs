@@ -15,6 +15,9 @@ public sealed class Transformer : IDisposable
 {
     private readonly Rope? _rope;
     private readonly double _scale;
+    // One Scalar for the model's life: a fresh implicit conversion per call leaves a native Scalar to the finalizer,
+    // and a sweep of thousands of forwards once failed inside add_ on such a temporary.
+    private readonly Scalar _normEps;
 
     public Transformer(ModelSpec spec, ModelWeights weights)
     {
@@ -22,6 +25,7 @@ public sealed class Transformer : IDisposable
         Weights = weights;
         _rope = spec.Positions == PositionKind.Rope ? new Rope(spec, spec.ContextLength) : null;
         _scale = 1.0 / Math.Sqrt(spec.HeadDim);
+        _normEps = spec.NormEps.ToScalar();
     }
 
     public ModelSpec Spec { get; }
@@ -209,7 +213,7 @@ public sealed class Transformer : IDisposable
         Spec.Norm == NormKind.RmsNorm ? RmsNorm(x, weight) : F.layer_norm(x, [x.shape[^1]], weight, bias, Spec.NormEps);
 
     private Tensor RmsNorm(Tensor x, Tensor weight) =>
-        x * torch.rsqrt(x.pow(2).mean([-1], keepdim: true).add_(Spec.NormEps)) * weight;
+        x * torch.rsqrt(x.pow(2).mean([-1], keepdim: true).add_(_normEps)) * weight;
 
     private static Tensor Hook(IForwardHooks? hooks, string name, Tensor x) =>
         hooks is not null && hooks.Wants(name) ? hooks.Apply(name, x) : x;
