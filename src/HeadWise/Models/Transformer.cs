@@ -15,9 +15,9 @@ public sealed class Transformer : IDisposable
 {
     private readonly Rope? _rope;
     private readonly double _scale;
-    // One Scalar for the model's life: a fresh implicit conversion per call leaves a native Scalar to the finalizer,
-    // and a sweep of thousands of forwards once failed inside add_ on such a temporary.
-    private readonly Scalar _normEps;
+    // Scalars held for the model's life: add_(x) makes a temporary alpha Scalar that the GC may finalize while the native
+    // call still reads it (under allocation pressure, e.g. longheads' key copies, sweeps failed in Scalar::toFloat).
+    private readonly Scalar _normEps, _one = 1.ToScalar();
 
     public Transformer(ModelSpec spec, ModelWeights weights)
     {
@@ -213,7 +213,7 @@ public sealed class Transformer : IDisposable
         Spec.Norm == NormKind.RmsNorm ? RmsNorm(x, weight) : F.layer_norm(x, [x.shape[^1]], weight, bias, Spec.NormEps);
 
     private Tensor RmsNorm(Tensor x, Tensor weight) =>
-        x * torch.rsqrt(x.pow(2).mean([-1], keepdim: true).add_(_normEps)) * weight;
+        x * torch.rsqrt(x.pow(2).mean([-1], keepdim: true).add_(_normEps, alpha: _one)) * weight;
 
     private static Tensor Hook(IForwardHooks? hooks, string name, Tensor x) =>
         hooks is not null && hooks.Wants(name) ? hooks.Apply(name, x) : x;
