@@ -10,14 +10,15 @@ public static class AccuracyMemoryPlot
     {
         if (results.Count == 0) throw new HeadWiseException("no results to plot");
         var plot = new Plot();
-        var palette = new ScottPlot.Palettes.Category10();
+        var palette = new ScottPlot.Palettes.Category20(); // 13 policies: ten colours would repeat
         int i = 0;
         foreach (var g in results.GroupBy(r => r.Policy))
         {
             var pts = g.OrderBy(r => r.KvBytes).ToArray();
             var sc = plot.Add.Scatter(pts.Select(r => r.KvBytes / 1048576.0).ToArray(), pts.Select(r => r.Accuracy * 100).ToArray());
             sc.LegendText = g.Key == "full" ? "full cache" : g.Key;
-            sc.Color = palette.GetColor(i++);
+            sc.Color = palette.GetColor(i);
+            if (i++ % 2 == 1) sc.LinePattern = ScottPlot.LinePattern.Dashed; // neighbours in the palette are light/dark pairs
             sc.MarkerSize = 8;
             sc.LineWidth = 2;
         }
