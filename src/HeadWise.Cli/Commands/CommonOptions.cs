@@ -8,17 +8,17 @@ internal static class CommonOptions
     /// <summary>The shipped testbed model, the default where a verb works on any decoder.</summary>
     public const string TestbedModel = "models/testbed-2k/model.gguf";
 
-    public static Option<string> Model(bool testbedDefault = true) => testbedDefault
-        ? new("--model", "-m")
+    public static Option<string> Model(bool testbedDefault = true)
+    {
+        var option = new Option<string>("--model", "-m")
         {
-            Description = $"Model checkpoint: a .gguf file, a llama2.c .bin, a Hugging Face folder or a BERT .onnx (default: the shipped {TestbedModel})",
-            DefaultValueFactory = _ => FindTestbed(),
-        }
-        : new("--model", "-m")
-        {
-            Description = "Model checkpoint: a .gguf file, a llama2.c .bin, a Hugging Face folder or a BERT .onnx",
-            Required = true,
+            Description = "Model checkpoint: a .gguf file, a llama2.c .bin, a Hugging Face folder or a BERT .onnx" +
+                          (testbedDefault ? $" (default: the shipped {TestbedModel})" : ""),
+            Required = !testbedDefault,
         };
+        if (testbedDefault) option.DefaultValueFactory = _ => FindTestbed();
+        return option;
+    }
 
     /// <summary>
     /// The testbed beside the CLI's build (walking up from it to the repository), else the relative path, whose loading

@@ -90,7 +90,6 @@ public sealed class HeadWiseCache : IKvCache
         var stats = new double[kvh][];
         var keys = new float[kvh][];
         var queries = new float[kvh][];
-        using var pruned = Pruned(layer) is { } kvPruned ? torch.tensor(kvPruned) : null;
         bool single = store.Groups.Count == 1;
         var z = single ? null : torch.empty(kvh, g, d);
         foreach (var gr in store.Groups)
@@ -128,7 +127,7 @@ public sealed class HeadWiseCache : IKvCache
                 var s = stats[h];
                 for (int i = 0; i < s.Length; i++) c[i] += s[i];
             }
-        if (pruned is not null) z!.index_fill_(0, pruned, 0f);
+        SilencePruned(layer, z!);
         // When decoding, the observation window is the current query.
         var magnitudes = needs.HasFlag(KvStats.HeadOutput) ? Magnitudes(z!.reshape(kvh, -1)) : null;
         var evictions = Policy.Evictions(View(layer, 1, needs.HasFlag(KvStats.Window) ? stats : null, keys, queries, magnitudes));
@@ -181,11 +180,7 @@ public sealed class HeadWiseCache : IKvCache
                 windowStats[h] = w.narrow(1, t - window, window).sum([0, 1]).to(ScalarType.Float64).data<double>().ToArray();
         }
         var z = torch.cat(parts, 0); // [H, T, d]
-        if (Pruned(layer) is { } pruned)
-        {
-            using var queryHeads = torch.tensor(pruned.SelectMany(h => Enumerable.Range((int)h * g, g).Select(qh => (long)qh)).ToArray());
-            z.index_fill_(0, queryHeads, 0f);
-        }
+        SilencePruned(layer, z.unflatten(0, [store.Heads.Length, g]));
         var magnitudes = needs.HasFlag(KvStats.HeadOutput) ? Magnitudes(z.reshape(store.Heads.Length, -1)) : null;
         z = z.unsqueeze(0); // [1, H, T, d]
         var evictions = Policy.Evictions(View(layer, t, windowStats, keys, queries, magnitudes));
@@ -194,11 +189,13 @@ public sealed class HeadWiseCache : IKvCache
         return z;
     }
 
-    /// <summary>KV heads of <paramref name="layer"/> the policy has pruned; null when none.</summary>
-    private long[]? Pruned(int layer)
+    /// <summary>Zeroes, in place, the outputs of the KV heads the policy pruned; dim 0 of <paramref name="byKvHead"/> is the KV head.</summary>
+    private void SilencePruned(int layer, Tensor byKvHead)
     {
         var heads = Enumerable.Range(0, _spec.KvHeads).Where(h => Policy.IsPruned(layer, h)).Select(h => (long)h).ToArray();
-        return heads.Length == 0 ? null : heads;
+        if (heads.Length == 0) return;
+        using var index = torch.tensor(heads);
+        byKvHead.index_fill_(0, index, 0f);
     }
 
     /// <summary>Mean |output| per KV head from rows [KvH, ...] (each KV head's query group and queries flattened).</summary>

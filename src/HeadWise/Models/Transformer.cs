@@ -225,6 +225,8 @@ public sealed class Transformer : IDisposable
     public void Dispose()
     {
         _rope?.Dispose();
+        _normEps.Dispose();
+        _one.Dispose();
         Weights.Dispose();
     }
 }

@@ -11,7 +11,7 @@ public sealed class MultikeyTask(int keys = 4) : NeedleTask
 
     public override string Name => "multikey";
     protected override AnswerScoring Scoring => AnswerScoring.ExactNumber;
-    protected override int MaxNewTokens => 14;
+    public override int AnswerTokens => 14;
     protected override SentenceSource Filler(TaskOptions options) => TextFile(options, Name);
 
     protected override NeedlePrompt Make(Random rng, double depth)

@@ -14,8 +14,7 @@ public abstract class NeedleTask : IEvalTask
     public abstract string Name { get; }
     public bool HasDepth => true;
     protected abstract AnswerScoring Scoring { get; }
-    protected abstract int MaxNewTokens { get; }
-    public int AnswerTokens => MaxNewTokens;
+    public abstract int AnswerTokens { get; }
     protected abstract SentenceSource Filler(TaskOptions options);
     protected abstract NeedlePrompt Make(Random rng, double depth);
 
@@ -34,7 +33,7 @@ public abstract class NeedleTask : IEvalTask
                 return new EvalSample
                 {
                     Length = length, Depth = depth, Tokens = built.Tokens, ScoredFrom = built.Tokens.Length,
-                    Answer = p.Answer, MaxNewTokens = MaxNewTokens, Scoring = Scoring,
+                    Answer = p.Answer, MaxNewTokens = AnswerTokens, Scoring = Scoring,
                     HaystackStart = built.HaystackStart, HaystackEnd = built.HaystackEnd, NeedleStart = built.NeedleStarts[0],
                     MaxSentenceTokens = built.MaxSentenceTokens, NeedleTokens = built.NeedleTokens,
                 };

@@ -15,7 +15,7 @@ public sealed class NiahTask : NeedleTask
 
     public override string Name => "niah";
     protected override AnswerScoring Scoring => AnswerScoring.RougeRecall;
-    protected override int MaxNewTokens => 32;
+    public override int AnswerTokens => 32;
     protected override SentenceSource Filler(TaskOptions options) => TextFile(options, Name);
 
     protected override NeedlePrompt Make(Random rng, double depth)

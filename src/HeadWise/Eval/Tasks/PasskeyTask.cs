@@ -8,7 +8,7 @@ public sealed class PasskeyTask : NeedleTask
 
     public override string Name => "passkey";
     protected override AnswerScoring Scoring => AnswerScoring.ExactNumber;
-    protected override int MaxNewTokens => 10;
+    public override int AnswerTokens => 10;
     protected override SentenceSource Filler(TaskOptions options) => Grass;
 
     protected override NeedlePrompt Make(Random rng, double depth)
