@@ -69,6 +69,19 @@ public class GenerateAndInfoCliTests
         Assert.Equal(2048, doc.RootElement.GetProperty("context_length").GetInt32());
     }
 
+    [Theory]
+    [InlineData("delta", "--kv-params 'delta': expected POLICY:key=value")]
+    [InlineData("delta:full=1|delta:select=1", "--kv-params: policy 'delta' is given twice")]
+    public void Bad_sweep_policy_parameters_give_one_clear_line(string parameters, string expected)
+    {
+        var args = new List<string> { "sweep", "--task", "copy", "--policies", "delta", "--out", TestPaths.NewTempDir() };
+        foreach (var p in parameters.Split('|')) { args.Add("--kv-params"); args.Add(p); }
+        var r = CliProcess.Run([.. args]);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains(expected, r.Stderr);
+        Assert.Single(r.Stderr.Trim().Split('\n'));
+    }
+
     [Fact]
     public void Llama2c_checkpoint_generates_the_same_story_as_the_gguf()
     {
