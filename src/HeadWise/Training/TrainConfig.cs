@@ -118,11 +118,18 @@ public sealed record TrainConfig
 
     /// <summary>
     /// A relative data path is looked up from the config's folder and then each folder above it, first match wins:
-    /// "shared/data/moby-dick.txt" finds the project's ../shared from configs/ in any checkout.
+    /// "shared/data/moby-dick.txt" finds the project's ../shared from configs/ in any checkout, or HEADWISE_SHARED's.
     /// </summary>
     private static string ResolveData(string configDir, string entry)
     {
         if (Path.IsPathRooted(entry)) return entry;
+        // HEADWISE_SHARED names the shared folder wherever it lives (the README's alternative to ../shared).
+        var shared = Environment.GetEnvironmentVariable("HEADWISE_SHARED");
+        if (!string.IsNullOrEmpty(shared) && entry.StartsWith("shared/", StringComparison.Ordinal))
+        {
+            var mapped = Path.GetFullPath(Path.Combine(shared, entry["shared/".Length..]));
+            if (File.Exists(mapped) || Directory.Exists(mapped)) return mapped;
+        }
         for (var d = new DirectoryInfo(configDir); d is not null; d = d.Parent)
         {
             var candidate = Path.GetFullPath(Path.Combine(d.FullName, entry));
