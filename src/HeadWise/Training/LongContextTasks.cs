@@ -21,10 +21,18 @@ public sealed class LongContextTasks
     public static string NiahNeedle(string number) => $" The special magic number is: {number}.";
     public const string NiahQuestion = "\nWhat is the special magic number? The special magic number is:";
     public static string RulerNeedle(string word, string number) => $" One of the special magic numbers for {word} is: {number}.";
-    public static string RulerQuestion(string word) => $"\nWhat is the special magic number for {word} mentioned in the provided text? The special magic number for {word} mentioned in the provided text is";
+    public static string RulerQuestion(string word, string where = "provided text") =>
+        $"\nWhat is the special magic number for {word} mentioned in the {where}? The special magic number for {word} mentioned in the {where} is";
 
     public const string KvIntro = "Below is a list of keys and their values. Remember them.\n";
     public const string CopySeparator = "\n\nRepeat:\n\n";
+
+    // Phrasings vary so the model learns the skill (find the needle, copy its answer) rather than one template; the
+    // evaluation harness's own phrasings are among them, its contents (keys, places, activities) are drawn at random.
+    private static readonly string[] PasskeyIntros =
+        [PasskeyIntro, "There is a pass key hidden in this text. Find it and remember it.", "Find the pass key in the text below.", ""];
+    private static readonly string[] NeedleIntros =
+        ["", "Read the text below and remember the facts hidden in it.", "Some special magic numbers are hidden in the text below. Remember them."];
 
     private static readonly string[] Words =
     [
@@ -32,11 +40,20 @@ public sealed class LongContextTasks
         "violet", "compass", "anchor", "canyon", "ember", "glacier", "island", "jasmine", "kettle", "lemon", "mirror", "needle",
         "orchard", "pepper", "quartz", "saddle", "tunnel", "velvet", "walnut", "yellow", "zephyr", "bridge", "castle", "dragon",
     ];
-    private static readonly (string City, string Thing)[] Places =
+    private static readonly string[] Adjectives =
+        ["amber", "brisk", "calm", "dusty", "eager", "fuzzy", "gentle", "hollow", "icy", "jolly", "lucky", "misty", "noble", "proud", "quiet", "rusty"];
+    private static readonly string[] Cities =
     [
-        ("San Francisco", "eat a sandwich and sit in Dolores Park on a sunny day"), ("Paris", "walk along the river at dawn"),
-        ("Boston", "row on the Charles in the morning"), ("Lisbon", "ride the old yellow tram up the hill"),
-        ("Kyoto", "visit the temples before the crowds arrive"), ("Chicago", "take the architecture boat tour"),
+        "San Francisco", "Paris", "Boston", "Lisbon", "Kyoto", "Chicago", "Oslo", "Cairo", "Lima", "Madrid", "Dublin", "Vienna",
+        "Prague", "Nairobi", "Seoul", "Sydney", "Toronto", "Havana", "Athens", "Istanbul", "Mumbai", "Bangkok", "Quito", "Rome",
+        "Berlin", "Denver", "Seattle", "Montreal", "Naples", "Porto", "Krakow", "Hanoi",
+    ];
+    private static readonly string[] Activities =
+    [
+        "eat a sandwich and sit in Dolores Park on a sunny day", "walk along the river at dawn", "row on the Charles in the morning",
+        "visit the temples before the crowds arrive", "take the architecture boat tour", "climb the castle hill for the view",
+        "drink coffee in a quiet square", "hear a concert in the old church", "cycle along the harbor in the evening",
+        "buy bread at the corner bakery", "read in the public library", "watch the ships come in",
     ];
 
     private readonly ByteLevelBpeTokenizer _tok;
@@ -100,15 +117,27 @@ public sealed class LongContextTasks
         return new string(chars);
     }
 
-    /// <summary>A share in [0.02, 0.98] for where the needle sits: the rest goes after it.</summary>
-    private static double Depth(Random rng) => 0.02 + 0.96 * rng.NextDouble();
+    /// <summary>
+    /// A share in [0.02, 0.98] for where the needle sits (the rest goes after it). Half the needles sit in the first
+    /// third: the farthest ones are the hardest to learn, and a uniform depth alone left them mostly unlearnt.
+    /// </summary>
+    private static double Depth(Random rng) => 0.02 + (rng.NextDouble() < 0.5 ? 0.96 : 0.31) * rng.NextDouble();
+
+    private static T Pick<T>(Random rng, IReadOnlyList<T> items) => items[rng.Next(items.Count)];
+
+    private SampleBuilder Start(string intro)
+    {
+        var b = new SampleBuilder().Add([_bos]);
+        return intro.Length == 0 ? b : b.Add(Enc(intro));
+    }
 
     private TrainingSample? Passkey(Random rng, int total)
     {
         var key = Number(rng, 3, 7);
         double depth = Depth(rng);
         bool classic = rng.NextDouble() < 0.5;
-        var b = new SampleBuilder().Add([_bos]).Add(Enc(PasskeyIntro)).Gap(depth).Add(Enc(PasskeyNeedle(key))).Gap(1 - depth)
+        var needle = rng.NextDouble() < 0.5 ? PasskeyNeedle(key) : $" The pass key is {key}. Remember it.";
+        var b = Start(Pick(rng, PasskeyIntros)).Gap(depth).Add(Enc(needle)).Gap(1 - depth)
             .Add(Enc(PasskeyQuestion)).Add(Enc(" " + key), _answer).Add(Enc("."));
         return b.Build(total, n => classic ? Repeat(_passkeyFiller, n, rng) : Text(rng, n));
     }
@@ -124,28 +153,34 @@ public sealed class LongContextTasks
     private TrainingSample? Niah(Random rng, int total, int style)
     {
         double depth = Depth(rng);
-        var b = new SampleBuilder().Add([_bos]).Gap(depth);
         if (style < 0) style = rng.Next(3);
+        var b = Start(Pick(rng, NeedleIntros));
         if (style == 0)
         {
             var number = Number(rng, 5, 7);
-            b.Add(Enc(NiahNeedle(number))).Gap(1 - depth).Add(Enc(NiahQuestion)).Add(Enc(" " + number), _answer).Add(Enc("."));
+            b.Gap(depth).Add(Enc(NiahNeedle(number))).Gap(1 - depth).Add(Enc(NiahQuestion)).Add(Enc(" " + number), _answer).Add(Enc("."));
         }
         else if (style == 1)
         {
-            // RULER style with distractor needles for other words: the question's word decides which number is right.
-            var words = Words.OrderBy(_ => rng.Next()).Take(1 + rng.Next(4)).ToArray();
+            // RULER style with distractor needles for other keys: the question's key decides which number is right.
+            var keys = new HashSet<string>();
+            int count = 1 + rng.Next(5);
+            while (keys.Count < count) keys.Add(rng.NextDouble() < 0.5 ? Pick(rng, Words) : $"{Pick(rng, Adjectives)}-{Pick(rng, Words)}");
+            var words = keys.ToArray();
             var numbers = words.Select(_ => Number(rng, 5, 7)).ToArray();
             int target = rng.Next(words.Length);
-            b = new SampleBuilder().Add([_bos]);
             for (int i = 0; i < words.Length; i++) b.Gap(rng.NextDouble() + 0.05).Add(Enc(RulerNeedle(words[i], numbers[i])));
-            b.Gap(rng.NextDouble() + 0.05).Add(Enc(RulerQuestion(words[target]))).Add(Enc(" " + numbers[target]), _answer).Add(Enc("."));
+            var where = rng.NextDouble() < 0.5 ? "provided text" : "text";
+            b.Gap(rng.NextDouble() + 0.05).Add(Enc(RulerQuestion(words[target], where))).Add(Enc(" " + numbers[target]), _answer).Add(Enc("."));
         }
         else
         {
-            var (city, thing) = Places[rng.Next(Places.Length)];
-            b.Add(Enc($" The best thing to do in {city} is {thing}.")).Gap(1 - depth)
-                .Add(Enc($"\nWhat is the best thing to do in {city}? The best thing to do in {city} is")).Add(Enc(" " + thing), _answer).Add(Enc("."));
+            // A fact whose answer is a phrase to copy: a stock activity or a random run of training text.
+            var city = Pick(rng, Cities);
+            var verb = rng.NextDouble() < 0.7 ? " is to" : " is";
+            int[] activity = rng.NextDouble() < 0.3 ? Enc(" " + Pick(rng, Activities)) : Text(rng, 6 + rng.Next(10));
+            b.Gap(depth).Add(Enc($" The best thing to do in {city}{verb}")).Add(activity).Add(Enc(".")).Gap(1 - depth)
+                .Add(Enc($"\nWhat is the best thing to do in {city}? The best thing to do in {city}{verb}")).Add(activity, _answer).Add(Enc("."));
         }
         return b.Build(total, n => Text(rng, n));
     }
@@ -204,7 +239,15 @@ public sealed class LongContextTasks
         int length = Math.Max(1, rng.Next(max / 4, max + 1));
         // Natural text, or random tokens that no language model can guess: only copying predicts them.
         int[] segment = rng.NextDouble() < 0.7 ? Text(rng, length) : RandomTokens(rng, length);
-        return new SampleBuilder().Add([_bos]).Gap(1).Add(segment).Add(sep).Add(segment, _answer).Build(total, n => Text(rng, n));
+        if (rng.NextDouble() < 0.5)
+            return new SampleBuilder().Add([_bos]).Gap(1).Add(segment).Add(sep).Add(segment, _answer).Build(total, n => Text(rng, n));
+        // Recall without a separator: a span somewhere in the text comes back at the end, and after its first few
+        // tokens only the earlier occurrence predicts the rest (the induction behind Wu et al.'s retrieval heads).
+        var span = segment[..Math.Min(segment.Length, 8 + rng.Next(40))];
+        int cue = Math.Min(span.Length - 1, 2 + rng.Next(3));
+        double depth = Depth(rng);
+        return new SampleBuilder().Add([_bos]).Gap(depth).Add(span).Gap(1 - depth).Add(span[..cue]).Add(span[cue..], _answer)
+            .Build(total, n => Text(rng, n));
     }
 
     /// <summary>Random tokens from the <c>randomVocab</c> most frequent learned pieces (ids after the bytes), or from all.</summary>

@@ -55,9 +55,11 @@ public static class ModelCard
         foreach (var p in m.Probes)
             sb.AppendLine($"| {p.Task} | {p.Length} | {p.Samples} | {p.SampleAccuracy:P0} | {p.TokenAccuracy:P1} |");
         sb.AppendLine();
-        sb.AppendLine("Task formats (LongContextTasks): passkey as in Mohtashami and Jaggi (2023) with a 3-7 digit key; niah is the single needle " +
-                      "\"The special magic number is: N.\" in held-out text, asked at the end; kvretrieval asks for values of pseudo-word keys in a list; " +
-                      "copy repeats a text segment after \"Repeat:\" (accuracy per token).");
+        sb.AppendLine("Task formats (LongContextTasks; each in several phrasings, half the needles in the first third): passkey as in Mohtashami and Jaggi (2023) " +
+                      "with a 3-7 digit key; niah here is the single needle \"The special magic number is: N.\" in held-out text, asked at the end " +
+                      "(training also hides RULER needles with distractors and city facts whose answer is a phrase to copy); kvretrieval asks for " +
+                      "values of pseudo-word keys in a list; copy repeats a text segment after \"Repeat:\" or recalls a span from a short cue " +
+                      "(accuracy per token).");
         sb.AppendLine();
         sb.AppendLine($"What the heads do on 10 passkey/niah prompts of {m.HeadCheckLength} tokens (`HeadBehaviourCheck`; retrieval as in Wu et al. 2024: the most-attended key is the answer token, more than 32 tokens back; sink: attention on BOS; local: attention on the last 16 tokens; previous: attention on the token just before):");
         sb.AppendLine();

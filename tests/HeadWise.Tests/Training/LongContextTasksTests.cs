@@ -33,9 +33,10 @@ public class LongContextTasksTests
             Assert.Equal(1000, s.Weights.Length);
             Assert.Equal(tok.BosId, s.Tokens[0]);
             var text = tok.Decode(s.Tokens);
-            var needle = Regex.Match(text, @"The pass key is (\d+)\. Remember it\. (\d+) is the pass key\.");
+            // Two needle phrasings: with and without the key repeated.
+            var needle = Regex.Match(text, @"The pass key is (\d+)\. Remember it\.( (\d+) is the pass key\.)?");
             Assert.True(needle.Success, text);
-            Assert.Equal(needle.Groups[1].Value, needle.Groups[2].Value);
+            if (needle.Groups[2].Success) Assert.Equal(needle.Groups[1].Value, needle.Groups[3].Value);
             Assert.EndsWith($"What is the pass key? The pass key is {needle.Groups[1].Value}.", text);
             Assert.Equal(" " + needle.Groups[1].Value, Answer(tok, s));
         }
@@ -61,15 +62,48 @@ public class LongContextTasksTests
     }
 
     [Fact]
-    public void Copy_samples_repeat_their_segment_and_weigh_only_the_repeat()
+    public void Copy_samples_weigh_only_a_run_that_appeared_earlier_with_or_without_a_separator()
     {
         var (tasks, tok) = Make();
-        var s = tasks.Make(SampleKind.Copy, new Random(11), 513)!;
-        int first = Array.FindIndex(s.Weights, w => w == 4f) + 1;   // token index of the repeat's start
-        int n = s.Tokens.Length - first;
-        var sep = tok.Encode(LongContextTasks.CopySeparator, addBos: false).Count;
-        Assert.Equal(s.Tokens[(first - sep - n)..(first - sep)], s.Tokens[first..]);
-        Assert.Equal(n, s.Weights.Count(w => w == 4f));
+        var sep = tok.Encode(LongContextTasks.CopySeparator, addBos: false).ToArray();
+        int withSeparator = 0, recall = 0;
+        for (int seed = 0; seed < 30; seed++)
+        {
+            var s = tasks.Make(SampleKind.Copy, new Random(seed), 513)!;
+            Assert.Equal(513, s.Tokens.Length);
+            int first = Array.FindIndex(s.Weights, w => w == 4f) + 1;   // token index of the answer's start
+            int n = s.Weights.Count(w => w == 4f);
+            Assert.Equal(n, s.Weights.Skip(first - 1).TakeWhile(w => w == 4f).Count());   // one contiguous answer run
+            var answer = s.Tokens[first..(first + n)];
+            if (s.Tokens[(first - sep.Length)..first].SequenceEqual(sep))
+            {
+                withSeparator++;
+                Assert.Equal(answer, s.Tokens[(first - sep.Length - n)..(first - sep.Length)]);
+            }
+            else
+            {
+                // Recall: a cue of at least 2 tokens, then the answer; cue and answer occurred together before.
+                recall++;
+                var cueAndAnswer = s.Tokens[(first - 2)..(first + n)];
+                Assert.Contains(Enumerable.Range(1, first - n - 2), j => s.Tokens[j..(j + n + 2)].SequenceEqual(cueAndAnswer));
+            }
+        }
+        Assert.True(withSeparator > 0 && recall > 0, $"{withSeparator} with a separator, {recall} recall samples");
+    }
+
+    [Fact]
+    public void Niah_fact_needles_ask_for_the_phrase_the_needle_gave_for_that_city()
+    {
+        var (tasks, tok) = Make();
+        for (int seed = 0; seed < 10; seed++)
+        {
+            var s = tasks.Make(SampleKind.Niah, new Random(seed), 700, niahStyle: 2)!;
+            var text = tok.Decode(s.Tokens);
+            var asked = Regex.Match(text, @"What is the best thing to do in ([A-Za-z ]+)\? The best thing to do in \1( is to| is)");
+            Assert.True(asked.Success, text);
+            var answer = Answer(tok, s);
+            Assert.Contains($"The best thing to do in {asked.Groups[1].Value}{asked.Groups[2].Value}{answer}.", text);
+        }
     }
 
     [Fact]
