@@ -10,9 +10,11 @@ namespace HeadWise.Analysis.Scores;
 /// <summary>
 /// The Retrieval Head paper's copy-paste score. While the model greedily decodes the answer to a needle prompt, a head scores
 /// at a step when the token generated is right and the head's top-1 attended position lies inside the needle and holds that
-/// token; a head's score is its hits over the answer length, averaged over the prompts.
+/// token; a head's score is its hits over the answer length, averaged over the prompts. The haystack is as long as the
+/// probe documents allow (the paper uses long contexts; a model trained on long ones may not retrieve in short ones),
+/// leaving room in the context for the answer.
 /// </summary>
-public sealed class RetrievalScore(int prompts = 6, int needleLength = 12, int cue = 3, int haystack = 96) : IHeadScore
+public sealed class RetrievalScore(int prompts = 6, int needleLength = 12, int cue = 3, int? haystack = null) : IHeadScore
 {
     public string Name => "retrieval";
     public string? Unsupported(ModelSpec spec) => spec.Causal ? null : "needs generation (decoder models only)";
@@ -20,7 +22,7 @@ public sealed class RetrievalScore(int prompts = 6, int needleLength = 12, int c
     public IReadOnlyList<HeadMap> Compute(ProfileContext ctx)
     {
         int layers = ctx.Spec.Layers, heads = ctx.Spec.Heads;
-        int hay = Math.Min(haystack, ctx.Probes[0].Length - 1);
+        int hay = Math.Min(haystack ?? int.MaxValue, Math.Min(ctx.Probes[0].Length - 1, ctx.Spec.ContextLength - 2 * needleLength - 1));
         var set = NeedlePrompts(ctx, hay);
         var values = HeadMap.Zeros(layers, heads);
         int correct = 0, total = 0;
