@@ -68,7 +68,10 @@ public sealed class LlamaCpp : IDisposable
     }
 
     /// <summary>Greedy continuation of <paramref name="prompt"/> by <paramref name="count"/> tokens, one decode per token.</summary>
-    public List<int> Greedy(IReadOnlyList<int> prompt, int count)
+    public List<int> Greedy(IReadOnlyList<int> prompt, int count) => Greedy(prompt, count, out _);
+
+    /// <summary>As <see cref="Greedy(IReadOnlyList{int}, int)"/>, also timing the decode steps alone (after the prefill).</summary>
+    public List<int> Greedy(IReadOnlyList<int> prompt, int count, out TimeSpan decodeTime)
     {
         _context.NativeHandle.MemoryClear(true);
         var batch = new LLamaBatch();
@@ -76,6 +79,7 @@ public sealed class LlamaCpp : IDisposable
         if (_context.Decode(batch) != DecodeResult.Ok) throw new InvalidOperationException("llama.cpp decode failed");
         var output = new List<int>();
         int pos = prompt.Count;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         for (int n = 0; n < count; n++)
         {
             var logits = _context.NativeHandle.GetLogitsIth(batch.TokenCount - 1);
@@ -86,6 +90,7 @@ public sealed class LlamaCpp : IDisposable
             batch.Add(next, pos++, LLamaSeqId.Zero, true);
             if (_context.Decode(batch) != DecodeResult.Ok) throw new InvalidOperationException("llama.cpp decode failed");
         }
+        decodeTime = clock.Elapsed;
         return output;
     }
 
