@@ -15,7 +15,8 @@ public sealed class LongContextTasks
 {
     public const string PasskeyIntro = "There is an important info hidden inside a lot of irrelevant text. Find it and memorize it. I will quiz you about the important information there.";
     public const string PasskeyFiller = " The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.";
-    public static string PasskeyNeedle(string key) => $" The pass key is {key}. Remember it. {key} is the pass key.";
+    public static string PasskeyNeedle(string key, bool repeatKey = true) =>
+        $" The pass key is {key}. Remember it." + (repeatKey ? $" {key} is the pass key." : "");
     public const string PasskeyQuestion = " What is the pass key? The pass key is";
 
     public static string NiahNeedle(string number) => $" The special magic number is: {number}.";
@@ -136,7 +137,7 @@ public sealed class LongContextTasks
         var key = Number(rng, 3, 7);
         double depth = Depth(rng);
         bool classic = rng.NextDouble() < 0.5;
-        var needle = rng.NextDouble() < 0.5 ? PasskeyNeedle(key) : $" The pass key is {key}. Remember it.";
+        var needle = PasskeyNeedle(key, repeatKey: rng.NextDouble() < 0.5);
         var b = Start(Pick(rng, PasskeyIntros)).Gap(depth).Add(Enc(needle)).Gap(1 - depth)
             .Add(Enc(PasskeyQuestion)).Add(Enc(" " + key), _answer).Add(Enc("."));
         return b.Build(total, n => classic ? Repeat(_passkeyFiller, n, rng) : Text(rng, n));
