@@ -16,6 +16,18 @@ namespace HeadWise.Tests.Analysis;
 public sealed class RetrievalHeadsCausalTests(ITestOutputHelper output)
 {
     [Fact]
+    public void A_needle_too_long_for_the_context_is_refused_with_a_clear_error()
+    {
+        using var m = ModelLoader.Load(TestPaths.Stories260KGguf);
+        var probes = ProbeSet.FromText(ProbeSet.DefaultText, m.Tokenizer, 2, 64);
+        using var ctx = new ProfileContext(m.Transformer, m.Tokenizer, probes, seed: 1);
+        int needle = m.Spec.ContextLength / 2; // needle and its answer fill the whole context
+        var e = Assert.Throws<HeadWiseException>(() => new RetrievalScore(needleLength: needle).Compute(ctx));
+        Assert.Contains($"{needle}-token needle", e.Message);
+        Assert.Contains($"{m.Spec.ContextLength}-token context", e.Message);
+    }
+
+    [Fact]
     public void MaskingTopRetrievalHeadsHurtsCopyingMoreThanRandomHeads()
     {
         using var m = ModelLoader.Load(TestPaths.Stories260KGguf);

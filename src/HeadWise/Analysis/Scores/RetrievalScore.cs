@@ -23,6 +23,8 @@ public sealed class RetrievalScore(int prompts = 6, int needleLength = 12, int c
     {
         int layers = ctx.Spec.Layers, heads = ctx.Spec.Heads;
         int hay = Math.Min(haystack ?? int.MaxValue, Math.Min(ctx.Probes[0].Length - 1, ctx.Spec.ContextLength - 2 * needleLength - 1));
+        if (hay < 2)
+            throw new HeadWiseException($"retrieval: a {needleLength}-token needle and its answer leave no room for a haystack in the model's {ctx.Spec.ContextLength}-token context");
         var set = NeedlePrompts(ctx, hay);
         var values = HeadMap.Zeros(layers, heads);
         int correct = 0, total = 0;
