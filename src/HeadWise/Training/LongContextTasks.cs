@@ -65,11 +65,15 @@ public sealed class LongContextTasks
 
     private readonly double _copyRepeatShare;
     private readonly int _randomVocab;
+    private readonly double? _niahPhraseShare;
 
     /// <param name="copyRepeatShare">Share of copy samples that repeat a short random segment many times.</param>
     /// <param name="randomVocab">Random copy tokens come from this many of the most frequent learned pieces (0: any token).</param>
-    public LongContextTasks(ByteLevelBpeTokenizer tokenizer, int[] trainText, float answerWeight, double copyRepeatShare = 0, int randomVocab = 0)
+    /// <param name="niahPhraseShare">Share of niah samples in the phrase style (null: the three styles alike).</param>
+    public LongContextTasks(ByteLevelBpeTokenizer tokenizer, int[] trainText, float answerWeight, double copyRepeatShare = 0, int randomVocab = 0,
+        double? niahPhraseShare = null)
     {
+        _niahPhraseShare = niahPhraseShare;
         _copyRepeatShare = copyRepeatShare;
         _randomVocab = randomVocab;
         if (trainText.Length < 16) throw new HeadWiseException($"the training text is only {trainText.Length} tokens long");
@@ -154,7 +158,7 @@ public sealed class LongContextTasks
     private TrainingSample? Niah(Random rng, int total, int style)
     {
         double depth = Depth(rng);
-        if (style < 0) style = rng.Next(3);
+        if (style < 0) style = _niahPhraseShare is { } share ? (rng.NextDouble() < share ? 2 : rng.Next(2)) : rng.Next(3);
         var b = Start(Pick(rng, NeedleIntros));
         if (style == 0)
         {
@@ -179,7 +183,7 @@ public sealed class LongContextTasks
             // A fact whose answer is a phrase to copy: a stock activity or a random run of training text.
             var city = Pick(rng, Cities);
             var verb = rng.NextDouble() < 0.7 ? " is to" : " is";
-            int[] activity = rng.NextDouble() < 0.3 ? Enc(" " + Pick(rng, Activities)) : Text(rng, 6 + rng.Next(10));
+            int[] activity = rng.NextDouble() < 0.3 ? Enc(" " + Pick(rng, Activities)) : Text(rng, 6 + rng.Next(16));
             b.Gap(depth).Add(Enc($" The best thing to do in {city}{verb}")).Add(activity).Add(Enc(".")).Gap(1 - depth)
                 .Add(Enc($"\nWhat is the best thing to do in {city}? The best thing to do in {city}{verb}")).Add(activity, _answer).Add(Enc("."));
         }

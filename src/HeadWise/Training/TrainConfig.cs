@@ -69,6 +69,11 @@ public sealed record TrainConfig
     public double AnswerWeight { get; init; } = 4;
     /// <summary>Share of copy samples that repeat a short random segment until the sequence is full.</summary>
     public double CopyRepeatShare { get; init; }
+    /// <summary>
+    /// Share of niah samples whose answer is a phrase to copy (a city's "best thing to do"); the rest are split evenly
+    /// between the magic-number and RULER styles. Null: the three styles alike.
+    /// </summary>
+    public double? NiahPhraseShare { get; init; }
     /// <summary>Random copy tokens are drawn from this many of the most frequent learned pieces; 0: from the whole vocabulary.</summary>
     public int CopyRandomVocab { get; init; }
 

@@ -41,6 +41,7 @@ public static class TrainConfigValidator
         RequireMix(c.Mix, "mix", source);
         Require(c.CopyRepeatShare is >= 0 and <= 1, $"copy_repeat_share = {c.CopyRepeatShare}: must be in [0, 1]");
         Require(c.CopyRandomVocab >= 0, $"copy_random_vocab = {c.CopyRandomVocab}: must be non-negative (0: whole vocabulary)");
+        Require(c.NiahPhraseShare is null or (>= 0 and <= 1), $"niah_phrase_share = {c.NiahPhraseShare}: must be in [0, 1]");
         Require(c.AnswerWeight > 0, $"answer_weight = {c.AnswerWeight}: must be positive");
 
         Require(c.Steps > 0, $"steps = {c.Steps}: must be positive");
