@@ -49,13 +49,6 @@ public sealed class LongContextTasks
         "Prague", "Nairobi", "Seoul", "Sydney", "Toronto", "Havana", "Athens", "Istanbul", "Mumbai", "Bangkok", "Quito", "Rome",
         "Berlin", "Denver", "Seattle", "Montreal", "Naples", "Porto", "Krakow", "Hanoi",
     ];
-    private static readonly string[] Activities =
-    [
-        "eat a sandwich and sit in Dolores Park on a sunny day", "walk along the river at dawn", "row on the Charles in the morning",
-        "visit the temples before the crowds arrive", "take the architecture boat tour", "climb the castle hill for the view",
-        "drink coffee in a quiet square", "hear a concert in the old church", "cycle along the harbor in the evening",
-        "buy bread at the corner bakery", "read in the public library", "watch the ships come in",
-    ];
 
     private readonly ByteLevelBpeTokenizer _tok;
     private readonly int[] _text;
@@ -180,14 +173,26 @@ public sealed class LongContextTasks
         }
         else
         {
-            // A fact whose answer is a phrase to copy: a stock activity or a random run of training text.
+            // A fact whose answer is a phrase to copy.
             var city = Pick(rng, Cities);
             var verb = rng.NextDouble() < 0.7 ? " is to" : " is";
-            int[] activity = rng.NextDouble() < 0.3 ? Enc(" " + Pick(rng, Activities)) : Text(rng, 6 + rng.Next(16));
+            var activity = Phrase(rng);
             b.Gap(depth).Add(Enc($" The best thing to do in {city}{verb}")).Add(activity).Add(Enc(".")).Gap(1 - depth)
                 .Add(Enc($"\nWhat is the best thing to do in {city}? The best thing to do in {city}{verb}")).Add(activity, _answer).Add(Enc("."));
         }
         return b.Build(total, n => Text(rng, n));
+    }
+
+    /// <summary>
+    /// A phrase to copy: a run of training text with up to three invented words in it. An invented word breaks into
+    /// short pieces (" b", "am") found all over the context, as rare words do ("bamboo", "ceviche" in the harness), so
+    /// only a head matching several tokens back copies it; a fixed list of phrases was memorised instead of copied.
+    /// </summary>
+    private int[] Phrase(Random rng)
+    {
+        var tokens = new List<int>(Text(rng, 6 + rng.Next(16)));
+        for (int i = rng.Next(4); i > 0; i--) tokens.InsertRange(rng.Next(tokens.Count + 1), Enc(" " + PseudoWord(rng)));
+        return tokens.ToArray();
     }
 
     private TrainingSample? KvRetrieval(Random rng, int total)
