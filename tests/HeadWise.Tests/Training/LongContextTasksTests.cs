@@ -108,6 +108,34 @@ public class LongContextTasksTests
     }
 
     [Fact]
+    public void Niah_phrase_share_decides_how_many_niah_samples_are_phrase_facts()
+    {
+        var (tok, text) = Setup.Value;
+        int Phrases(double? share) => Enumerable.Range(0, 60).Count(seed =>
+            tok.Decode(new LongContextTasks(tok, text, 4f, niahPhraseShare: share).Make(SampleKind.Niah, new Random(seed), 700)!.Tokens)
+                .Contains("What is the best thing to do in"));
+        Assert.Equal(60, Phrases(1));
+        Assert.Equal(0, Phrases(0));
+        Assert.InRange(Phrases(null), 10, 30);   // the three styles alike: about 20 of 60
+    }
+
+    [Fact]
+    public void Phrase_answers_hold_invented_words_that_the_training_text_does_not()
+    {
+        var (tasks, tok) = Make();
+        var words = Regex.Matches(tok.Decode(Setup.Value.Text), "[A-Za-z]+").Select(m => m.Value).ToHashSet();
+        int invented = 0;
+        for (int seed = 0; seed < 30; seed++)
+        {
+            var answer = Answer(tok, tasks.Make(SampleKind.Niah, new Random(seed), 700, niahStyle: 2)!);
+            // Invented words are consonant-vowel syllables; count the ones the text never has as a whole word.
+            invented += Regex.Matches(answer, @"(?<![A-Za-z])(?:[bcdfghklmnprstvz][aeiou]){2,3}(?![A-Za-z])")
+                .Count(m => !words.Contains(m.Value));
+        }
+        Assert.InRange(invented, 20, 70);   // 0-3 per phrase: about 45 in 30
+    }
+
+    [Fact]
     public void Too_short_a_sequence_gives_no_sample_and_the_mixer_falls_back_to_text()
     {
         var (tasks, _) = Make();

@@ -38,6 +38,13 @@ public class TrainConfigValidationTests
     }
 
     [Fact]
+    public void A_niah_phrase_share_outside_zero_to_one_is_rejected()
+    {
+        var e = Invalid(TinyTraining.Config() with { NiahPhraseShare = 1.5 }, NewOut());
+        Assert.Contains("niah_phrase_share = 1.5: must be in [0, 1]", e.Message);
+    }
+
+    [Fact]
     public void Context_beyond_the_longest_rope_wavelength_is_rejected()
     {
         // head size 16, theta 100: longest wavelength 2π·100^(14/16) ≈ 353 positions.
