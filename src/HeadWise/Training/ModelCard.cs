@@ -40,6 +40,8 @@ public static class ModelCard
         sb.AppendLine($"- Natural text: {string.Join(", ", c.Data.Select(Path.GetFileName))} ({c.HeldOutFraction:P0} of each file held out).");
         sb.AppendLine($"- Mix per sample: text {c.Mix.Text}, passkey {c.Mix.Passkey}, needle-in-a-haystack {c.Mix.Niah}, key-value retrieval {c.Mix.KvRetrieval}, copy {c.Mix.Copy}; answer tokens weigh {c.AnswerWeight} in the loss.");
         sb.AppendLine($"- Copy samples: {c.CopyRepeatShare:P0} repeat a short random segment until the sequence is full, the rest copy a segment once after \"Repeat:\".");
+        if (c.NiahPhraseShare is { } phrases)
+            sb.AppendLine($"- Needle-in-a-haystack samples: {phrases:P0} hide a city's best thing to do, a phrase to copy (a run of training text with up to three invented words); the rest are split between the single magic number and RULER needles with distractors.");
         sb.AppendLine("- Curriculum: " + string.Join("; ", c.Curriculum.Select(Phase)) + ".");
         sb.AppendLine($"- AdamW (betas {c.Beta1}/{c.Beta2}, weight decay {c.WeightDecay} on matrices), peak LR {c.LearningRate}, {c.WarmupSteps} warm-up steps, cosine to {c.MinLearningRate}, gradient clip {c.GradClip}, {c.Precision} compute with fp32 master weights.");
         sb.AppendLine();
