@@ -59,7 +59,8 @@ public static class ModelCard
         sb.AppendLine();
         sb.AppendLine("Task formats (LongContextTasks; each in several phrasings, half the needles in the first third): passkey as in Mohtashami and Jaggi (2023) " +
                       "with a 3-7 digit key; niah here is the single needle \"The special magic number is: N.\" in held-out text, asked at the end " +
-                      "(training also hides RULER needles with distractors and city facts whose answer is a phrase to copy); kvretrieval asks for " +
+                      "(training also hides RULER needles with distractors); niah-phrase hides a city's best thing to do, a phrase to copy (training " +
+                      "text with up to three invented words); kvretrieval asks for " +
                       "values of pseudo-word keys in a list; copy repeats a text segment after \"Repeat:\" or recalls a span from a short cue " +
                       "(accuracy per token).");
         sb.AppendLine();

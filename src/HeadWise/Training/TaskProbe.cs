@@ -43,7 +43,8 @@ public sealed class TaskProbe
             }
             if (all) right++;
         }
-        return new ProbeResult(kind.ToString().ToLowerInvariant(), length, samples, (double)right / samples, tokens == 0 ? 0 : (double)tokensRight / tokens);
+        var name = kind == SampleKind.Niah && niahStyle == 2 ? "niah-phrase" : kind.ToString().ToLowerInvariant();
+        return new ProbeResult(name, length, samples, (double)right / samples, tokens == 0 ? 0 : (double)tokensRight / tokens);
     }
 
     /// <summary>Mean cross-entropy per token (nats) over the first <paramref name="maxTokens"/> held-out tokens, in windows of <paramref name="window"/>.</summary>

@@ -30,9 +30,10 @@ public static class TrainingOutputs
         var probe = new TaskProbe(new LongContextTasks(trainer.Tokenizer, trainer.Corpus.HeldOut, 2f), config.Seed + 1);
         var probes = new List<ProbeResult>();
         foreach (int length in (probeLengths ?? [config.Context / 4, config.Context]).Distinct())
-            foreach (var (kind, n) in new[] { (SampleKind.Passkey, probeSamples), (SampleKind.Niah, probeSamples), (SampleKind.KvRetrieval, probeSamples / 2), (SampleKind.Copy, probeSamples / 5) })
+            foreach (var (kind, n, style) in new[] { (SampleKind.Passkey, probeSamples, 0), (SampleKind.Niah, probeSamples, 0), (SampleKind.Niah, probeSamples / 2, 2),
+                         (SampleKind.KvRetrieval, probeSamples / 2, 0), (SampleKind.Copy, probeSamples / 5, 0) })
             {
-                var r = probe.Run(model, kind, length, Math.Max(1, n), niahStyle: 0);
+                var r = probe.Run(model, kind, length, Math.Max(1, n), niahStyle: style);
                 if (r is null) { log($"{kind} does not fit in {length} tokens: not probed"); continue; }
                 probes.Add(r);
                 log($"{r.Task} at {r.Length}: {r.SampleAccuracy:P0} of {r.Samples} samples right, {r.TokenAccuracy:P1} of answer tokens");
