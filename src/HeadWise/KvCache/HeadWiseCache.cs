@@ -17,14 +17,14 @@ public sealed class HeadWiseCache : IKvCache
 {
     private readonly ModelSpec _spec;
     private readonly LayerStore[] _layers;
-    private readonly double _scale;
+    private readonly Scalar _scale;   // held, not a temporary per call: see Transformer
 
     public HeadWiseCache(ModelSpec spec, KvPolicy policy)
     {
         if (!spec.Causal) throw new HeadWiseException($"{spec.Architecture} is an encoder: KV caches are for decoders");
         _spec = spec;
         Policy = policy;
-        _scale = 1.0 / Math.Sqrt(spec.HeadDim);
+        _scale = (1.0 / Math.Sqrt(spec.HeadDim)).ToScalar();
         bool cumulative = policy.Needs.HasFlag(KvStats.Cumulative);
         _layers = Enumerable.Range(0, spec.Layers).Select(_ => new LayerStore(spec.KvHeads, spec.HeadDim, cumulative)).ToArray();
     }
@@ -244,5 +244,6 @@ public sealed class HeadWiseCache : IKvCache
     public void Dispose()
     {
         foreach (var l in _layers) l.Dispose();
+        _scale.Dispose();
     }
 }

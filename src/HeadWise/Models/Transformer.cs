@@ -14,17 +14,17 @@ namespace HeadWise.Models;
 public sealed class Transformer : IDisposable
 {
     private readonly Rope? _rope;
-    private readonly double _scale;
-    // Scalars held for the model's life: add_(x) makes a temporary alpha Scalar that the GC may finalize while the native
-    // call still reads it (under allocation pressure, e.g. longheads' key copies, sweeps failed in Scalar::toFloat).
-    private readonly Scalar _normEps, _one = 1.ToScalar();
+    // Scalars held for the model's life: an op given a number (add_(x), mul_(0.5), pow(2)) makes a temporary Scalar
+    // that the GC may finalize while the native call still reads it (under allocation pressure, e.g. longheads' key
+    // copies, sweeps failed in Scalar::toFloat and, in pow, Scalar::equal).
+    private readonly Scalar _scale, _normEps, _one = 1.ToScalar();
 
     public Transformer(ModelSpec spec, ModelWeights weights)
     {
         Spec = spec;
         Weights = weights;
         _rope = spec.Positions == PositionKind.Rope ? new Rope(spec, spec.ContextLength) : null;
-        _scale = 1.0 / Math.Sqrt(spec.HeadDim);
+        _scale = (1.0 / Math.Sqrt(spec.HeadDim)).ToScalar();
         _normEps = spec.NormEps.ToScalar();
     }
 
@@ -215,7 +215,7 @@ public sealed class Transformer : IDisposable
     private Tensor RmsNorm(Tensor x, Tensor weight)
     {
         // In place where autograd allows it: every op here costs microseconds of overhead on a decode step's one token.
-        var r = x.pow(2).mean([-1], keepdim: true).add_(_normEps, alpha: _one).rsqrt_();
+        var r = x.square().mean([-1], keepdim: true).add_(_normEps, alpha: _one).rsqrt_();
         var y = x * r;
         return torch.is_grad_enabled() ? y * weight : y.mul_(weight);
     }
@@ -230,6 +230,7 @@ public sealed class Transformer : IDisposable
     public void Dispose()
     {
         _rope?.Dispose();
+        _scale.Dispose();
         _normEps.Dispose();
         _one.Dispose();
         Weights.Dispose();
