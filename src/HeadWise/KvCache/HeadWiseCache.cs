@@ -17,7 +17,7 @@ public sealed class HeadWiseCache : IKvCache
 {
     private readonly ModelSpec _spec;
     private readonly LayerStore[] _layers;
-    private readonly Scalar _scale;   // held, not a temporary per call: see Transformer
+    private readonly Scalar _scale;   // held, not a temporary per call: see HeldScalars
 
     public HeadWiseCache(ModelSpec spec, KvPolicy policy)
     {
@@ -168,7 +168,7 @@ public sealed class HeadWiseCache : IKvCache
             }
             // Policies that read attention: the explicit softmax, whose weights become the statistics.
             var scores = torch.matmul(qh, kh.t()).mul_(_scale); // [g, T, n]
-            scores = scores.masked_fill((mask ?? Mask(slots, t)).logical_not(), float.NegativeInfinity);
+            scores = scores.masked_fill((mask ?? Mask(slots, t)).logical_not(), HeldScalars.NegativeInfinity);
             var w = F.softmax(scores, -1);
             parts[h] = torch.matmul(w, vh);
             if (slots.Cumulative is not null)
@@ -195,7 +195,7 @@ public sealed class HeadWiseCache : IKvCache
         var heads = Enumerable.Range(0, _spec.KvHeads).Where(h => Policy.IsPruned(layer, h)).Select(h => (long)h).ToArray();
         if (heads.Length == 0) return;
         using var index = torch.tensor(heads);
-        byKvHead.index_fill_(0, index, 0f);
+        byKvHead.index_fill_(0, index, HeldScalars.Zero);
     }
 
     /// <summary>Mean |output| per KV head from rows [KvH, ...] (each KV head's query group and queries flattened).</summary>

@@ -14,10 +14,8 @@ namespace HeadWise.Models;
 public sealed class Transformer : IDisposable
 {
     private readonly Rope? _rope;
-    // Scalars held for the model's life: an op given a number (add_(x), mul_(0.5), pow(2)) makes a temporary Scalar
-    // that the GC may finalize while the native call still reads it (under allocation pressure, e.g. longheads' key
-    // copies, sweeps failed in Scalar::toFloat and, in pow, Scalar::equal).
-    private readonly Scalar _scale, _normEps, _one = 1.ToScalar();
+    // Held for the model's life rather than passed as numbers: see HeldScalars.
+    private readonly Scalar _scale, _normEps;
 
     public Transformer(ModelSpec spec, ModelWeights weights)
     {
@@ -153,7 +151,7 @@ public sealed class Transformer : IDisposable
         var qs = index is null ? q : q.index_select(1, index);
         long t = q.shape[2], s = k.shape[2];
         var scores = torch.matmul(qs, ke.transpose(-2, -1)).mul_(_scale);
-        if (Spec.Causal && t > 1) scores = scores.masked_fill(CausalMask(t, s, start).logical_not(), float.NegativeInfinity);
+        if (Spec.Causal && t > 1) scores = scores.masked_fill(CausalMask(t, s, start).logical_not(), HeldScalars.NegativeInfinity);
         var edited = Hook(hooks, names.Scores, scores);
         var pattern = F.softmax(edited, -1);
         var patternOut = Hook(hooks, names.Pattern, pattern);
@@ -215,7 +213,7 @@ public sealed class Transformer : IDisposable
     private Tensor RmsNorm(Tensor x, Tensor weight)
     {
         // In place where autograd allows it: every op here costs microseconds of overhead on a decode step's one token.
-        var r = x.square().mean([-1], keepdim: true).add_(_normEps, alpha: _one).rsqrt_();
+        var r = x.mul(x).mean([-1], keepdim: true).add_(_normEps, alpha: HeldScalars.One).rsqrt_();
         var y = x * r;
         return torch.is_grad_enabled() ? y * weight : y.mul_(weight);
     }
@@ -232,7 +230,6 @@ public sealed class Transformer : IDisposable
         _rope?.Dispose();
         _scale.Dispose();
         _normEps.Dispose();
-        _one.Dispose();
         Weights.Dispose();
     }
 }

@@ -68,7 +68,7 @@ public sealed class DuoGateScore(int steps = 40, double lr = 0.05, double l1 = 0
             using var scope = torch.NewDisposeScope();
             opt.zero_grad();
             var h = Hidden(hooks.Copy());
-            var loss = (h - target).pow(2).mean() + l1 * gate.abs().mean();
+            var loss = (h - target).pow(HeldScalars.Two).mean() + l1 * gate.abs().mean();
             loss.backward();
             opt.step();
             using (torch.no_grad()) gate.clamp_(0, 1);

@@ -46,7 +46,7 @@ public sealed class ImportanceScore : IHeadScore
                 }
                 else
                 {
-                    var change = ((masked - clean).pow(2).sum(-1) / clean.pow(2).sum(-1)).mean([1]); // [N]
+                    var change = ((masked - clean).pow(HeldScalars.Two).sum(-1) / clean.pow(HeldScalars.Two).sum(-1)).mean([1]); // [N]
                     var d = change.data<float>().ToArray();
                     loss[l][h] = d.Average();
                     row.Add(new JsonArray(d.Select(x => (JsonNode)Math.Round(x, 6)).ToArray()));

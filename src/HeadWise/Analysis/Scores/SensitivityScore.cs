@@ -50,7 +50,7 @@ public sealed class SensitivityScore(double keepFraction = 0.1) : IHeadScore
                 var p = leaves[l]!.detach();
                 var g = leaves[l]!.grad!;
                 var delta = Sparsify(p, k) - p;
-                var est = (g * delta).sum([2, 3]).pow(2).mul(0.5).mean([0]); // [H]
+                var est = (g * delta).sum([2, 3]).pow(HeldScalars.Two).mul(0.5).mean([0]); // [H]
                 values[l] = est.to_type(ScalarType.Float64).data<double>().ToArray();
             }
         }

@@ -72,7 +72,7 @@ public static class DirectLogitAttribution
             var spec = model.Spec;
             _centre = spec.Norm == NormKind.LayerNorm;
             var centred = _centre ? residual - residual.mean() : residual;
-            var scale = torch.rsqrt(centred.pow(2).mean().add(spec.NormEps));
+            var scale = torch.rsqrt(centred.pow(HeldScalars.Two).mean().add(spec.NormEps));
             _gain = scale * model.Weights.OutputNorm!.to(ScalarType.Float64);
         }
 
