@@ -13,6 +13,9 @@ public enum SampleKind { Text, Passkey, Niah, KvRetrieval, Copy }
 /// </summary>
 public sealed class LongContextTasks
 {
+    /// <summary>The niah style whose answer is a phrase to copy (0: magic number, 1: RULER, 2: phrase).</summary>
+    public const int NiahPhraseStyle = 2;
+
     public const string PasskeyIntro = "There is an important info hidden inside a lot of irrelevant text. Find it and memorize it. I will quiz you about the important information there.";
     public const string PasskeyFiller = " The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.";
     public static string PasskeyNeedle(string key, bool repeatKey = true) =>
@@ -151,7 +154,7 @@ public sealed class LongContextTasks
     private TrainingSample? Niah(Random rng, int total, int style)
     {
         double depth = Depth(rng);
-        if (style < 0) style = _niahPhraseShare is { } share ? (rng.NextDouble() < share ? 2 : rng.Next(2)) : rng.Next(3);
+        if (style < 0) style = _niahPhraseShare is { } share ? (rng.NextDouble() < share ? NiahPhraseStyle : rng.Next(2)) : rng.Next(3);
         var b = Start(Pick(rng, NeedleIntros));
         if (style == 0)
         {

@@ -43,7 +43,7 @@ public sealed class TaskProbe
             }
             if (all) right++;
         }
-        var name = kind == SampleKind.Niah && niahStyle == 2 ? "niah-phrase" : kind.ToString().ToLowerInvariant();
+        var name = kind == SampleKind.Niah && niahStyle == LongContextTasks.NiahPhraseStyle ? "niah-phrase" : kind.ToString().ToLowerInvariant();
         return new ProbeResult(name, length, samples, (double)right / samples, tokens == 0 ? 0 : (double)tokensRight / tokens);
     }
 

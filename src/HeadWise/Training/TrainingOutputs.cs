@@ -30,7 +30,7 @@ public static class TrainingOutputs
         var probe = new TaskProbe(new LongContextTasks(trainer.Tokenizer, trainer.Corpus.HeldOut, 2f), config.Seed + 1);
         var probes = new List<ProbeResult>();
         foreach (int length in (probeLengths ?? [config.Context / 4, config.Context]).Distinct())
-            foreach (var (kind, n, style) in new[] { (SampleKind.Passkey, probeSamples, 0), (SampleKind.Niah, probeSamples, 0), (SampleKind.Niah, probeSamples / 2, 2),
+            foreach (var (kind, n, style) in new[] { (SampleKind.Passkey, probeSamples, 0), (SampleKind.Niah, probeSamples, 0), (SampleKind.Niah, probeSamples / 2, LongContextTasks.NiahPhraseStyle),
                          (SampleKind.KvRetrieval, probeSamples / 2, 0), (SampleKind.Copy, probeSamples / 5, 0) })
             {
                 var r = probe.Run(model, kind, length, Math.Max(1, n), niahStyle: style);
