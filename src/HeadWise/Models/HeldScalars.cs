@@ -14,4 +14,9 @@ public static class HeldScalars
     public static readonly Scalar Zero = 0f.ToScalar();
     public static readonly Scalar One = 1.ToScalar();
     public static readonly Scalar Two = 2.ToScalar();
+    public static readonly Scalar Half = 0.5.ToScalar();
+    /// <summary>Floor for a norm before dividing by it.</summary>
+    public static readonly Scalar NormFloor = 1e-12.ToScalar();
+    /// <summary>Floor for a probability or attention sum before a log or a division.</summary>
+    public static readonly Scalar ProbabilityFloor = 1e-30.ToScalar();
 }

@@ -24,7 +24,7 @@ public static class SentenceEmbedder
         var tokens = torch.tensor(ids.ToArray(), [1, ids.Count]);
         var hidden = model.Transformer.Forward(tokens);          // [1, T, D]
         var pooled = hidden.mean([1]).squeeze(0);                 // every position is in the mask: a plain mean
-        var normed = pooled / pooled.norm().clamp_min(1e-12);
+        var normed = pooled / pooled.norm().clamp_min(HeldScalars.NormFloor);
         return normed.data<float>().ToArray();
     }
 

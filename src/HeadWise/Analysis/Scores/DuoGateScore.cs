@@ -57,7 +57,7 @@ public sealed class DuoGateScore(int steps = 40, double lr = 0.05, double l1 = 0
             {
                 var a = gate.select(0, layer).repeat_interleave(group).view(1, -1, 1, 1);
                 var stream = p * mask;
-                stream = stream / stream.sum(-1, keepdim: true).clamp_min(1e-30);
+                stream = stream / stream.sum(-1, keepdim: true).clamp_min(HeldScalars.ProbabilityFloor);
                 return a * p + (1 - a) * stream;
             });
         }

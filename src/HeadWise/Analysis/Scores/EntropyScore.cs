@@ -11,7 +11,7 @@ public sealed class EntropyScore : IHeadScore
 
     public IReadOnlyList<HeadMap> Compute(ProfileContext ctx)
     {
-        var values = PatternStats.MeanOverProbes(ctx, (p, _) => (p * p.clamp_min(1e-30).log()).sum(-1).neg().mean([1]));
+        var values = PatternStats.MeanOverProbes(ctx, (p, _) => (p * p.clamp_min(HeldScalars.ProbabilityFloor).log()).sum(-1).neg().mean([1]));
         return [new HeadMap(Name, values, new JsonObject { ["unit"] = "nats" })];
     }
 }

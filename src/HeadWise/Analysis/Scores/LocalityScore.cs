@@ -29,7 +29,7 @@ public sealed class LocalityScore(int window = 10) : IHeadScore
     internal static TorchSharp.torch.Tensor Fai(TorchSharp.torch.Tensor p, long t, bool causal, int window)
     {
         var future = PatternStats.FutureMask(t, causal);
-        var perKey = (p * future).sum(1) / future.sum(dim: 0L).clamp_min(1); // [H, S]
+        var perKey = (p * future).sum(1) / future.sum(dim: 0L).clamp_min(HeldScalars.One); // [H, S]
         return perKey.narrow(1, 1, t - 1 - window).amax([1]);
     }
 }

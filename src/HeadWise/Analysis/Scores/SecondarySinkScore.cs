@@ -29,7 +29,7 @@ public sealed class SecondarySinkScore(double threshold = 0.1, int minFuture = 8
         {
             using var scope = torch.NewDisposeScope();
             // perKey[l]: [H, S] mean attention from later queries.
-            var perKey = patterns[d].Select(p => (p * future).sum(1) / future.sum(dim: 0L).clamp_min(1)).ToArray();
+            var perKey = patterns[d].Select(p => (p * future).sum(1) / future.sum(dim: 0L).clamp_min(HeldScalars.One)).ToArray();
             var flagged = new SortedDictionary<long, List<int>>();
             for (int l = 0; l < layers && keys > 0; l++)
             {

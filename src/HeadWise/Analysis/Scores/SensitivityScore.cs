@@ -50,7 +50,7 @@ public sealed class SensitivityScore(double keepFraction = 0.1) : IHeadScore
                 var p = leaves[l]!.detach();
                 var g = leaves[l]!.grad!;
                 var delta = Sparsify(p, k) - p;
-                var est = (g * delta).sum([2, 3]).pow(HeldScalars.Two).mul(0.5).mean([0]); // [H]
+                var est = (g * delta).sum([2, 3]).pow(HeldScalars.Two).mul(HeldScalars.Half).mean([0]); // [H]
                 values[l] = est.to_type(ScalarType.Float64).data<double>().ToArray();
             }
         }
@@ -67,6 +67,6 @@ public sealed class SensitivityScore(double keepFraction = 0.1) : IHeadScore
         k = (int)Math.Min(k, p.shape[^1]);
         var (_, idx) = p.topk(k, -1);
         var kept = torch.zeros_like(p).scatter_(-1, idx, torch.ones_like(idx, dtype: p.dtype)) * p;
-        return kept / kept.sum(-1, keepdim: true).clamp_min(1e-30);
+        return kept / kept.sum(-1, keepdim: true).clamp_min(HeldScalars.ProbabilityFloor);
     }
 }

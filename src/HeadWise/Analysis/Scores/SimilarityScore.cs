@@ -24,7 +24,7 @@ public sealed class SimilarityScore(double threshold = 0.8) : IHeadScore
         {
             using var scope = torch.NewDisposeScope();
             var flat = torch.cat(doc.Select(p => p.reshape(heads, -1)).ToArray(), 0); // [L*H, T*T]
-            flat = flat / flat.norm(1, keepdim: true).clamp_min(1e-12);
+            flat = flat / flat.norm(1, keepdim: true).clamp_min(HeldScalars.NormFloor);
             var m = torch.matmul(flat, flat.t()).to_type(ScalarType.Float64).data<double>().ToArray();
             for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) sim[i, j] += m[i * n + j] / ctx.Patterns.Count;
         }

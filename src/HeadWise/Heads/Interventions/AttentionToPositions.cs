@@ -1,3 +1,4 @@
+using HeadWise.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -45,7 +46,7 @@ public sealed class AttentionToPositions : IIntervention
         }
         var setRows = torch.where(target, torch.full_like(p, _set!.Value), torch.zeros_like(p)).sum(-1, keepdim: true);
         var others = torch.where(target, torch.zeros_like(p), p).sum(-1, keepdim: true);
-        var rescale = (1 - setRows) / others.clamp_min(1e-30);
+        var rescale = (1 - setRows) / others.clamp_min(HeldScalars.ProbabilityFloor);
         return torch.where(target, torch.full_like(p, _set.Value), p * rescale);
     }
 }
