@@ -165,10 +165,12 @@ internal sealed class LayerStore : IDisposable
             int e = evict[m], j = kept[best[m]];
             double we = s.Cumulative?[e] ?? 0, wj = s.Cumulative?[j] ?? 0;
             double a = we + wj > 0 ? we / (we + wj) : 0.5;
+            // Scalars held by name until both calls return (a temporary one can be freed mid-call; see HeldScalars).
+            using Scalar keep = 1 - a, take = a;
             foreach (var t in new[] { kh, vh })
             {
                 var row = t[j];
-                row.mul_(1 - a).add_(t[e], alpha: a);
+                row.mul_(keep).add_(t[e], alpha: take);
             }
             if (s.Cumulative is not null) s.Cumulative[j] += we;
         }

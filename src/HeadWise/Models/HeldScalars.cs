@@ -1,4 +1,5 @@
 using TorchSharp;
+using static TorchSharp.torch;
 
 namespace HeadWise.Models;
 
@@ -19,4 +20,8 @@ public static class HeldScalars
     public static readonly Scalar NormFloor = 1e-12.ToScalar();
     /// <summary>Floor for a probability or attention sum before a log or a division.</summary>
     public static readonly Scalar ProbabilityFloor = 1e-30.ToScalar();
+
+    /// <summary>a + b without a temporary Scalar: TorchSharp's + operator calls add(b, alpha: 1) with a fresh one
+    /// (its - operator passes no alpha, so a - b needs no counterpart).</summary>
+    public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
 }

@@ -113,13 +113,13 @@ public sealed class Rope : IDisposable
             var pairs = x.unflatten(x.dim() - 1, [d / 2, 2]);
             var x0 = pairs.select(-1, 0);
             var x1 = pairs.select(-1, 1);
-            result = torch.stack([x0 * cos - x1 * sin, x0 * sin + x1 * cos], -1).flatten(-2);
+            result = torch.stack([x0 * cos - x1 * sin, (x0 * sin).Plus(x1 * cos)], -1).flatten(-2);
         }
         else
         {
             var x0 = x.narrow(-1, 0, d / 2);
             var x1 = x.narrow(-1, d / 2, d / 2);
-            result = torch.cat([x0 * cos - x1 * sin, x1 * cos + x0 * sin], -1);
+            result = torch.cat([x0 * cos - x1 * sin, (x1 * cos).Plus(x0 * sin)], -1);
         }
         return result.MoveToOuterDisposeScope();
     }

@@ -68,9 +68,9 @@ public sealed class Transformer : IDisposable
     {
         var x = Hook(hooks, HookNames.Embed, Lookup(Weights.TokenEmbedding, tokens));
         if (Weights.PositionEmbedding is { } pos)
-            x = x + Hook(hooks, HookNames.PosEmbed, pos.narrow(0, start, tokens.shape[1]).unsqueeze(0));
+            x = x.Plus(Hook(hooks, HookNames.PosEmbed, pos.narrow(0, start, tokens.shape[1]).unsqueeze(0)));
         if (Weights.TokenTypeEmbedding is { } types)
-            x = x + (tokenTypes is null ? types[0] : Lookup(types, tokenTypes));
+            x = x.Plus(tokenTypes is null ? types[0] : Lookup(types, tokenTypes));
         if (Weights.EmbeddingNorm is { } n) x = Norm(x, n, Weights.EmbeddingNormBias);
         return x;
     }
@@ -88,14 +88,14 @@ public sealed class Transformer : IDisposable
         {
             // BERT: x = LN(x + attn(x)); x = LN(x + ffn(x))
             var attn = Hook(hooks, names.AttnOut, Attention(l, w, names, x, start, cache, compressed, hooks));
-            x = Norm(Hook(hooks, names.ResidMid, x + attn), w.AttnNorm, w.AttnNormBias);
+            x = Norm(Hook(hooks, names.ResidMid, x.Plus(attn)), w.AttnNorm, w.AttnNormBias);
             var mlp = Hook(hooks, names.MlpOut, FeedForward(w, x));
-            return Hook(hooks, names.ResidPost, Norm(x + mlp, w.FfnNorm, w.FfnNormBias));
+            return Hook(hooks, names.ResidPost, Norm(x.Plus(mlp), w.FfnNorm, w.FfnNormBias));
         }
         var a = Hook(hooks, names.AttnOut, Attention(l, w, names, Norm(x, w.AttnNorm, w.AttnNormBias), start, cache, compressed, hooks));
-        x = Hook(hooks, names.ResidMid, x + a);
+        x = Hook(hooks, names.ResidMid, x.Plus(a));
         var m = Hook(hooks, names.MlpOut, FeedForward(w, Norm(x, w.FfnNorm, w.FfnNormBias)));
-        return Hook(hooks, names.ResidPost, x + m);
+        return Hook(hooks, names.ResidPost, x.Plus(m));
     }
 
     private Tensor Attention(int l, LayerWeights w, HookNames.Layer names, Tensor x, long start, FullKvCache? cache, IKvCache? compressed, IForwardHooks? hooks)
@@ -130,7 +130,7 @@ public sealed class Transformer : IDisposable
             if (!Unchanged(edited, result))
             {
                 var sum = edited.sum(2);
-                return w.Bo is null ? sum : sum + w.Bo;
+                return w.Bo is null ? sum : sum.Plus(w.Bo);
             }
             // Observation only: the unobserved run's numbers (a sum over heads rounds differently).
         }
