@@ -2,9 +2,9 @@
 # Issue 7's policy sweep on the testbed model: the atlas first (headkv, duo and taskkv read it), then every policy at
 # 10/25/50/100% budgets on passkey, niah and multikey at 2,048 tokens. DELTA's defaults (2 full layers, 1 selection
 # layer) are for 32-layer models; on the 4-layer testbed it runs with 1 full layer and 1 selection layer. DuoAttention
-# binarises its learned gates at the threshold that gives the sparsity wanted; the testbed's gates are 0.27-0.92 for
-# the four heads of layer 1 (its retrieval layer) and below 0.002 elsewhere, so duo runs at threshold 0.2 (4 of 16
-# heads full).
+# binarises its learned gates at the threshold that gives the sparsity wanted; the testbed's gates are 0.90-1.00 for
+# seven heads (layer 1, its retrieval layer, and 0.1, 0.3, 2.0) and 0.11 or below elsewhere, so duo runs at threshold
+# 0.2 (7 of 16 heads full).
 # Usage: bash bench/testbed-sweep.sh [OUT_DIR] [SAMPLES]     (resumable: rerun to finish an interrupted sweep)
 set -euo pipefail
 cd "$(dirname "$0")/.."
