@@ -16,8 +16,10 @@ mkdir -p "$out"
 # The atlas probes with four 2,048-token windows of Moby-Dick: the testbed retrieves from long contexts, and on the
 # built-in 180-token story it seldom continues the retrieval score's copy-paste probe (answer accuracy 4 %).
 probe=${PROBE_FILE:-${HEADWISE_SHARED:-../shared}/data/moby-dick.txt}
-[ -f "$probe" ] || { echo "testbed-sweep: probe text $probe not found (set HEADWISE_SHARED or PROBE_FILE)" >&2; exit 1; }
-[ -f "$out/atlas/atlas.json" ] || ./headwise profile --model "$model" --probe-file "$probe" --probe-tokens 2048 --out "$out/atlas"
+if [ ! -f "$out/atlas/atlas.json" ]; then
+  [ -f "$probe" ] || { echo "testbed-sweep: probe text $probe not found (set HEADWISE_SHARED or PROBE_FILE)" >&2; exit 1; }
+  ./headwise profile --model "$model" --probe-file "$probe" --probe-tokens 2048 --out "$out/atlas"
+fi
 for task in passkey niah multikey; do
   ./headwise sweep --model "$model" --task "$task" --policies "$policies" --budgets 0.1,0.25,0.5,1.0 --kv-params delta:full=1,select=1 --kv-params duo:threshold=0.2 \
     --lengths 2016 --depths "${DEPTHS:-0.1,0.3,0.5,0.7,0.9}" --samples "$samples" --atlas "$out/atlas/atlas.json" --out "$out/$task"
