@@ -97,7 +97,7 @@ public class LongContextTasksTests
         var (tasks, tok) = Make();
         for (int seed = 0; seed < 10; seed++)
         {
-            var s = tasks.Make(SampleKind.Niah, new Random(seed), 700, niahStyle: 2)!;
+            var s = tasks.Make(SampleKind.Niah, new Random(seed), 700, niahStyle: LongContextTasks.NiahPhraseStyle)!;
             var text = tok.Decode(s.Tokens);
             var asked = Regex.Match(text, @"What is the best thing to do in ([A-Za-z ]+)\? The best thing to do in \1( is to| is)");
             Assert.True(asked.Success, text);
@@ -127,7 +127,7 @@ public class LongContextTasksTests
         int invented = 0;
         for (int seed = 0; seed < 30; seed++)
         {
-            var answer = Answer(tok, tasks.Make(SampleKind.Niah, new Random(seed), 700, niahStyle: 2)!);
+            var answer = Answer(tok, tasks.Make(SampleKind.Niah, new Random(seed), 700, niahStyle: LongContextTasks.NiahPhraseStyle)!);
             // Invented words are consonant-vowel syllables; count the ones the text never has as a whole word.
             invented += Regex.Matches(answer, @"(?<![A-Za-z])(?:[bcdfghklmnprstvz][aeiou]){2,3}(?![A-Za-z])")
                 .Count(m => !words.Contains(m.Value));
