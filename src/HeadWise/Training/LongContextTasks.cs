@@ -62,13 +62,19 @@ public sealed class LongContextTasks
     private readonly double _copyRepeatShare;
     private readonly int _randomVocab;
     private readonly double? _niahPhraseShare;
+    private readonly float _niahAnswer;
+    private readonly int _niahFacts;
 
     /// <param name="copyRepeatShare">Share of copy samples that repeat a short random segment many times.</param>
     /// <param name="randomVocab">Random copy tokens come from this many of the most frequent learned pieces (0: any token).</param>
     /// <param name="niahPhraseShare">Share of niah samples in the phrase style (null: the three styles alike).</param>
+    /// <param name="niahAnswerWeight">Loss weight of niah answers (null: <paramref name="answerWeight"/>).</param>
+    /// <param name="niahFacts">Phrase-style niah samples hide 1 to this many facts, each asked for at the end.</param>
     public LongContextTasks(ByteLevelBpeTokenizer tokenizer, int[] trainText, float answerWeight, double copyRepeatShare = 0, int randomVocab = 0,
-        double? niahPhraseShare = null)
+        double? niahPhraseShare = null, float? niahAnswerWeight = null, int niahFacts = 1)
     {
+        _niahAnswer = niahAnswerWeight ?? answerWeight;
+        _niahFacts = niahFacts;
         _niahPhraseShare = niahPhraseShare;
         _copyRepeatShare = copyRepeatShare;
         _randomVocab = randomVocab;
@@ -159,7 +165,7 @@ public sealed class LongContextTasks
         if (style == 0)
         {
             var number = Number(rng, 5, 7);
-            b.Gap(depth).Add(Enc(NiahNeedle(number))).Gap(1 - depth).Add(Enc(NiahQuestion)).Add(Enc(" " + number), _answer).Add(Enc("."));
+            b.Gap(depth).Add(Enc(NiahNeedle(number))).Gap(1 - depth).Add(Enc(NiahQuestion)).Add(Enc(" " + number), _niahAnswer).Add(Enc("."));
         }
         else if (style == 1)
         {
@@ -172,16 +178,28 @@ public sealed class LongContextTasks
             int target = rng.Next(words.Length);
             for (int i = 0; i < words.Length; i++) b.Gap(rng.NextDouble() + 0.05).Add(Enc(RulerNeedle(words[i], numbers[i])));
             var where = rng.NextDouble() < 0.5 ? "provided text" : "text";
-            b.Gap(rng.NextDouble() + 0.05).Add(Enc(RulerQuestion(words[target], where))).Add(Enc(" " + numbers[target]), _answer).Add(Enc("."));
+            b.Gap(rng.NextDouble() + 0.05).Add(Enc(RulerQuestion(words[target], where))).Add(Enc(" " + numbers[target]), _niahAnswer).Add(Enc("."));
         }
         else
         {
-            // A fact whose answer is a phrase to copy.
-            var city = Pick(rng, Cities);
-            var verb = rng.NextDouble() < 0.7 ? " is to" : " is";
-            var activity = Phrase(rng);
-            b.Gap(depth).Add(Enc($" The best thing to do in {city}{verb}")).Add(activity).Add(Enc(".")).Gap(1 - depth)
-                .Add(Enc($"\nWhat is the best thing to do in {city}? The best thing to do in {city}{verb}")).Add(activity, _answer).Add(Enc("."));
+            // Facts whose answers are phrases to copy; with several, each question's city decides which phrase.
+            var cities = new List<string>();
+            // (With one fact no extra random draws: a config without niah_facts makes the same samples as before it existed.)
+            for (int count = _niahFacts > 1 ? 1 + rng.Next(_niahFacts) : 1; cities.Count < count;)
+            {
+                var c = Pick(rng, Cities);
+                if (!cities.Contains(c)) cities.Add(c);
+            }
+            var facts = cities.Select(c => (City: c, Verb: rng.NextDouble() < 0.7 ? " is to" : " is", Phrase: Phrase(rng))).ToList();
+            if (facts.Count == 1) b.Gap(depth);
+            foreach (var (city, verb, phrase) in facts)
+            {
+                if (facts.Count > 1) b.Gap(rng.NextDouble() + 0.05);
+                b.Add(Enc($" The best thing to do in {city}{verb}")).Add(phrase).Add(Enc("."));
+            }
+            b.Gap(facts.Count == 1 ? 1 - depth : rng.NextDouble() + 0.05);
+            foreach (var (city, verb, phrase) in facts.Count > 1 ? facts.OrderBy(_ => rng.Next()).ToList() : facts)
+                b.Add(Enc($"\nWhat is the best thing to do in {city}? The best thing to do in {city}{verb}")).Add(phrase, _niahAnswer).Add(Enc("."));
         }
         return b.Build(total, n => Text(rng, n));
     }

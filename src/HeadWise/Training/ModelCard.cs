@@ -42,6 +42,10 @@ public static class ModelCard
         sb.AppendLine($"- Copy samples: {c.CopyRepeatShare:P0} repeat a short random segment until the sequence is full, the rest copy a segment once after \"Repeat:\".");
         if (c.NiahPhraseShare is { } phrases)
             sb.AppendLine($"- Needle-in-a-haystack samples: {phrases:P0} hide a city's best thing to do, a phrase to copy (a run of training text with up to three invented words); the rest are split between the single magic number and RULER needles with distractors.");
+        if (c.NiahFacts > 1)
+            sb.AppendLine($"- Phrase-fact samples hide 1 to {c.NiahFacts} cities' facts and ask for each at the end.");
+        if (c.NiahAnswerWeight is { } niahWeight)
+            sb.AppendLine($"- Needle-in-a-haystack answers weigh {niahWeight} in the loss.");
         sb.AppendLine("- Curriculum: " + string.Join("; ", c.Curriculum.Select(Phase)) + ".");
         sb.AppendLine($"- AdamW (betas {c.Beta1}/{c.Beta2}, weight decay {c.WeightDecay} on matrices), peak LR {c.LearningRate}, {c.WarmupSteps} warm-up steps, cosine to {c.MinLearningRate}, gradient clip {c.GradClip}, {c.Precision} compute with fp32 master weights.");
         sb.AppendLine();

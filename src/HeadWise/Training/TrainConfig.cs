@@ -74,6 +74,16 @@ public sealed record TrainConfig
     /// between the magic-number and RULER styles. Null: the three styles alike.
     /// </summary>
     public double? NiahPhraseShare { get; init; }
+    /// <summary>
+    /// Loss weight of niah answers; null: <see cref="AnswerWeight"/>. A niah sample has a dozen answer tokens among
+    /// 2,048, against a thousand in a copy sample, so at the common weight the needle answers got under 1 % of the gradient.
+    /// </summary>
+    public double? NiahAnswerWeight { get; init; }
+    /// <summary>
+    /// Phrase-style niah samples hide 1 to this many city facts and ask for each at the end (1: one fact, as the
+    /// harness does). More facts give more answers per sequence and make the question's city decide which one to copy.
+    /// </summary>
+    public int NiahFacts { get; init; } = 1;
     /// <summary>Random copy tokens are drawn from this many of the most frequent learned pieces; 0: from the whole vocabulary.</summary>
     public int CopyRandomVocab { get; init; }
 

@@ -43,6 +43,8 @@ public static class TrainConfigValidator
         Require(c.CopyRandomVocab >= 0, $"copy_random_vocab = {c.CopyRandomVocab}: must be non-negative (0: whole vocabulary)");
         Require(c.NiahPhraseShare is null or (>= 0 and <= 1), $"niah_phrase_share = {c.NiahPhraseShare}: must be in [0, 1]");
         Require(c.AnswerWeight > 0, $"answer_weight = {c.AnswerWeight}: must be positive");
+        Require(c.NiahAnswerWeight is null or > 0, $"niah_answer_weight = {c.NiahAnswerWeight}: must be positive");
+        Require(c.NiahFacts is >= 1 and <= 16, $"niah_facts = {c.NiahFacts}: must be in [1, 16]");
 
         Require(c.Steps > 0, $"steps = {c.Steps}: must be positive");
         Require(c.Curriculum.Length > 0, "curriculum: needs at least one phase");

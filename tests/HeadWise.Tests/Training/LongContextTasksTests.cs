@@ -108,6 +108,32 @@ public class LongContextTasksTests
     }
 
     [Fact]
+    public void Several_fact_samples_ask_each_city_once_for_its_own_phrase_weighed_by_the_niah_answer_weight()
+    {
+        var (tok, text) = Setup.Value;
+        var tasks = new LongContextTasks(tok, text, 4f, niahAnswerWeight: 9f, niahFacts: 4);
+        var counts = new HashSet<int>();
+        for (int seed = 0; seed < 30; seed++)
+        {
+            var s = tasks.Make(SampleKind.Niah, new Random(seed), 1500, niahStyle: LongContextTasks.NiahPhraseStyle)!;
+            var decoded = tok.Decode(s.Tokens);
+            var questions = Regex.Matches(decoded, @"\nWhat is the best thing to do in ([A-Za-z ]+)\? The best thing to do in \1( is to| is)").ToList();
+            counts.Add(questions.Count);
+            Assert.Equal(questions.Count, questions.Select(q => q.Groups[1].Value).Distinct().Count());
+            Assert.DoesNotContain(s.Weights, w => w == 4f);
+            // The weight-9 positions form one run per question, in order; each run is the phrase that city's needle gave.
+            var weighted = Enumerable.Range(0, s.Weights.Length).Where(i => s.Weights[i] == 9f).ToList();
+            var runs = weighted.Select((pos, k) => (pos, k)).GroupBy(x => x.pos - x.k)
+                .Select(g => tok.Decode(g.Select(x => s.Tokens[x.pos + 1]))).ToList();
+            Assert.Equal(questions.Count, runs.Count);
+            var haystack = decoded[..questions[0].Index];
+            for (int q = 0; q < questions.Count; q++)
+                Assert.Contains($"The best thing to do in {questions[q].Groups[1].Value}{questions[q].Groups[2].Value}{runs[q]}.", haystack);
+        }
+        Assert.Equal([1, 2, 3, 4], counts.Order());
+    }
+
+    [Fact]
     public void Niah_phrase_share_decides_how_many_niah_samples_are_phrase_facts()
     {
         var (tok, text) = Setup.Value;

@@ -44,6 +44,16 @@ public class TrainConfigValidationTests
         Assert.Contains("niah_phrase_share = 1.5: must be in [0, 1]", e.Message);
     }
 
+    [Theory]
+    [InlineData(0.0, 1, "niah_answer_weight = 0: must be positive")]
+    [InlineData(8.0, 0, "niah_facts = 0: must be in [1, 16]")]
+    [InlineData(8.0, 17, "niah_facts = 17: must be in [1, 16]")]
+    public void A_niah_answer_weight_or_fact_count_out_of_range_is_rejected(double weight, int facts, string message)
+    {
+        var e = Invalid(TinyTraining.Config() with { NiahAnswerWeight = weight, NiahFacts = facts }, NewOut());
+        Assert.Contains(message, e.Message);
+    }
+
     [Fact]
     public void Context_beyond_the_longest_rope_wavelength_is_rejected()
     {
