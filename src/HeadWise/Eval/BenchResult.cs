@@ -9,6 +9,9 @@ public sealed record GroupScore(int Samples, double Accuracy, long KvBytes, long
 /// <summary>One (length, depth) cell of the grid, for heatmaps.</summary>
 public sealed record GridCell(int Length, double? Depth, int Samples, double Accuracy);
 
+/// <summary>What the model answered to one prompt of an answer task (passkey, niah, multikey), and its score.</summary>
+public sealed record PromptAnswer(int Length, double? Depth, string Expected, string Output, double Score);
+
 /// <summary>
 /// What `headwise bench` measures for (model, task, policy, budget). Everything but the timing fields (null in
 /// <see cref="Deterministic"/>) is a pure function of the inputs, so sweeps can compare runs byte for byte.
@@ -39,6 +42,8 @@ public sealed record BenchResult
     /// <summary>Per depth (numeric order).</summary>
     public Dictionary<string, GroupScore>? ByDepth { get; init; }
     public required IReadOnlyList<GridCell> Grid { get; init; }
+    /// <summary>Each prompt's expected answer and greedy output, in grid order (answer tasks only): to see how a model fails.</summary>
+    public IReadOnlyList<PromptAnswer>? Answers { get; init; }
 
     // Timing and memory of this process: vary run to run.
     public long? PeakRssBytes { get; init; }

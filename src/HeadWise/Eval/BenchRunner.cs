@@ -94,6 +94,7 @@ public static class BenchRunner
             ByDepth = task.HasDepth ? xs.GroupBy(x => x.Sample.Depth!.Value).OrderBy(g => g.Key).ToDictionary(g => Key(g.Key), Group) : null,
             Grid = [.. xs.GroupBy(x => (x.Sample.Length, x.Sample.Depth)).OrderBy(g => g.Key.Length).ThenBy(g => g.Key.Depth)
                 .Select(g => new GridCell(g.Key.Length, g.Key.Depth, g.Count(), g.Average(x => x.Score)))],
+            Answers = answers ? [.. xs.Select(x => new PromptAnswer(x.Sample.Length, x.Sample.Depth, x.Sample.Answer!, x.Output!, x.Score))] : null,
         };
     }
 }

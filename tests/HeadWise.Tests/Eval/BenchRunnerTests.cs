@@ -51,6 +51,25 @@ public sealed class BenchRunnerTests
         Assert.True(r.PrefillTps > 0 && r.PeakRssBytes > 0);
     }
 
+    /// <summary>Each prompt's answer and output are reported, in grid order, with the score the metric gives that pair.</summary>
+    [Theory]
+    [InlineData("passkey")]
+    [InlineData("niah")]
+    public void Answer_tasks_report_each_prompts_expected_answer_output_and_score(string name)
+    {
+        var m = Stories.Value;
+        var task = TaskRegistry.Create(name);
+        var o = new TaskOptions { Lengths = [200, 300], Depths = [0.2, 0.8], Samples = 2, Seed = 5, HaystackPath = TestPaths.MobyDick };
+        var r = BenchRunner.Run(m, task, o, new PolicyCacheFactory("full", KvBudget.All));
+        var samples = task.Generate(m.Tokenizer, o);
+        Assert.NotNull(r.Answers);
+        Assert.Equal(samples.Select(s => (s.Length, s.Depth, s.Answer)), r.Answers!.Select(a => (a.Length, a.Depth, (string?)a.Expected)));
+        foreach (var a in r.Answers!)
+            Assert.Equal(name == "niah" ? Metrics.Rouge1Recall(a.Expected, a.Output) : Metrics.ExactNumber(a.Output, a.Expected), a.Score, 12);
+        Assert.Equal(r.Accuracy, r.Answers!.Average(a => a.Score), 12);
+        Assert.Null(BenchRunner.Run(m, TaskRegistry.Create("copy"), new TaskOptions { Lengths = [101] }, new PolicyCacheFactory("full", KvBudget.All)).Answers);
+    }
+
     [Fact]
     public void BadInputGetsOneClearErrorEach()
     {

@@ -72,7 +72,8 @@ public static class DirectLogitAttribution
             var spec = model.Spec;
             _centre = spec.Norm == NormKind.LayerNorm;
             var centred = _centre ? residual - residual.mean() : residual;
-            var scale = torch.rsqrt(centred.pow(HeldScalars.Two).mean().add(spec.NormEps));
+            using Scalar eps = spec.NormEps;   // held: an implicit Scalar could be finalised while libtorch reads it
+            var scale = torch.rsqrt(centred.pow(HeldScalars.Two).mean().add(eps));
             _gain = scale * model.Weights.OutputNorm!.to(ScalarType.Float64);
         }
 
