@@ -76,7 +76,7 @@ public sealed record TrainConfig
     public double? NiahPhraseShare { get; init; }
     /// <summary>
     /// Loss weight of niah answers; null: <see cref="AnswerWeight"/>. A niah sample has a dozen answer tokens among
-    /// 2,048, against a thousand in a copy sample, so at the common weight the needle answers got under 1 % of the gradient.
+    /// 2,048, against a thousand in a copy sample, so at the common weight the needle answers got under 1 % of the loss weight.
     /// </summary>
     public double? NiahAnswerWeight { get; init; }
     /// <summary>
