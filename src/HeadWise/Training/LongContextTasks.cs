@@ -191,14 +191,15 @@ public sealed class LongContextTasks
                 if (!cities.Contains(c)) cities.Add(c);
             }
             var facts = cities.Select(c => (City: c, Verb: rng.NextDouble() < 0.7 ? " is to" : " is", Phrase: Phrase(rng))).ToList();
-            if (facts.Count == 1) b.Gap(depth);
+            bool several = facts.Count > 1;   // one fact sits at the sample's depth; several are spread at random
+            if (!several) b.Gap(depth);
             foreach (var (city, verb, phrase) in facts)
             {
-                if (facts.Count > 1) b.Gap(rng.NextDouble() + 0.05);
+                if (several) b.Gap(rng.NextDouble() + 0.05);
                 b.Add(Enc($" The best thing to do in {city}{verb}")).Add(phrase).Add(Enc("."));
             }
-            b.Gap(facts.Count == 1 ? 1 - depth : rng.NextDouble() + 0.05);
-            foreach (var (city, verb, phrase) in facts.Count > 1 ? facts.OrderBy(_ => rng.Next()).ToList() : facts)
+            b.Gap(several ? rng.NextDouble() + 0.05 : 1 - depth);
+            foreach (var (city, verb, phrase) in several ? facts.OrderBy(_ => rng.Next()).ToList() : facts)
                 b.Add(Enc($"\nWhat is the best thing to do in {city}? The best thing to do in {city}{verb}")).Add(phrase, _niahAnswer).Add(Enc("."));
         }
         return b.Build(total, n => Text(rng, n));

@@ -46,7 +46,7 @@ public sealed class Trainer : IDisposable
         Corpus = TextCorpus.Build(parts, Tokenizer, Vocabulary.EosId);
         _log($"text: {Corpus.Train.Length:N0} training tokens, {Corpus.HeldOut.Length:N0} held out ({sw.Elapsed.TotalSeconds:F1} s)");
         var tasks = new LongContextTasks(Tokenizer, Corpus.Train, (float)config.AnswerWeight, config.CopyRepeatShare, config.CopyRandomVocab, config.NiahPhraseShare,
-            (float)(config.NiahAnswerWeight ?? config.AnswerWeight), config.NiahFacts);
+            (float?)config.NiahAnswerWeight, config.NiahFacts);
         _mixer = new DataMixer(config, tasks);
         WriteSamples(Path.Combine(outDir, "samples.txt"), tasks);
 
