@@ -1,3 +1,4 @@
+using HeadWise.Heads;
 using HeadWise.KvCache;
 using HeadWise.Models;
 using HeadWise.Tokenizers;
@@ -6,11 +7,20 @@ using static TorchSharp.torch;
 
 namespace HeadWise.Generation;
 
-/// <summary>Prefill in chunks, then decode one token at a time with the KV cache.</summary>
+/// <summary>
+/// Prefill in chunks, then decode one token at a time with the KV cache. With <see cref="Hooks"/> every forward call (each
+/// prefill chunk and each decode step) runs them, so a head ablated or a steering vector added holds for the whole generation.
+/// </summary>
 public sealed class Generator(Transformer model)
 {
     /// <summary>Prompt tokens per forward during prefill; bounds the attention scratch memory on long prompts.</summary>
     public int PrefillChunk { get; init; } = 512;
+
+    /// <summary>
+    /// Hooks (a <see cref="HookSet"/>: interventions, steering, captures) run on every forward call. Positions a hook sees
+    /// are those of the call: the prefill chunk, then one new token per decode step (keys and patterns span the cache).
+    /// </summary>
+    public IForwardHooks? Hooks { get; init; }
 
     /// <summary>
     /// Feeds <paramref name="tokens"/> through the cache (a <see cref="FullKvCache"/> or any <see cref="IKvCache"/>) in chunks,
@@ -34,7 +44,7 @@ public sealed class Generator(Transformer model)
     {
         using var scope = torch.NewDisposeScope();
         using var ids = torch.tensor(tokens.Select(t => (long)t).ToArray(), [1, tokens.Length]);
-        using var logits = model.Forward(ids, cache, lastOnly: true);
+        using var logits = model.Forward(ids, cache, Hooks, lastOnly: true);
         return logits.reshape(-1).data<float>().ToArray();
     }
 

@@ -1,55 +1,87 @@
 namespace HeadWise.Heads;
 
 /// <summary>
-/// TransformerLens hook point names. Shapes (batch B, positions T, keys S, heads H, KV heads K):
-/// hook_embed [B,T,D]; resid_pre/mid/post, attn_out, mlp_out [B,T,D]; hook_q [B,T,H,d] and hook_k/hook_v [B,T,K,d]
-/// before RoPE, hook_rot_q/hook_rot_k after it; hook_attn_scores and hook_pattern [B,H,T,S]; hook_z [B,T,H,d];
-/// hook_result [B,T,H,D] (each head's output after W_O, bias excluded); ln_final.hook_normalized [B,T,D];
-/// unembed.hook_out [B,T,V].
+/// TransformerLens hook point names, made from the table in <see cref="HookPoints"/> (which gives each point's shape).
+/// <c>HookNames.ForLayer(3).Pattern</c> is <c>"blocks.3.attn.hook_pattern"</c>; <c>HookNames.ForLayer(3)[kind]</c> names any
+/// kind of the table.
 /// </summary>
 public static class HookNames
 {
-    public const string Embed = "hook_embed";
-    public const string PosEmbed = "hook_pos_embed";
-    public const string FinalNormalized = "ln_final.hook_normalized";
-    public const string UnembedOut = "unembed.hook_out";
+    /// <summary><c>hook_embed</c>: token embeddings [B,T,D].</summary>
+    public static readonly string Embed = HookPoints.Embed.Suffix;
+    /// <summary><c>hook_pos_embed</c>: learned position embeddings [B,T,D].</summary>
+    public static readonly string PosEmbed = HookPoints.PosEmbed.Suffix;
+    /// <summary><c>ln_final.hook_scale</c> [B,T,1].</summary>
+    public static readonly string FinalScale = HookPoints.FinalScale.Suffix;
+    /// <summary><c>ln_final.hook_normalized</c> [B,T,D].</summary>
+    public static readonly string FinalNormalized = HookPoints.FinalNormalized.Suffix;
+    /// <summary><c>unembed.hook_out</c>: logits [B,T,V].</summary>
+    public static readonly string UnembedOut = HookPoints.UnembedOut.Suffix;
 
-    /// <summary>The per-layer names, built once per layer so the forward pass does no string work.</summary>
+    /// <summary>The names of one block's points, built once per layer so the forward pass does no string work.</summary>
     public sealed class Layer
     {
-        public Layer(int l)
-        {
-            string b = $"blocks.{l}.";
-            ResidPre = b + "hook_resid_pre"; ResidMid = b + "hook_resid_mid"; ResidPost = b + "hook_resid_post";
-            AttnOut = b + "hook_attn_out"; MlpOut = b + "hook_mlp_out";
-            Q = b + "attn.hook_q"; K = b + "attn.hook_k"; V = b + "attn.hook_v";
-            RotQ = b + "attn.hook_rot_q"; RotK = b + "attn.hook_rot_k";
-            Scores = b + "attn.hook_attn_scores"; Pattern = b + "attn.hook_pattern";
-            Z = b + "attn.hook_z"; Result = b + "attn.hook_result";
-        }
+        private readonly Dictionary<HookPointKind, string> _names;
 
-        public string ResidPre { get; }
-        public string ResidMid { get; }
-        public string ResidPost { get; }
-        public string AttnOut { get; }
-        public string MlpOut { get; }
-        public string Q { get; }
-        public string K { get; }
-        public string V { get; }
-        public string RotQ { get; }
-        public string RotK { get; }
-        public string Scores { get; }
-        public string Pattern { get; }
-        public string Z { get; }
-        public string Result { get; }
+        internal Layer(int l) => _names = HookPoints.InBlock.ToDictionary(k => k, k => k.NameIn(l));
 
-        public IEnumerable<string> All => [ResidPre, Q, K, V, RotQ, RotK, Scores, Pattern, Z, Result, AttnOut, ResidMid, MlpOut, ResidPost];
+        /// <summary>The name of <paramref name="kind"/> (a kind inside blocks) in this layer.</summary>
+        public string this[HookPointKind kind] => _names.TryGetValue(kind, out var n) ? n
+            : throw new HeadWiseException($"'{kind.Suffix}' is not a hook point inside blocks");
+
+        /// <summary><c>hook_resid_pre</c>.</summary>
+        public string ResidPre => this[HookPoints.ResidPre];
+        /// <summary><c>hook_attn_in</c>.</summary>
+        public string AttnIn => this[HookPoints.AttnIn];
+        /// <summary><c>ln1.hook_scale</c>.</summary>
+        public string Ln1Scale => this[HookPoints.Ln1Scale];
+        /// <summary><c>ln1.hook_normalized</c>.</summary>
+        public string Ln1Normalized => this[HookPoints.Ln1Normalized];
+        /// <summary><c>attn.hook_q</c>.</summary>
+        public string Q => this[HookPoints.Q];
+        /// <summary><c>attn.hook_k</c>.</summary>
+        public string K => this[HookPoints.K];
+        /// <summary><c>attn.hook_v</c>.</summary>
+        public string V => this[HookPoints.V];
+        /// <summary><c>attn.hook_rot_q</c>.</summary>
+        public string RotQ => this[HookPoints.RotQ];
+        /// <summary><c>attn.hook_rot_k</c>.</summary>
+        public string RotK => this[HookPoints.RotK];
+        /// <summary><c>attn.hook_attn_scores</c>.</summary>
+        public string Scores => this[HookPoints.Scores];
+        /// <summary><c>attn.hook_pattern</c>.</summary>
+        public string Pattern => this[HookPoints.Pattern];
+        /// <summary><c>attn.hook_z</c>.</summary>
+        public string Z => this[HookPoints.Z];
+        /// <summary><c>attn.hook_result</c>.</summary>
+        public string Result => this[HookPoints.Result];
+        /// <summary><c>hook_attn_out</c>.</summary>
+        public string AttnOut => this[HookPoints.AttnOut];
+        /// <summary><c>hook_resid_mid</c>.</summary>
+        public string ResidMid => this[HookPoints.ResidMid];
+        /// <summary><c>ln2.hook_scale</c>.</summary>
+        public string Ln2Scale => this[HookPoints.Ln2Scale];
+        /// <summary><c>ln2.hook_normalized</c>.</summary>
+        public string Ln2Normalized => this[HookPoints.Ln2Normalized];
+        /// <summary><c>mlp.hook_pre</c>.</summary>
+        public string MlpPre => this[HookPoints.MlpPre];
+        /// <summary><c>mlp.hook_post</c>.</summary>
+        public string MlpPost => this[HookPoints.MlpPost];
+        /// <summary><c>hook_mlp_out</c>.</summary>
+        public string MlpOut => this[HookPoints.MlpOut];
+        /// <summary><c>hook_resid_post</c>.</summary>
+        public string ResidPost => this[HookPoints.ResidPost];
+
+        /// <summary>Every name of this block, in forward order.</summary>
+        public IEnumerable<string> All => HookPoints.InBlock.Select(k => _names[k]);
     }
 
     private static readonly List<Layer> Cache = [];
 
+    /// <summary>The names of block <paramref name="l"/>.</summary>
     public static Layer ForLayer(int l)
     {
+        if (l < 0) throw new HeadWiseException($"layer {l} is negative");
         lock (Cache)
         {
             while (Cache.Count <= l) Cache.Add(new Layer(Cache.Count));
@@ -60,10 +92,9 @@ public static class HookNames
     /// <summary>Every hook point name of a model with <paramref name="layers"/> blocks, in forward order.</summary>
     public static IEnumerable<string> All(int layers)
     {
-        yield return Embed;
+        foreach (var k in HookPoints.All.TakeWhile(k => !k.InBlock)) yield return k.Suffix;
         for (int l = 0; l < layers; l++)
             foreach (var n in ForLayer(l).All) yield return n;
-        yield return FinalNormalized;
-        yield return UnembedOut;
+        foreach (var k in HookPoints.All.SkipWhile(k => !k.InBlock).Where(k => !k.InBlock)) yield return k.Suffix;
     }
 }

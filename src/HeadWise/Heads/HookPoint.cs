@@ -3,52 +3,77 @@ using System.Text.RegularExpressions;
 namespace HeadWise.Heads;
 
 /// <summary>
-/// What a hook point name means: its layer (null outside the blocks) and which tensor axes hold heads and positions,
-/// so captures and interventions can slice any point by head and position range without knowing its shape by heart.
+/// A parsed hook point name: its layer (null outside the blocks) and its kind from <see cref="HookPoints"/>, which says
+/// which tensor axes hold heads and positions, so captures and interventions can slice any point by head and position.
 /// </summary>
-public sealed partial record HookPoint(string Name, int? Layer, string Kind)
+public sealed partial record HookPoint(string Name, int? Layer, HookPointKind Kind)
 {
-    /// <summary>Axis of the heads: 2 for [B,T,H,...] points (q, k, v, rot_q, rot_k, z, result), 1 for [B,H,T,S]; null when the point has no heads.</summary>
-    public int? HeadAxis => Kind switch
-    {
-        "attn.hook_q" or "attn.hook_k" or "attn.hook_v" or "attn.hook_rot_q" or "attn.hook_rot_k" or "attn.hook_z" or "attn.hook_result" => 2,
-        "attn.hook_attn_scores" or "attn.hook_pattern" => 1,
-        _ => null,
-    };
+    /// <summary>Axis of the heads: 2 for [B,T,H,...] points, 1 for [B,H,T,S]; null when the point has no heads.</summary>
+    public int? HeadAxis => Kind.HeadAxis;
 
     /// <summary>Axis of the (query) positions.</summary>
-    public int PositionAxis => HeadAxis == 1 ? 2 : 1;
+    public int PositionAxis => Kind.PositionAxis;
 
     /// <summary>True for scores and pattern, whose hooks can ask the forward pass for only some heads.</summary>
-    public bool IsAttentionMap => HeadAxis == 1;
+    public bool IsAttentionMap => Kind.Heads == HeadAxisKind.AttentionMap;
 
     /// <summary>True for k, v and rot_k, which hold KV heads (fewer than query heads under GQA).</summary>
-    public bool HoldsKvHeads => Kind is "attn.hook_k" or "attn.hook_v" or "attn.hook_rot_k";
+    public bool HoldsKvHeads => Kind.Heads == HeadAxisKind.KvHeads;
 
-    private static readonly HashSet<string> TopLevel = [HookNames.Embed, HookNames.PosEmbed, HookNames.FinalNormalized, HookNames.UnembedOut];
-    private static readonly HashSet<string> LayerKinds =
-    [
-        "hook_resid_pre", "hook_resid_mid", "hook_resid_post", "hook_attn_out", "hook_mlp_out",
-        "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_rot_q", "attn.hook_rot_k",
-        "attn.hook_attn_scores", "attn.hook_pattern", "attn.hook_z", "attn.hook_result",
-    ];
+    private static readonly Dictionary<string, HookPointKind> TopLevel = HookPoints.All.Where(k => !k.InBlock).ToDictionary(k => k.Suffix);
+    private static readonly Dictionary<string, HookPointKind> BlockKinds = HookPoints.InBlock.ToDictionary(k => k.Suffix);
 
     [GeneratedRegex(@"^blocks\.(\d+)\.(.+)$")]
     private static partial Regex BlockName();
 
-    /// <summary>Parses <paramref name="name"/>; throws naming the valid forms when it is not a hook point of a model with <paramref name="layers"/> blocks.</summary>
+    /// <summary>
+    /// Parses <paramref name="name"/>; when it is not a hook point (of a model with <paramref name="layers"/> blocks) throws
+    /// a <see cref="HeadWiseException"/> that lists the nearest valid names.
+    /// </summary>
     public static HookPoint Parse(string name, int? layers = null)
     {
         if (name is null) throw new HeadWiseException("no hook point name given");
-        if (TopLevel.Contains(name)) return new HookPoint(name, null, name);
+        if (TopLevel.TryGetValue(name, out var top)) return new HookPoint(name, null, top);
         var m = BlockName().Match(name);
-        if (m.Success && LayerKinds.Contains(m.Groups[2].Value) && int.TryParse(m.Groups[1].Value, out int l))
+        if (m.Success && BlockKinds.TryGetValue(m.Groups[2].Value, out var kind) && int.TryParse(m.Groups[1].Value, out int l))
         {
             if (layers is { } n && l >= n) throw new HeadWiseException($"hook point '{name}': layer {l} does not exist (the model has {n} layers)");
-            return new HookPoint(name, l, m.Groups[2].Value);
+            return new HookPoint(name, l, kind);
         }
-        throw new HeadWiseException($"'{name}' is not a hook point; expected hook_embed, blocks.{{L}}.hook_resid_pre|hook_resid_mid|hook_resid_post|" +
-                                    "hook_attn_out|hook_mlp_out, blocks.{L}.attn.hook_q|hook_k|hook_v|hook_rot_q|hook_rot_k|hook_attn_scores|" +
-                                    "hook_pattern|hook_z|hook_result, ln_final.hook_normalized or unembed.hook_out");
+        var near = NearMatches(name, m.Success && int.TryParse(m.Groups[1].Value, out int at) ? at : 0);
+        throw new HeadWiseException($"'{name}' is not a hook point; " + (near.Count > 0
+            ? $"did you mean {string.Join(", ", near)}?"
+            : "hook points are " + string.Join(", ", HookPoints.All.Select(k => k.Pattern))));
+    }
+
+    /// <summary>The valid names closest to <paramref name="name"/> (edit distance, on the whole name or the part after blocks.{L}.).</summary>
+    internal static IReadOnlyList<string> NearMatches(string name, int layer)
+    {
+        var m = BlockName().Match(name);
+        string tail = m.Success ? m.Groups[2].Value : name;
+        var scored = HookPoints.All.Select(k =>
+        {
+            string full = k.NameIn(layer);
+            int d = Math.Min(Distance(name, full), k.InBlock ? Distance(tail, k.Suffix) : int.MaxValue);
+            if (tail.Length >= 4 && (full.StartsWith(name, StringComparison.Ordinal) || k.Suffix.StartsWith(tail, StringComparison.Ordinal))) d = 1; // cut short
+            return (full, d);
+        }).ToList();
+        int limit = Math.Max(2, tail.Length / 3);
+        return scored.Where(s => s.d <= limit).OrderBy(s => s.d).ThenBy(s => s.full, StringComparer.Ordinal).Take(4).Select(s => s.full).ToList();
+    }
+
+    private static int Distance(string a, string b)
+    {
+        var prev = new int[b.Length + 1];
+        var cur = new int[b.Length + 1];
+        for (int j = 0; j <= b.Length; j++) prev[j] = j;
+        for (int i = 1; i <= a.Length; i++)
+        {
+            cur[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+                cur[j] = Math.Min(Math.Min(cur[j - 1], prev[j]) + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            (prev, cur) = (cur, prev);
+        }
+        return prev[b.Length];
     }
 }

@@ -35,9 +35,21 @@ public static class HookedRun
 
     /// <summary>Runs with every hook point captured whole (small models and tests; large models should name what they need).</summary>
     public static (Tensor Logits, ActivationCache Cache) RunWithFullCache(this Transformer model, Tensor tokens, IKvCacheState? kvCache = null) =>
-        model.RunWithCache(tokens, HookNames.All(model.Spec.Layers).Select(n => new CaptureSpec(n))
-            .Where(c => model.Spec.Positions == PositionKind.Learned || c.Name != HookNames.PosEmbed)
-            .Where(c => model.Spec.Causal || (c.Name != HookNames.FinalNormalized && c.Name != HookNames.UnembedOut)), kvCache: kvCache);
+        model.RunWithCache(tokens, _ => true, kvCache: kvCache);
+
+    /// <summary>
+    /// Runs capturing every hook point whose name <paramref name="namesFilter"/> accepts (TransformerLens's
+    /// <c>names_filter</c>), e.g. <c>name =&gt; name.EndsWith("attn.hook_pattern")</c>.
+    /// </summary>
+    public static (Tensor Logits, ActivationCache Cache) RunWithCache(this Transformer model, Tensor tokens, Func<string, bool> namesFilter,
+        HookSet? hooks = null, IKvCacheState? kvCache = null) =>
+        model.RunWithCache(tokens, model.HookPointNames().Where(namesFilter).Select(n => new CaptureSpec(n)), hooks, kvCache);
+
+    /// <summary>The hook points this model's forward pass calls, in forward order.</summary>
+    public static IEnumerable<string> HookPointNames(this Transformer model) =>
+        HookNames.All(model.Spec.Layers)
+            .Where(n => model.Spec.Positions == PositionKind.Learned || n != HookNames.PosEmbed)
+            .Where(n => model.Spec.Causal || (n != HookNames.FinalScale && n != HookNames.FinalNormalized && n != HookNames.UnembedOut));
 
     /// <summary>Runs with <paramref name="hooks"/>, which may read and replace activations.</summary>
     public static Tensor RunWithHooks(this Transformer model, Tensor tokens, HookSet hooks, IKvCacheState? kvCache = null) =>

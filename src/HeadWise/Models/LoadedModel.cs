@@ -1,4 +1,6 @@
 using HeadWise.Tokenizers;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace HeadWise.Models;
 
@@ -14,5 +16,41 @@ public sealed class LoadedModel(string path, string format, Transformer transfor
     /// <summary>A short display name for titles and reports.</summary>
     public string DisplayName => string.IsNullOrEmpty(Spec.Name) ? System.IO.Path.GetFileNameWithoutExtension(Path) : Spec.Name;
 
+    /// <summary>
+    /// <paramref name="text"/> as token ids [1, T] (int64), ready for <see cref="Models.Transformer.Forward"/>; a BOS token
+    /// first when <paramref name="prependBos"/> (default: when the tokenizer adds one, as the model was trained).
+    /// </summary>
+    public Tensor ToTokens(string text, bool? prependBos = null)
+    {
+        var ids = Encode(text, prependBos);
+        return torch.tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Count]);
+    }
+
+    /// <summary>Each token of <paramref name="text"/> as its own string (BOS first as for <see cref="ToTokens"/>).</summary>
+    public string[] ToStrTokens(string text, bool? prependBos = null) => ToStrTokens(Encode(text, prependBos));
+
+    /// <summary>Each token id as its own string, e.g. "▁Lily" or "&lt;s&gt;".</summary>
+    public string[] ToStrTokens(IEnumerable<int> ids) => ids.Select(Tokenizer.TokenLabel).ToArray();
+
+    /// <summary>Each token of a [T] or [1, T] token tensor as its own string.</summary>
+    public string[] ToStrTokens(Tensor tokens)
+    {
+        if (tokens.dim() == 2 && tokens.shape[0] != 1) throw new HeadWiseException($"ToStrTokens takes one sequence; got a batch of {tokens.shape[0]}");
+        return ToStrTokens(tokens.reshape(-1).to(ScalarType.Int64).data<long>().ToArray().Select(i => (int)i));
+    }
+
+    /// <summary>The text of token ids (special tokens left out).</summary>
+    public string ToText(IEnumerable<int> ids) => Tokenizer.Decode(ids);
+
+    private List<int> Encode(string text, bool? prependBos)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ids = Tokenizer.Encode(text, addBos: prependBos ?? Tokenizer.AddBosByDefault).ToList();
+        if (ids.Count == 0) throw new HeadWiseException("the text encodes to no tokens");
+        if (ids.Count > Spec.ContextLength) throw new HeadWiseException($"the text is {ids.Count} tokens but the model's context is {Spec.ContextLength}");
+        return ids;
+    }
+
+    /// <summary>Frees the weights.</summary>
     public void Dispose() => Transformer.Dispose();
 }

@@ -51,8 +51,7 @@ public sealed class Transformer : IDisposable
         compressed?.Advance(t);
         if (lastOnly) x = x.narrow(1, t - 1, 1);
         if (!Spec.Causal) return x.MoveToOuterDisposeScope();
-        x = Norm(x, Weights.OutputNorm!, Weights.OutputNormBias);
-        x = Hook(hooks, HookNames.FinalNormalized, x);
+        x = Norm(x, Weights.OutputNorm!, Weights.OutputNormBias, hooks, HookNames.FinalScale, HookNames.FinalNormalized);
         var logits = F.linear(x, Weights.Output!);
         return Hook(hooks, HookNames.UnembedOut, logits).MoveToOuterDisposeScope();
     }
@@ -87,24 +86,42 @@ public sealed class Transformer : IDisposable
         if (Spec.PostNorm)
         {
             // BERT: x = LN(x + attn(x)); x = LN(x + ffn(x))
-            var attn = Hook(hooks, names.AttnOut, Attention(l, w, names, x, start, cache, compressed, hooks));
-            x = Norm(Hook(hooks, names.ResidMid, x.Plus(attn)), w.AttnNorm, w.AttnNormBias);
-            var mlp = Hook(hooks, names.MlpOut, FeedForward(w, x));
-            return Hook(hooks, names.ResidPost, Norm(x.Plus(mlp), w.FfnNorm, w.FfnNormBias));
+            var attn = Hook(hooks, names.AttnOut, Attention(l, w, names, AttnIn(names, x, hooks, null), start, cache, compressed, hooks));
+            x = Norm(Hook(hooks, names.ResidMid, x.Plus(attn)), w.AttnNorm, w.AttnNormBias, hooks, names.Ln1Scale, names.Ln1Normalized);
+            var mlp = Hook(hooks, names.MlpOut, FeedForward(w, x, names, hooks));
+            return Hook(hooks, names.ResidPost, Norm(x.Plus(mlp), w.FfnNorm, w.FfnNormBias, hooks, names.Ln2Scale, names.Ln2Normalized));
         }
-        var a = Hook(hooks, names.AttnOut, Attention(l, w, names, Norm(x, w.AttnNorm, w.AttnNormBias), start, cache, compressed, hooks));
+        var a = Hook(hooks, names.AttnOut, Attention(l, w, names, AttnIn(names, x, hooks, w), start, cache, compressed, hooks));
         x = Hook(hooks, names.ResidMid, x.Plus(a));
-        var m = Hook(hooks, names.MlpOut, FeedForward(w, Norm(x, w.FfnNorm, w.FfnNormBias)));
+        var m = Hook(hooks, names.MlpOut, FeedForward(w, Norm(x, w.FfnNorm, w.FfnNormBias, hooks, names.Ln2Scale, names.Ln2Normalized), names, hooks));
         return Hook(hooks, names.ResidPost, x.Plus(m));
+    }
+
+    /// <summary>
+    /// The attention's input: ln1 of the residual (pre-norm) or the residual itself (<paramref name="ln1"/> null, post-norm).
+    /// When a hook edits hook_attn_in, the input is one copy per query head [B, T, H, D] (normalised per copy).
+    /// </summary>
+    private Tensor AttnIn(HookNames.Layer names, Tensor x, IForwardHooks? hooks, LayerWeights? ln1)
+    {
+        if (hooks is not null && hooks.Wants(names.AttnIn))
+        {
+            var copies = x.unsqueeze(2).expand(x.shape[0], x.shape[1], Spec.Heads, x.shape[2]).contiguous();
+            var edited = hooks.Apply(names.AttnIn, copies);
+            if (!Unchanged(edited, copies))
+                return ln1 is null ? edited : Norm(edited, ln1.AttnNorm, ln1.AttnNormBias, hooks, names.Ln1Scale, names.Ln1Normalized);
+        }
+        return ln1 is null ? x : Norm(x, ln1.AttnNorm, ln1.AttnNormBias, hooks, names.Ln1Scale, names.Ln1Normalized);
     }
 
     private Tensor Attention(int l, LayerWeights w, HookNames.Layer names, Tensor x, long start, FullKvCache? cache, IKvCache? compressed, IForwardHooks? hooks)
     {
         long b = x.shape[0], t = x.shape[1];
         int h = Spec.Heads, kvh = Spec.KvHeads, hd = Spec.HeadDim;
-        var q = Hook(hooks, names.Q, F.linear(x, w.Wq, w.Bq).view(b, t, h, hd));
-        var k = Hook(hooks, names.K, F.linear(x, w.Wk, w.Bk).view(b, t, kvh, hd));
-        var v = Hook(hooks, names.V, F.linear(x, w.Wv, w.Bv).view(b, t, kvh, hd));
+        var (q, k, v) = x.dim() == 4 ? PerHeadProjections(w, x)
+            : (F.linear(x, w.Wq, w.Bq).view(b, t, h, hd), F.linear(x, w.Wk, w.Bk).view(b, t, kvh, hd), F.linear(x, w.Wv, w.Bv).view(b, t, kvh, hd));
+        q = Hook(hooks, names.Q, q);
+        k = Hook(hooks, names.K, k);
+        v = Hook(hooks, names.V, v);
         if (w.QNorm is not null) { q = RmsNorm(q, w.QNorm); k = RmsNorm(k, w.KNorm!); }
         q = q.transpose(1, 2); // [B, H, T, d]
         k = k.transpose(1, 2);
@@ -119,6 +136,9 @@ public sealed class Transformer : IDisposable
         if (cache is not null) (k, v) = cache.Append(l, k, v);
 
         // A compressed cache attends over what each of its heads kept; otherwise attend here, where hooks see scores.
+        if (compressed is not null && hooks is not null && (hooks.Wants(names.Scores) || hooks.Wants(names.Pattern)))
+            throw new HeadWiseException($"{names.Scores} and {names.Pattern} are not computed under a compressing KV cache policy " +
+                                        "(it attends over each head's kept positions in its own kernel); use the full cache to read or edit them");
         var z = compressed is not null ? compressed.Attend(l, q, k, v) : AttentionCore(l, names, q, k, v, start, hooks); // [B, H, T, d]
         z = Hook(hooks, names.Z, z.transpose(1, 2)); // [B, T, H, d]
         if (hooks is not null && hooks.Wants(names.Result))
@@ -135,6 +155,22 @@ public sealed class Transformer : IDisposable
             // Observation only: the unobserved run's numbers (a sum over heads rounds differently).
         }
         return F.linear(z.reshape(b, t, h * hd), w.Wo, w.Bo);
+    }
+
+    /// <summary>
+    /// q, k, v from per-query-head inputs [B, T, H, D] (an edited hook_attn_in): head h's query reads copy h; KV head g's
+    /// keys and values read the copy of the first query head of its group.
+    /// </summary>
+    private (Tensor Q, Tensor K, Tensor V) PerHeadProjections(LayerWeights w, Tensor x)
+    {
+        int h = Spec.Heads, kvh = Spec.KvHeads, hd = Spec.HeadDim, d = Spec.Dim;
+        var kvInput = x.index_select(2, torch.arange(0, h, Spec.GroupSize, dtype: ScalarType.Int64)); // [B, T, K, D]
+        Tensor Project(Tensor input, Tensor weight, Tensor? bias, int heads)
+        {
+            var y = torch.einsum("bthm,hdm->bthd", input, weight.view(heads, hd, d));
+            return bias is null ? y : y.Plus(bias.view(heads, hd));
+        }
+        return (Project(x, w.Wq, w.Bq, h), Project(kvInput, w.Wk, w.Bk, kvh), Project(kvInput, w.Wv, w.Bv, kvh));
     }
 
     /// <summary>softmax(q k^T / sqrt(d) + mask) v. Uses the fused kernel unless a hook reads or edits scores or pattern.</summary>
@@ -198,17 +234,39 @@ public sealed class Transformer : IDisposable
         return kj.le(qi);
     }
 
-    private Tensor FeedForward(LayerWeights w, Tensor x)
+    private Tensor FeedForward(LayerWeights w, Tensor x, HookNames.Layer names, IForwardHooks? hooks)
     {
         if (Spec.FeedForward == FeedForwardKind.SwiGlu)
-            return F.linear(F.silu(F.linear(x, w.WGate!)).mul_(F.linear(x, w.WUp)), w.WDown);
-        var up = F.linear(x, w.WUp, w.BUp);
+        {
+            var gate = Hook(hooks, names.MlpPre, F.linear(x, w.WGate!));
+            return F.linear(Hook(hooks, names.MlpPost, F.silu(gate).mul_(F.linear(x, w.WUp))), w.WDown);
+        }
+        var up = Hook(hooks, names.MlpPre, F.linear(x, w.WUp, w.BUp));
         var act = Spec.FeedForward == FeedForwardKind.GeluTanh ? F.gelu(up, TorchSharp.Modules.GELU.Approximate.tanh) : F.gelu(up);
-        return F.linear(act, w.WDown, w.BDown);
+        return F.linear(Hook(hooks, names.MlpPost, act), w.WDown, w.BDown);
     }
 
     private Tensor Norm(Tensor x, Tensor weight, Tensor? bias) =>
         Spec.Norm == NormKind.RmsNorm ? RmsNorm(x, weight) : F.layer_norm(x, [x.shape[^1]], weight, bias, Spec.NormEps);
+
+    /// <summary>
+    /// A norm whose scale and normalised value hooks can read or edit (TransformerLens's ln hook_scale, hook_normalized):
+    /// scale = sqrt(mean(c^2) + eps) with c the input (centred for LayerNorm), normalised = c / scale, output = normalised
+    /// times the gain (plus bias). Observation keeps the fused kernel's numbers.
+    /// </summary>
+    private Tensor Norm(Tensor x, Tensor weight, Tensor? bias, IForwardHooks? hooks, string scaleName, string normalizedName)
+    {
+        var fused = Norm(x, weight, bias);
+        if (hooks is null || !(hooks.Wants(scaleName) || hooks.Wants(normalizedName))) return fused;
+        var centred = Spec.Norm == NormKind.RmsNorm ? x : x.sub(x.mean([-1], keepdim: true));
+        var scale = centred.pow(HeldScalars.Two).mean([-1], keepdim: true).add_(_normEps, HeldScalars.One).sqrt_();
+        var scaleOut = Hook(hooks, scaleName, scale);
+        var normalized = centred.div(scaleOut);
+        var normalizedOut = Hook(hooks, normalizedName, normalized);
+        if (Unchanged(scaleOut, scale) && Unchanged(normalizedOut, normalized)) return fused;
+        var y = normalizedOut.mul(weight);
+        return bias is null ? y : y.Plus(bias);
+    }
 
     private Tensor RmsNorm(Tensor x, Tensor weight)
     {
