@@ -3,11 +3,12 @@ using HeadWise.Tokenizers;
 namespace HeadWise.Analysis;
 
 /// <summary>
-/// Multiple-choice prompts built from probe documents: a passage, the question "which word appeared in the text?", four options
-/// labelled A-D (one token from the passage, three from elsewhere; the right letter drawn with the seed), then "Answer:".
-/// Records where each option's letter sits, which the select-and-copy scores read.
+/// Multiple-choice prompts built from probe documents: a passage, the question "Which word was in the text?", four options
+/// on lines "A." to "D." (one token from the passage, three from elsewhere; the right letter drawn with the seed), then
+/// "Answer:". Records each option's end-of-line token (the first token after the option's text): in a causal model it is
+/// the first position whose key has seen the option, which is where the select-and-copy paper reads keys.
 /// </summary>
-public sealed record ChoicePrompt(int[] Prompt, int[] LabelPositions, int Gold)
+public sealed record ChoicePrompt(int[] Prompt, int[] OptionEnds, int Gold)
 {
     public static readonly string[] Letters = ["A", "B", "C", "D"];
 
@@ -29,16 +30,15 @@ public sealed record ChoicePrompt(int[] Prompt, int[] LabelPositions, int Gold)
             for (int o = 0; o < 4; o++) options[o] = o == gold ? text[rng.Next(text.Length)] : others[rng.Next(others.Count)];
             var prompt = new List<int>(doc.Take(1 + passage));
             prompt.AddRange(tokenizer.Encode("\nWhich word was in the text?", false));
-            var labels = new int[4];
+            var ends = new int[4];
             for (int o = 0; o < 4; o++)
             {
-                prompt.AddRange(tokenizer.Encode("\n" + Letters[o], false));
-                labels[o] = prompt.Count - 1;
-                prompt.AddRange(tokenizer.Encode(".", false));
+                prompt.AddRange(tokenizer.Encode("\n" + Letters[o] + ".", false));
                 prompt.Add(options[o]);
+                ends[o] = prompt.Count; // the next line's first token ends this option's line
             }
             prompt.AddRange(tokenizer.Encode("\nAnswer:", false));
-            list.Add(new ChoicePrompt(prompt.ToArray(), labels, gold));
+            list.Add(new ChoicePrompt(prompt.ToArray(), ends, gold));
         }
         return list;
     }
