@@ -14,23 +14,26 @@ internal static class TrainCommand
         var exportOnly = new Option<bool>("--export-only") { Description = "Measure and export the latest checkpoint in --out without training" };
         var probeSamples = new Option<int>("--probe-samples") { Description = "Samples per task for the final greedy accuracy check", DefaultValueFactory = _ => 50 };
         var probeLengths = new Option<int[]>("--probe-lengths") { Description = "Sequence lengths for the greedy accuracy check (default: context/4 and context)", AllowMultipleArgumentsPerToken = true };
-        var command = new Command("train", "Train a small Llama-architecture model from scratch (resumes from the checkpoint in --out)") { config, output, stopAt, exportOnly, probeSamples, probeLengths };
-        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(config)!, r.GetValue(output)!, r.GetValue(stopAt), r.GetValue(exportOnly), r.GetValue(probeSamples), r.GetValue(probeLengths))));
+        var harnessSamples = new Option<int>("--harness-samples") { Description = "Prompts per length and depth for the card's evaluation-harness table (0: skip it)", DefaultValueFactory = _ => 10 };
+        var command = new Command("train", "Train a small Llama-architecture model from scratch (resumes from the checkpoint in --out)") { config, output, stopAt, exportOnly, probeSamples, probeLengths, harnessSamples };
+        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(config)!, r.GetValue(output)!, r.GetValue(stopAt), r.GetValue(exportOnly), r.GetValue(probeSamples), r.GetValue(probeLengths), r.GetValue(harnessSamples))));
         return command;
     }
 
-    private static int Run(string configPath, string outDir, int? stopAt, bool exportOnly, int probeSamples, int[]? probeLengths)
+    private static int Run(string configPath, string outDir, int? stopAt, bool exportOnly, int probeSamples, int[]? probeLengths, int harnessSamples)
     {
         var config = TrainConfig.Load(configPath);   // validated before anything else happens
         if (probeLengths is { Length: > 0 } && probeLengths.Any(l => l < 16 || l > config.Context))
             throw new HeadWiseException($"--probe-lengths must be in 16..{config.Context} (the model's context)");
         if (probeLengths is { Length: 0 }) probeLengths = null;
         if (probeSamples < 1) throw new HeadWiseException($"--probe-samples must be at least 1, got {probeSamples}");
+        if (harnessSamples < 0) throw new HeadWiseException($"--harness-samples must be at least 0, got {harnessSamples}");
         using var cancel = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); Console.Error.WriteLine("\nstopping after this step (checkpoint follows)..."); };
         var threads = Environment.GetEnvironmentVariable("HEADWISE_THREADS");
         var command = $"{(threads is null ? "" : $"HEADWISE_THREADS={threads} ")}./headwise train --config {configPath} --out {outDir}";
-        var result = TrainingRun.Run(config, outDir, line => Console.Error.WriteLine(line), ProgressPrinter(), stopAt, cancel.Token, command, exportOnly, probeSamples, probeLengths);
+        var result = TrainingRun.Run(config, outDir, line => Console.Error.WriteLine(line), ProgressPrinter(), stopAt, cancel.Token, command, exportOnly,
+            new ExportOptions(probeSamples, probeLengths, harnessSamples));
         Console.WriteLine(result);
         return 0;
     }

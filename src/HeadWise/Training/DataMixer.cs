@@ -10,6 +10,8 @@ public sealed class TrainingBatch : IDisposable
     public required Tensor Targets { get; init; }
     public required Tensor Weights { get; init; }
     public required SampleKind[] Kinds { get; init; }
+    public int Rows => Kinds.Length;
+    public int SeqLen => (int)Inputs.shape[1];
     public void Dispose() { Inputs.Dispose(); Targets.Dispose(); Weights.Dispose(); }
 }
 
@@ -40,7 +42,7 @@ public sealed class DataMixer
         var rng = RandomFor(_config.Seed, step);
         var mix = Weights(phase.Mix ?? _config.Mix);
         double repeatShare = phase.CopyRepeatShare ?? _config.CopyRepeatShare;
-        int b = phase.Batch, l = phase.SeqLen;
+        var (b, l) = Shape(phase, rng);
         var inputs = new long[b * l];
         var targets = new long[b * l];
         var weights = new float[b * l];
@@ -64,6 +66,14 @@ public sealed class DataMixer
             Weights = torch.tensor(weights, [b, l]),
             Kinds = kinds,
         };
+    }
+
+    /// <summary>Rows and length of a step: the phase's, or a length drawn from [min_seq_len, seq_len] with as many tokens.</summary>
+    private static (int Rows, int Length) Shape(CurriculumPhase phase, Random rng)
+    {
+        if (phase.MinSeqLen is not { } min || min == phase.SeqLen) return (phase.Batch, phase.SeqLen);
+        int length = min + rng.Next(phase.SeqLen - min + 1);
+        return (Math.Max(1, (int)Math.Round((double)phase.Batch * phase.SeqLen / length)), length);
     }
 
     private static (SampleKind Kind, double Weight)[] Weights(TaskMix m) =>

@@ -6,15 +6,39 @@ using static TorchSharp.torch;
 namespace HeadWise.Training;
 
 /// <summary>One head's behaviour on the probe tasks: retrieval score, attention mass on BOS (sink), on the last 16 tokens (local) and on the previous token.</summary>
-public sealed record HeadBehaviour(int Layer, int Head, double Retrieval, double Sink, double Local, double Previous);
+public sealed record HeadBehaviour(int Layer, int Head, double Retrieval, double Sink, double Local, double Previous)
+{
+    /// <summary>Wu et al. (2024) call a head a retrieval head from a score of 0.1.</summary>
+    public const double RetrievalThreshold = 0.1;
+    /// <summary>A sink head by the ε rule of Gu et al. (2025).</summary>
+    public const double SinkThreshold = SinkMeter.Epsilon;
+    /// <summary>Local: at least half the attention on the last 16 tokens; previous-token: at least half on the token before.</summary>
+    public const double LocalThreshold = 0.5, PreviousThreshold = 0.5;
+
+    public bool IsRetrieval => Retrieval >= RetrievalThreshold;
+    public bool IsSink => Sink >= SinkThreshold;
+    public bool IsLocal => Local >= LocalThreshold;
+    public bool IsPrevious => Previous >= PreviousThreshold;
+}
+
+/// <summary>How many heads of each kind a census found (a head may be of several kinds, or of none).</summary>
+public sealed record HeadCensus(int Heads, int Retrieval, int Sink, int Local, int Previous)
+{
+    public static HeadCensus Of(IReadOnlyList<HeadBehaviour> heads) => new(heads.Count, heads.Count(h => h.IsRetrieval),
+        heads.Count(h => h.IsSink), heads.Count(h => h.IsLocal), heads.Count(h => h.IsPrevious));
+}
 
 /// <summary>
-/// A quick look at what the trained heads do, for the model card (the atlas commands score heads properly).
-/// Retrieval follows Wu et al. (2024): at each answer position, a head scores a hit when its most-attended key lies
-/// more than 32 tokens back and holds the very token being produced (it copies from the needle).
+/// A census of what the trained heads do, for the model card, on passkey and needle prompts of every style built from
+/// held-out text. Retrieval follows Wu et al. (2024): at each answer position, a head scores a hit when its most-attended
+/// key lies more than 32 tokens back and holds the very token being produced (it copies from the needle); the score is
+/// the share of answer tokens hit. Sink, local and previous-token masses are averaged over queries past the first 16.
 /// </summary>
 public static class HeadBehaviourCheck
 {
+    private static readonly (SampleKind Kind, NeedleStyle Style)[] Prompts =
+        [(SampleKind.Passkey, NeedleStyle.MagicNumber), (SampleKind.Niah, NeedleStyle.Keyed), (SampleKind.Niah, NeedleStyle.Fact), (SampleKind.Niah, NeedleStyle.MagicNumber)];
+
     public static IReadOnlyList<HeadBehaviour> Run(Transformer model, LongContextTasks heldOutTasks, int length, int samples, int seed)
     {
         var spec = model.Spec;
@@ -25,10 +49,10 @@ public static class HeadBehaviourCheck
         int answers = 0, runs = 0;
         for (int i = 0; i < samples; i++)
         {
-            var kind = i % 2 == 0 ? SampleKind.Passkey : SampleKind.Niah;
-            var s = heldOutTasks.Make(kind, new Random(seed + 101 * i), length, niahStyle: 0);
+            var (kind, style) = Prompts[i % Prompts.Length];
+            var s = heldOutTasks.Make(kind, new Random(seed + 101 * i), length, style);
             if (s is null) continue;
-            var queries = Enumerable.Range(0, s.Weights.Length).Where(t => s.Weights[t] != 1f).ToArray();
+            var queries = s.AnswerPositions();
             answers += queries.Length;
             runs++;
             var hooks = new Capture(spec, s.Tokens, queries, hits, sink, local, previous);

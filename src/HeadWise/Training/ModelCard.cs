@@ -32,58 +32,140 @@ public static class ModelCard
         sb.AppendLine();
         sb.AppendLine("## Model");
         sb.AppendLine($"- {spec.Layers} layers, width {spec.Dim}, {spec.Heads} attention heads of size {spec.HeadDim} with {spec.KvHeads} KV heads " +
-                      $"({(spec.KvHeads == spec.Heads ? "multi-head attention, no GQA" : "grouped-query")}), SwiGLU FFN {spec.FfnDim}, RMSNorm, untied output.");
+                      $"({(spec.KvHeads == spec.Heads ? "multi-head attention, no GQA" : $"grouped-query attention, {spec.Heads / spec.KvHeads} query heads per KV head")}), SwiGLU FFN {spec.FfnDim}, RMSNorm, untied output.");
         sb.AppendLine($"- RoPE theta {spec.RopeTheta}, context {spec.ContextLength} tokens; trained with the interleaved RoPE layout (GGUF llama), exported to Hugging Face with Q/K permuted to the halves layout.");
         sb.AppendLine($"- Tokenizer: byte-level BPE of {spec.VocabSize} tokens (ids 0 `<s>`, 1 `</s>`, 2-257 bytes, then merges) trained on the same text; GPT-2 pre-tokenizer; BOS is added. {m.BytesPerToken:0.00} bytes of held-out text per token.");
         sb.AppendLine();
-        sb.AppendLine("## Data");
-        sb.AppendLine($"- Natural text: {string.Join(", ", c.Data.Select(Path.GetFileName))} ({c.HeldOutFraction:P0} of each file held out).");
-        sb.AppendLine($"- Mix per sample: text {c.Mix.Text}, passkey {c.Mix.Passkey}, needle-in-a-haystack {c.Mix.Niah}, key-value retrieval {c.Mix.KvRetrieval}, copy {c.Mix.Copy}; answer tokens weigh {c.AnswerWeight} in the loss.");
-        sb.AppendLine($"- Copy samples: {c.CopyRepeatShare:P0} repeat a short random segment until the sequence is full, the rest copy a segment once after \"Repeat:\".");
-        if (c.NiahPhraseShare is { } phrases)
-            sb.AppendLine($"- Needle-in-a-haystack samples: {phrases:P0} hide a city's best thing to do, a phrase to copy (a run of training text with up to three invented words); the rest are split between the single magic number and RULER needles with distractors.");
-        if (c.NiahFacts > 1)
-            sb.AppendLine($"- Phrase-fact samples hide 1 to {c.NiahFacts} cities' facts and ask for each at the end.");
-        if (c.NiahAnswerWeight is { } niahWeight)
-            sb.AppendLine($"- Needle-in-a-haystack answers weigh {niahWeight} in the loss.");
-        sb.AppendLine("- Curriculum: " + string.Join("; ", c.Curriculum.Select(Phase)) + ".");
-        sb.AppendLine($"- AdamW (betas {c.Beta1}/{c.Beta2}, weight decay {c.WeightDecay} on matrices), peak LR {c.LearningRate}, {c.WarmupSteps} warm-up steps, cosine to {c.MinLearningRate}, gradient clip {c.GradClip}, {c.Precision} compute with fp32 master weights.");
+        Data(sb, c);
         sb.AppendLine();
-        sb.AppendLine("## Results");
-        sb.AppendLine($"- Steps: {m.Steps} of {c.Steps}{(m.Steps < c.Steps ? $" (stopped by max_minutes = {c.MaxMinutes})" : "")}; training wall time {m.WallSeconds / 60:0.0} min.");
+        sb.AppendLine("## Training");
+        sb.AppendLine($"- Steps: {m.Steps} of {c.Steps}{(m.Steps < c.Steps ? $" (stopped by max_minutes = {c.MaxMinutes})" : "")}.");
+        sb.AppendLine($"- Time: {m.Time.WallMinutes:0.0} min of wall time and {m.Time.CpuMinutes:0.0} min of process CPU time in the training loop, " +
+                      $"{m.Time.Threads} torch thread(s){(m.Time.MeanLoad is { } load ? $"; the machine's 1-minute load average was {load:0.0} on average (other work shared it)" : "")}.");
         sb.AppendLine($"- Final training loss (mean of the last 20 steps, answers weighted): {(m.FinalLoss is { } f ? f.ToString("0.000") : "n/a (no log)")}.");
-        sb.AppendLine($"- Held-out text: {m.HeldOutLoss:0.000} nats/token, perplexity {m.HeldOutPerplexity:0.00} per token ({m.HeldOutTokens:N0} tokens in windows of {Math.Min(c.Context, 2048)}; {m.HeldOutLoss / Math.Log(2) / m.BytesPerToken:0.000} bits per byte).");
+        sb.AppendLine($"- Held-out text: {m.HeldOutLoss:0.000} nats/token, perplexity {m.HeldOutPerplexity:0.00} per token ({m.HeldOutTokens:N0} tokens never trained on, in windows of {Math.Min(c.Context, 2048)}; {m.HeldOutLoss / Math.Log(2) / m.BytesPerToken:0.000} bits per byte).");
         sb.AppendLine();
-        sb.AppendLine("Full-cache greedy accuracy on tasks built from held-out text (`TaskProbe`: a sample counts when every answer token is the arg-max):");
+        Harness(sb, m);
+        Probes(sb, m);
+        Sinks(sb, m);
+        Census(sb, m);
+        Gates(sb, m, spec);
+        sb.AppendLine("## Files");
+        sb.AppendLine("- `model.gguf`: GGUF llama, F32, with the vocabulary as a gpt2 tokenizer (llama.cpp and HeadWise load it).");
+        sb.AppendLine("- `config.json`, `model.safetensors`, `tokenizer.json`: the Hugging Face layout (LlamaForCausalLM).");
+        sb.AppendLine("- `loss.png`, `train-log.jsonl` (one line per step: loss, wall and CPU seconds, load average), `sinks.jsonl` (sink ratio during training), " +
+                      "`model-card.json` (these numbers), `bpe.json` (vocabulary, for resuming), `samples.txt` (one decoded sample per task, answers in [[ ]]).");
+        return sb.ToString();
+    }
+
+    private static void Data(StringBuilder sb, TrainConfig c)
+    {
+        sb.AppendLine("## Data");
+        sb.AppendLine($"- Natural text: {string.Join(", ", c.Data.Select(Path.GetFileName))} ({c.HeldOutFraction:P0} of each file held out). Every sample starts with BOS.");
+        sb.AppendLine($"- Mix per sample: text {c.Mix.Text}, passkey {c.Mix.Passkey}, needle-in-a-haystack {c.Mix.Niah}, key-value retrieval {c.Mix.KvRetrieval}, copy {c.Mix.Copy}; answer tokens weigh {c.AnswerWeight} in the loss{(c.NiahAnswerWeight is { } w ? $", needle answers {w}" : "")}.");
+        sb.AppendLine($"- Needle styles: magic number {c.NiahStyles.MagicNumber}, keyed numbers among distractor keys {c.NiahStyles.Keyed}, facts to copy {c.NiahStyles.Fact}; keyed and fact samples hide 1 to {c.NiahFacts} needles. " +
+                      "Prompts are worded by `PromptWording` in all its phrasings (the evaluation harness asks in the first of each); places, keys and phrases are never the harness's.");
+        sb.AppendLine($"- Copy samples: {c.CopyRepeatShare:P0} repeat a short random segment until the sequence is full, the rest copy a segment once after \"Repeat:\" or recall a span from a short cue.");
+        sb.AppendLine("- Curriculum: " + string.Join("; ", c.Curriculum.Select(Phase)) + ".");
+        sb.AppendLine($"- AdamW (betas {c.Beta1}/{c.Beta2}, weight decay {c.WeightDecay} on matrices), peak LR {c.LearningRate}, {c.WarmupSteps} warm-up steps, cosine to {c.MinLearningRate}, gradient clip {c.GradClip}, {c.Precision.ToString().ToLowerInvariant()} compute with fp32 master weights.");
+    }
+
+    private static void Harness(StringBuilder sb, TrainingMetrics m)
+    {
+        if (m.Harness.Count == 0) return;
+        sb.AppendLine("## Evaluation harness");
+        sb.AppendLine($"`headwise bench` with the full cache (seed 1), {m.Harness[0].Samples} prompts per cell; passkey and multikey score the exact number, niah ROUGE-1 recall of the phrase. " +
+                      "Lengths are whole prompts in tokens; depth is where the asked needle sits in the haystack.");
+        sb.AppendLine();
+        var depths = m.Harness.Select(h => h.Depth).Distinct().Order().ToList();
+        foreach (var task in m.Harness.Select(h => h.Task).Distinct())
+        {
+            var cells = m.Harness.Where(h => h.Task == task).ToList();
+            sb.AppendLine($"**{task}**: {cells.Average(h => h.Accuracy):P1} over all cells");
+            sb.AppendLine();
+            sb.AppendLine("| length | " + string.Join(" | ", depths.Select(d => $"depth {d:0.0}")) + " | all |");
+            sb.AppendLine("|---:|" + string.Concat(depths.Select(_ => "---:|")) + "---:|");
+            foreach (var length in cells.Select(h => h.Length).Distinct().Order())
+            {
+                var row = cells.Where(h => h.Length == length).ToList();
+                sb.AppendLine($"| {length} | " + string.Join(" | ", depths.Select(d => row.FirstOrDefault(h => h.Depth == d) is { } h ? $"{h.Accuracy:P0}" : "-")) +
+                              $" | {row.Average(h => h.Accuracy):P1} |");
+            }
+            sb.AppendLine();
+        }
+    }
+
+    private static void Probes(StringBuilder sb, TrainingMetrics m)
+    {
+        sb.AppendLine("## Training formats");
+        sb.AppendLine("Full-cache greedy accuracy on the training tasks built from held-out text (`TaskProbe`: a sample counts when every answer token is the arg-max):");
         sb.AppendLine();
         sb.AppendLine("| task | tokens | samples | samples right | answer tokens right |");
         sb.AppendLine("|---|---:|---:|---:|---:|");
         foreach (var p in m.Probes)
             sb.AppendLine($"| {p.Task} | {p.Length} | {p.Samples} | {p.SampleAccuracy:P0} | {p.TokenAccuracy:P1} |");
         sb.AppendLine();
-        sb.AppendLine("Task formats (LongContextTasks; each in several phrasings, half the needles in the first third): passkey as in Mohtashami and Jaggi (2023) " +
-                      "with a 3-7 digit key; niah here is the single needle \"The special magic number is: N.\" in held-out text, asked at the end " +
-                      "(training also hides RULER needles with distractors); niah-phrase hides a city's best thing to do, a phrase to copy (training " +
-                      "text with up to three invented words); kvretrieval asks for " +
-                      "values of pseudo-word keys in a list; copy repeats a text segment after \"Repeat:\" or recalls a span from a short cue " +
-                      "(accuracy per token).");
+    }
+
+    private static void Sinks(StringBuilder sb, TrainingMetrics m)
+    {
+        var s = m.Sinks;
+        sb.AppendLine("## Attention sinks");
+        sb.AppendLine($"The metric of Gu et al., \"When Attention Sink Emerges in Language Models\" (ICLR 2025): a head's score is its attention on the first token (BOS) averaged over all queries, " +
+                      $"on {s.Windows} windows of {s.Window} held-out tokens; a head is a sink where the score exceeds ε = {s.Epsilon}. " +
+                      $"Sink ratio {s.Ratio:P0} of (window, head) pairs; {s.RatioFromLayer1:P0} in layers 1 and up, where {s.SinkHeadsFromLayer1} of {s.HeadsFromLayer1} heads score {s.Epsilon} or more on average.");
         sb.AppendLine();
-        sb.AppendLine($"What the heads do on 10 passkey/niah prompts of {m.HeadCheckLength} tokens (`HeadBehaviourCheck`; retrieval as in Wu et al. 2024: the most-attended key is the answer token, more than 32 tokens back; sink: attention on BOS; local: attention on the last 16 tokens; previous: attention on the token just before):");
+        sb.AppendLine("| layer | " + string.Join(" | ", Enumerable.Range(0, s.Score[0].Length).Select(h => $"head {h}")) + " |");
+        sb.AppendLine("|---:|" + string.Concat(s.Score[0].Select(_ => "---:|")));
+        for (int l = 0; l < s.Score.Length; l++) sb.AppendLine($"| {l} | " + string.Join(" | ", s.Score[l].Select(v => v.ToString("0.00"))) + " |");
         sb.AppendLine();
-        sb.AppendLine("| head | retrieval | sink | local | previous |");
-        sb.AppendLine("|---|---:|---:|---:|---:|");
-        foreach (var h in m.Heads) sb.AppendLine($"| {h.Layer}.{h.Head} | {h.Retrieval:0.00} | {h.Sink:0.00} | {h.Local:0.00} | {h.Previous:0.00} |");
+        if (m.SinkCurve.Count > 1)
+        {
+            sb.AppendLine("During training (`sinks.jsonl`): " + string.Join(", ", Thin(m.SinkCurve, 12).Select(x => $"step {x.Step}: {x.Ratio:P0} ({x.RatioFromLayer1:P0} in layers 1+)")) + ".");
+            sb.AppendLine();
+        }
+    }
+
+    private static IEnumerable<SinkMeasure> Thin(IReadOnlyList<SinkMeasure> xs, int count) =>
+        xs.Count <= count ? xs : Enumerable.Range(0, count).Select(i => xs[(int)((long)i * (xs.Count - 1) / (count - 1))]);
+
+    private static void Census(StringBuilder sb, TrainingMetrics m)
+    {
+        var c = m.Census;
+        sb.AppendLine("## Head census");
+        sb.AppendLine($"On 12 passkey and needle prompts of {m.HeadCheckLength} tokens from held-out text (`HeadBehaviourCheck`): {c.Retrieval} retrieval heads " +
+                      $"(Wu et al. 2024: the most-attended key is the token being produced, more than 32 tokens back, for at least {HeadBehaviour.RetrievalThreshold:0.0} of answer tokens), " +
+                      $"{c.Sink} sink heads (at least {HeadBehaviour.SinkThreshold} of the attention on BOS), {c.Local} local heads (at least half on the last 16 tokens) " +
+                      $"and {c.Previous} previous-token heads (at least half on the token before), of {c.Heads}.");
         sb.AppendLine();
-        sb.AppendLine("## Files");
-        sb.AppendLine("- `model.gguf`: GGUF llama, F32, with the vocabulary as a gpt2 tokenizer (llama.cpp and HeadWise load it).");
-        sb.AppendLine("- `config.json`, `model.safetensors`, `tokenizer.json`: the Hugging Face layout (LlamaForCausalLM).");
-        sb.AppendLine("- `loss.png`, `train-log.jsonl` (one line per step), `model-card.json` (these numbers), `bpe.json` (vocabulary, for resuming), `samples.txt` (one decoded sample per task).");
-        return sb.ToString();
+        sb.AppendLine("| head | retrieval | sink | local | previous | kind |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---|");
+        foreach (var h in m.Heads)
+        {
+            var kinds = new[] { (h.IsRetrieval, "retrieval"), (h.IsSink, "sink"), (h.IsLocal, "local"), (h.IsPrevious, "previous") }.Where(k => k.Item1).Select(k => k.Item2);
+            sb.AppendLine($"| {h.Layer}.{h.Head} | {h.Retrieval:0.00} | {h.Sink:0.00} | {h.Local:0.00} | {h.Previous:0.00} | {string.Join(", ", kinds)} |");
+        }
+        sb.AppendLine();
+    }
+
+    private static void Gates(StringBuilder sb, TrainingMetrics m, Models.ModelSpec spec)
+    {
+        if (m.DuoGates is not { } gates) return;
+        sb.AppendLine("## DuoAttention gates");
+        sb.AppendLine($"Learned gate per KV head (`DuoGateScore`: full attention mixed with sinks + recent tokens, gates optimised to keep the final hidden states on passkey prompts; 1 = needs its full cache). " +
+                      $"Each KV head serves {spec.Heads / spec.KvHeads} query heads.");
+        sb.AppendLine();
+        sb.AppendLine("| layer | " + string.Join(" | ", Enumerable.Range(0, gates[0].Length).Select(h => $"KV head {h}")) + " |");
+        sb.AppendLine("|---:|" + string.Concat(gates[0].Select(_ => "---:|")));
+        for (int l = 0; l < gates.Length; l++) sb.AppendLine($"| {l} | " + string.Join(" | ", gates[l].Select(v => v.ToString("0.00"))) + " |");
+        sb.AppendLine();
     }
 
     private static string Phase(CurriculumPhase p)
     {
-        var text = $"from step {p.FromStep}: {p.Batch} x {p.SeqLen} tokens";
+        var text = p.MinSeqLen is { } min && min != p.SeqLen
+            ? $"from step {p.FromStep}: lengths {min}-{p.SeqLen} drawn per step, about {p.Batch * p.SeqLen:N0} tokens a step"
+            : $"from step {p.FromStep}: {p.Batch} x {p.SeqLen} tokens";
         if (p.Mix is { } m) text += $", mix text {m.Text}, passkey {m.Passkey}, niah {m.Niah}, key-value {m.KvRetrieval}, copy {m.Copy}";
         if (p.CopyRepeatShare is { } r) text += $", {r:P0} of copy samples repeated segments";
         return text;

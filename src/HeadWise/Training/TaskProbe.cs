@@ -18,34 +18,40 @@ public sealed class TaskProbe
     private readonly LongContextTasks _tasks;
     private readonly int _seed;
 
-    /// <param name="heldOutTasks">Tasks over held-out text, with answer weight != 1 (answers are found by their weight).</param>
+    /// <param name="heldOutTasks">Tasks over held-out text.</param>
     public TaskProbe(LongContextTasks heldOutTasks, int seed) { _tasks = heldOutTasks; _seed = seed; }
 
     /// <summary>Null when the task does not fit in <paramref name="length"/> tokens.</summary>
-    public ProbeResult? Run(Transformer model, SampleKind kind, int length, int samples, int niahStyle = 0)
+    public ProbeResult? Run(Transformer model, SampleKind kind, int length, int samples, NeedleStyle style = NeedleStyle.MagicNumber)
     {
         int right = 0; long tokensRight = 0, tokens = 0;
         for (int i = 0; i < samples; i++)
         {
             var rng = new Random(_seed * 7_919 + i * 31 + (int)kind);
-            var s = _tasks.Make(kind, rng, length, niahStyle);
+            var s = _tasks.Make(kind, rng, length, style);
             if (s is null) return null;
             using var scope = torch.NewDisposeScope();
             using var _ = torch.no_grad();
             var input = torch.tensor(s.Tokens[..^1].Select(t => (long)t).ToArray(), [1, length - 1]);
             var predicted = model.Forward(input).argmax(-1).reshape(-1).data<long>().ToArray();
             bool all = true;
-            for (int t = 0; t < predicted.Length; t++)
+            foreach (int t in s.AnswerPositions())
             {
-                if (s.Weights[t] == 1f) continue;   // not an answer position
                 tokens++;
                 if (predicted[t] == s.Tokens[t + 1]) tokensRight++; else all = false;
             }
             if (all) right++;
         }
-        var name = kind == SampleKind.Niah && niahStyle == LongContextTasks.NiahPhraseStyle ? "niah-phrase" : kind.ToString().ToLowerInvariant();
+        var name = kind == SampleKind.Niah ? $"niah-{StyleName(style)}" : kind.ToString().ToLowerInvariant();
         return new ProbeResult(name, length, samples, (double)right / samples, tokens == 0 ? 0 : (double)tokensRight / tokens);
     }
+
+    public static string StyleName(NeedleStyle style) => style switch
+    {
+        NeedleStyle.MagicNumber => "magic-number",
+        NeedleStyle.Keyed => "keyed",
+        _ => "fact",
+    };
 
     /// <summary>Mean cross-entropy per token (nats) over the first <paramref name="maxTokens"/> held-out tokens, in windows of <paramref name="window"/>.</summary>
     public static double HeldOutLoss(Transformer model, int[] heldOut, int bos, int window, int maxTokens)

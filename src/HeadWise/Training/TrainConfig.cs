@@ -3,12 +3,18 @@ using System.Text.Json.Serialization;
 
 namespace HeadWise.Training;
 
-/// <summary>One phase of the sequence-length curriculum: from its start step, sequences of <see cref="SeqLen"/> tokens in batches of <see cref="Batch"/>.</summary>
+/// <summary>
+/// One phase of the sequence-length curriculum: from its start step, sequences of <see cref="SeqLen"/> tokens in batches
+/// of <see cref="Batch"/>; with <see cref="MinSeqLen"/>, each step's length is drawn uniformly from [min_seq_len, seq_len]
+/// and its batch holds about as many tokens (batch x seq_len), so one run trains at every length.
+/// </summary>
 public sealed record CurriculumPhase
 {
     public int FromStep { get; init; }
     public int SeqLen { get; init; }
     public int Batch { get; init; }
+    /// <summary>Shortest sequence of the phase; null: every step at <see cref="SeqLen"/>.</summary>
+    public int? MinSeqLen { get; init; }
     /// <summary>This phase's task mix; null: the config's. A copy-only first phase forms induction heads fast.</summary>
     public TaskMix? Mix { get; init; }
     /// <summary>This phase's copy_repeat_share; null: the config's.</summary>
@@ -24,6 +30,17 @@ public sealed record TaskMix
     public double KvRetrieval { get; init; } = 1;
     public double Copy { get; init; } = 1;
 }
+
+/// <summary>Relative weights of the needle styles among niah samples (they need not sum to 1).</summary>
+public sealed record NeedleMix
+{
+    public double MagicNumber { get; init; } = 1;
+    public double Keyed { get; init; } = 1;
+    public double Fact { get; init; } = 1;
+}
+
+/// <summary>Arithmetic of the forward pass in training: fp32, or bf16 on a bf16 copy of the fp32 master weights.</summary>
+public enum Precision { Fp32, Bf16 }
 
 /// <summary>
 /// Everything `headwise train` needs, read from one JSON file (snake_case keys; unknown keys are errors).
@@ -69,19 +86,16 @@ public sealed record TrainConfig
     public double AnswerWeight { get; init; } = 4;
     /// <summary>Share of copy samples that repeat a short random segment until the sequence is full.</summary>
     public double CopyRepeatShare { get; init; }
-    /// <summary>
-    /// Share of niah samples whose answer is a phrase to copy (a city's "best thing to do"); the rest are split evenly
-    /// between the magic-number and RULER styles. Null: the three styles alike.
-    /// </summary>
-    public double? NiahPhraseShare { get; init; }
+    /// <summary>How often each needle style is drawn for a niah sample (magic number, keyed numbers, facts to copy).</summary>
+    public NeedleMix NiahStyles { get; init; } = new();
     /// <summary>
     /// Loss weight of niah answers; null: <see cref="AnswerWeight"/>. A niah sample has a dozen answer tokens among
     /// 2,048, against a thousand in a copy sample, so at the common weight the needle answers got under 1 % of the loss weight.
     /// </summary>
     public double? NiahAnswerWeight { get; init; }
     /// <summary>
-    /// Phrase-style niah samples hide 1 to this many city facts and ask for each at the end (1: one fact, as the
-    /// harness does). More facts give more answers per sequence and make the question's city decide which one to copy.
+    /// Fact and keyed niah samples hide 1 to this many needles (facts ask for each at the end, keyed samples for some).
+    /// More needles give more answers per sequence and make the question's place or key decide which one to copy.
     /// </summary>
     public int NiahFacts { get; init; } = 1;
     /// <summary>Random copy tokens are drawn from this many of the most frequent learned pieces; 0: from the whole vocabulary.</summary>
@@ -97,11 +111,11 @@ public sealed record TrainConfig
     public double Beta1 { get; init; } = 0.9;
     public double Beta2 { get; init; } = 0.95;
     public double GradClip { get; init; } = 1.0;
-    /// <summary>"fp32" or "bf16" (bf16 compute on a bf16 copy of the fp32 master weights).</summary>
-    public string Precision { get; init; } = "fp32";
+    public Precision Precision { get; init; } = Precision.Fp32;
 
     // Bookkeeping.
     public int CheckpointEvery { get; init; } = 100;
+    /// <summary>Measure the attention-sink ratio every this many steps (sinks.jsonl); 0: only at the end.</summary>
     public int EvalEvery { get; init; } = 0;
     /// <summary>Stop (with a checkpoint and the exports) after this many minutes of training; 0: no limit.</summary>
     public double MaxMinutes { get; init; }
@@ -115,6 +129,7 @@ public sealed record TrainConfig
         WriteIndented = true,
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false) },
     };
 
     /// <summary>Reads and validates a config file; data paths are resolved against its folder.</summary>

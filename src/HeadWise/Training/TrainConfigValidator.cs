@@ -41,7 +41,8 @@ public static class TrainConfigValidator
         RequireMix(c.Mix, "mix", source);
         Require(c.CopyRepeatShare is >= 0 and <= 1, $"copy_repeat_share = {c.CopyRepeatShare}: must be in [0, 1]");
         Require(c.CopyRandomVocab >= 0, $"copy_random_vocab = {c.CopyRandomVocab}: must be non-negative (0: whole vocabulary)");
-        Require(c.NiahPhraseShare is null or (>= 0 and <= 1), $"niah_phrase_share = {c.NiahPhraseShare}: must be in [0, 1]");
+        double[] styles = [c.NiahStyles.MagicNumber, c.NiahStyles.Keyed, c.NiahStyles.Fact];
+        Require(styles.All(x => x >= 0 && double.IsFinite(x)) && styles.Sum() > 0, "niah_styles: weights must be finite, non-negative and not all 0");
         Require(c.AnswerWeight > 0, $"answer_weight = {c.AnswerWeight}: must be positive");
         Require(c.NiahAnswerWeight is null or > 0, $"niah_answer_weight = {c.NiahAnswerWeight}: must be positive");
         Require(c.NiahFacts is >= 1 and <= 16, $"niah_facts = {c.NiahFacts}: must be in [1, 16]");
@@ -54,6 +55,7 @@ public static class TrainConfigValidator
             var p = c.Curriculum[i];
             Require(i == 0 || p.FromStep > c.Curriculum[i - 1].FromStep, $"curriculum[{i}]: from_step {p.FromStep} must be after the previous phase's");
             Require(p.SeqLen >= 16 && p.SeqLen <= c.Context, $"curriculum[{i}]: seq_len {p.SeqLen} must be in 16..context ({c.Context})");
+            Require(p.MinSeqLen is null || (p.MinSeqLen >= 16 && p.MinSeqLen <= p.SeqLen), $"curriculum[{i}]: min_seq_len {p.MinSeqLen} must be in 16..seq_len ({p.SeqLen})");
             Require(p.Batch > 0, $"curriculum[{i}]: batch {p.Batch} must be positive");
             if (p.Mix is not null) RequireMix(p.Mix, $"curriculum[{i}].mix", source);
             Require(p.CopyRepeatShare is null or (>= 0 and <= 1), $"curriculum[{i}]: copy_repeat_share = {p.CopyRepeatShare}: must be in [0, 1]");
@@ -64,7 +66,6 @@ public static class TrainConfigValidator
         Require(c.WeightDecay >= 0, $"weight_decay = {c.WeightDecay}: must be non-negative");
         Require(c.Beta1 is >= 0 and < 1 && c.Beta2 is >= 0 and < 1, $"beta1 = {c.Beta1}, beta2 = {c.Beta2}: must be in [0, 1)");
         Require(c.GradClip > 0, $"grad_clip = {c.GradClip}: must be positive");
-        Require(c.Precision is "fp32" or "bf16", $"precision = \"{c.Precision}\": must be \"fp32\" or \"bf16\"");
         Require(c.CheckpointEvery > 0, $"checkpoint_every = {c.CheckpointEvery}: must be positive");
         Require(c.EvalEvery >= 0, $"eval_every = {c.EvalEvery}: must be non-negative");
         Require(c.MaxMinutes >= 0, $"max_minutes = {c.MaxMinutes}: must be non-negative");

@@ -45,8 +45,7 @@ public sealed class Trainer : IDisposable
         Tokenizer = Vocabulary.CreateTokenizer(vocabPath);
         Corpus = TextCorpus.Build(parts, Tokenizer, Vocabulary.EosId);
         _log($"text: {Corpus.Train.Length:N0} training tokens, {Corpus.HeldOut.Length:N0} held out ({sw.Elapsed.TotalSeconds:F1} s)");
-        var tasks = new LongContextTasks(Tokenizer, Corpus.Train, (float)config.AnswerWeight, config.CopyRepeatShare, config.CopyRandomVocab, config.NiahPhraseShare,
-            (float?)config.NiahAnswerWeight, config.NiahFacts);
+        var tasks = new LongContextTasks(Tokenizer, Corpus.Train, config);
         _mixer = new DataMixer(config, tasks);
         WriteSamples(Path.Combine(outDir, "samples.txt"), tasks);
 
@@ -80,6 +79,7 @@ public sealed class Trainer : IDisposable
             _log($"resumed from step {Step}");
         }
         Log = new TrainLog(Path.Combine(outDir, "train-log.jsonl"), Step);
+        Sinks = new JsonLines<SinkMeasure>(Path.Combine(outDir, "sinks.jsonl"), Step, m => m.Step);
     }
 
     /// <summary>One sample of each kind, decoded, with answers in [[ ]], so a user sees what the model learns from.</summary>
@@ -95,7 +95,7 @@ public sealed class Trainer : IDisposable
             var sb = new System.Text.StringBuilder(Tokenizer.Decode(s.Tokens[..1]));
             for (int t = 1; t < s.Tokens.Length; t++)
             {
-                bool answer = s.Weights[t - 1] != 1f, prev = t > 1 && s.Weights[t - 2] != 1f;
+                bool answer = s.Answer[t - 1], prev = t > 1 && s.Answer[t - 2];
                 if (answer && !prev) sb.Append("[[");
                 if (!answer && prev) sb.Append("]]");
                 sb.Append(Tokenizer.Decode(s.Tokens[t..(t + 1)]));
@@ -110,6 +110,8 @@ public sealed class Trainer : IDisposable
     public ModelSpec Spec { get; }
     public ModelWeights Weights { get; }
     public TrainLog Log { get; }
+    /// <summary>The sink ratio measured every eval_every steps (sinks.jsonl).</summary>
+    public JsonLines<SinkMeasure> Sinks { get; }
     /// <summary>The next step to run.</summary>
     public int Step { get; private set; }
     public double ElapsedBefore { get; }
@@ -123,6 +125,9 @@ public sealed class Trainer : IDisposable
     public double Run(Action<TrainProgress>? progress = null, int? stopAtStep = null, CancellationToken cancel = default)
     {
         var sw = Stopwatch.StartNew();
+        var process = Process.GetCurrentProcess();
+        var cpuAtStart = process.TotalProcessorTime;
+        double cpuBefore = Log.Steps.Count > 0 ? Log.Steps[^1].CpuSeconds : 0;
         int end = Math.Min(_config.Steps, stopAtStep ?? int.MaxValue);
         var model = new Transformer(Spec, Weights);   // shares the parameters: never disposed (that would free them)
         long tokens = 0;
@@ -133,10 +138,13 @@ public sealed class Trainer : IDisposable
                 _log($"max_minutes ({_config.MaxMinutes}) reached at step {Step}");
                 break;
             }
-            var (loss, gradNorm, lr, phase) = TrainStep(model);
-            tokens += (long)phase.Batch * phase.SeqLen;
+            if (_config.EvalEvery > 0 && Step % _config.EvalEvery == 0) MeasureSinks(model);
+            var (loss, gradNorm, lr, rows, length) = TrainStep(model);
+            tokens += (long)rows * length;
             double elapsed = ElapsedBefore + sw.Elapsed.TotalSeconds;
-            Log.Add(new StepRecord(Step, loss, lr, gradNorm, phase.SeqLen, phase.Batch, (long)phase.Batch * phase.SeqLen, elapsed));
+            process.Refresh();
+            double cpu = cpuBefore + (process.TotalProcessorTime - cpuAtStart).TotalSeconds;
+            Log.Add(new StepRecord(Step, loss, lr, gradNorm, length, rows, (long)rows * length, elapsed, cpu, LoadAverage()));
             Step++;
             progress?.Invoke(new TrainProgress(Step, _config.Steps, loss, lr, tokens / sw.Elapsed.TotalSeconds, elapsed));
             if (Step % _config.CheckpointEvery == 0 && Step < end) SaveCheckpoint(ElapsedBefore + sw.Elapsed.TotalSeconds);
@@ -146,15 +154,30 @@ public sealed class Trainer : IDisposable
         return total;
     }
 
+    /// <summary>Measures the sink ratio on held-out text (no effect on training: no gradients, no random state).</summary>
+    public SinkMeasure MeasureSinks(Transformer model)
+    {
+        var m = SinkMeter.Measure(model, Corpus.HeldOut, Vocabulary.BosId, Step);
+        Sinks.Add(m);
+        _log($"step {Step}: sink ratio {m.Ratio:0.00} ({m.RatioFromLayer1:0.00} in layers 1+; {m.SinkHeadsFromLayer1} of {m.HeadsFromLayer1} heads there at {SinkMeter.Epsilon} or more)");
+        return m;
+    }
+
+    /// <summary>The 1-minute load average (Linux), to record what else the machine was doing; null elsewhere.</summary>
+    private static double? LoadAverage()
+    {
+        try { return double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { return null; }
+    }
+
     private void SaveCheckpoint(double elapsed) =>
         Checkpoint.Save(CheckpointDir, Weights, _optimizer, new CheckpointState(Step, elapsed, _config.ToJson()));
 
-    private (double Loss, double GradNorm, double Lr, CurriculumPhase Phase) TrainStep(Transformer model)
+    private (double Loss, double GradNorm, double Lr, int Rows, int Length) TrainStep(Transformer model)
     {
         using var scope = torch.NewDisposeScope();
         double lr = LrSchedule.At(Step, _config);
         foreach (var g in _optimizer.ParamGroups) g.LearningRate = lr;
-        var phase = _mixer.PhaseAt(Step);
         using var batch = _mixer.Batch(Step);
         _optimizer.zero_grad();
         var logits = Forward(model, batch.Inputs);
@@ -170,13 +193,13 @@ public sealed class Trainer : IDisposable
         }
         double norm = torch.nn.utils.clip_grad_norm_(Weights.All().Cast<Parameter>(), _config.GradClip);
         _optimizer.step();
-        return (loss.item<float>(), norm, lr, phase);
+        return (loss.item<float>(), norm, lr, batch.Rows, batch.SeqLen);
     }
 
     /// <summary>fp32: the model itself. bf16: the same forward on a bf16 copy of the weights (gradients flow back to the fp32 masters).</summary>
     private Tensor Forward(Transformer model, Tensor inputs)
     {
-        if (_config.Precision == "fp32") return model.Forward(inputs);
+        if (_config.Precision == Precision.Fp32) return model.Forward(inputs);
         var half = Cast(Weights, ScalarType.BFloat16);
         return new Transformer(Spec, half).Forward(inputs);
     }

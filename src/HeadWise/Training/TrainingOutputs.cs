@@ -1,25 +1,39 @@
 using System.Text.Json;
+using HeadWise.Analysis;
+using HeadWise.Analysis.Scores;
 using HeadWise.Formats.Gguf;
+using HeadWise.Models;
 
 namespace HeadWise.Training;
 
+/// <summary>What the export step measures: samples per probe task, their lengths, and prompts per harness cell (0: no harness).</summary>
+public sealed record ExportOptions(int ProbeSamples = 50, int[]? ProbeLengths = null, int HarnessSamples = 10);
+
+/// <summary>Time and conditions of the training loop: wall and process CPU minutes, and the mean 1-minute load average.</summary>
+public sealed record TrainingTime(double WallMinutes, double CpuMinutes, double? MeanLoad, int Threads);
+
 /// <summary>Measured numbers of a finished run (model-card.json).</summary>
 public sealed record TrainingMetrics(
-    string Name, int Seed, int Steps, double WallSeconds, long Parameters, double? FinalLoss, double HeldOutLoss, double HeldOutPerplexity,
-    int HeldOutTokens, double BytesPerToken, IReadOnlyList<ProbeResult> Probes, IReadOnlyList<HeadBehaviour> Heads, int HeadCheckLength);
+    string Name, int Seed, int Steps, double WallSeconds, TrainingTime Time, long Parameters, double? FinalLoss, double HeldOutLoss,
+    double HeldOutPerplexity, int HeldOutTokens, double BytesPerToken, IReadOnlyList<ProbeResult> Probes, IReadOnlyList<HeadBehaviour> Heads,
+    HeadCensus Census, int HeadCheckLength, SinkMeasure Sinks, IReadOnlyList<SinkMeasure> SinkCurve, IReadOnlyList<HarnessCell> Harness,
+    double[][]? DuoGates);
 
 /// <summary>
 /// What a finished run leaves in its folder: model.gguf (llama.cpp and HeadWise), config.json + model.safetensors +
-/// tokenizer.json (Hugging Face layout), loss.png, model-card.json with held-out perplexity and greedy task accuracy.
+/// tokenizer.json (Hugging Face layout), loss.png, model-card.json and README.md with held-out perplexity, greedy task
+/// accuracy, the head census, sink ratios, the evaluation harness by length and depth, and DuoAttention's gates.
 /// </summary>
 public static class TrainingOutputs
 {
-    public static string Write(Trainer trainer, TrainConfig config, string outDir, double seconds, Action<string> log, string command, int probeSamples = 50, int[]? probeLengths = null)
+    public static string Write(Trainer trainer, TrainConfig config, string outDir, double seconds, Action<string> log, string command, ExportOptions? options = null)
     {
+        options ??= new ExportOptions();
         var model = trainer.EvalModel();
-        GgufExporter.Write(Path.Combine(outDir, "model.gguf"), trainer.Spec, trainer.Weights, trainer.Vocabulary, GgmlType.F32);
+        var ggufPath = Path.Combine(outDir, "model.gguf");
+        GgufExporter.Write(ggufPath, trainer.Spec, trainer.Weights, trainer.Vocabulary, GgmlType.F32);
         HfExporter.Write(outDir, trainer.Spec, trainer.Weights, trainer.Vocabulary);
-        log($"wrote {Path.Combine(outDir, "model.gguf")} and the Hugging Face files (config.json, model.safetensors, tokenizer.json)");
+        log($"wrote {ggufPath} and the Hugging Face files (config.json, model.safetensors, tokenizer.json)");
         LossCurvePlot.Save(Path.Combine(outDir, "loss.png"), trainer.Log.Steps, config);
 
         int window = Math.Min(config.Context, 2048);
@@ -27,27 +41,62 @@ public static class TrainingOutputs
         int heldOutTokens = Math.Min(trainer.Corpus.HeldOut.Length, 10 * window);
         log($"held-out loss {heldOut:F4} nats/token, perplexity {Math.Exp(heldOut):F2}");
 
-        var probe = new TaskProbe(new LongContextTasks(trainer.Tokenizer, trainer.Corpus.HeldOut, 2f), config.Seed + 1);
+        var heldOutTasks = new LongContextTasks(trainer.Tokenizer, trainer.Corpus.HeldOut, config);
+        var probe = new TaskProbe(heldOutTasks, config.Seed + 1);
         var probes = new List<ProbeResult>();
-        foreach (int length in (probeLengths ?? [config.Context / 4, config.Context]).Distinct())
-            foreach (var (kind, n, style) in new[] { (SampleKind.Passkey, probeSamples, 0), (SampleKind.Niah, probeSamples, 0), (SampleKind.Niah, probeSamples / 2, LongContextTasks.NiahPhraseStyle),
-                         (SampleKind.KvRetrieval, probeSamples / 2, 0), (SampleKind.Copy, probeSamples / 5, 0) })
+        int n = options.ProbeSamples;
+        foreach (int length in (options.ProbeLengths ?? [config.Context / 4, config.Context]).Distinct())
+            foreach (var (kind, count, style) in new[] { (SampleKind.Passkey, n, NeedleStyle.MagicNumber), (SampleKind.Niah, n, NeedleStyle.MagicNumber),
+                         (SampleKind.Niah, n / 2, NeedleStyle.Keyed), (SampleKind.Niah, n / 2, NeedleStyle.Fact), (SampleKind.KvRetrieval, n / 2, NeedleStyle.MagicNumber),
+                         (SampleKind.Copy, n / 5, NeedleStyle.MagicNumber) })
             {
-                var r = probe.Run(model, kind, length, Math.Max(1, n), niahStyle: style);
+                var r = probe.Run(model, kind, length, Math.Max(1, count), style);
                 if (r is null) { log($"{kind} does not fit in {length} tokens: not probed"); continue; }
                 probes.Add(r);
                 log($"{r.Task} at {r.Length}: {r.SampleAccuracy:P0} of {r.Samples} samples right, {r.TokenAccuracy:P1} of answer tokens");
             }
-        int headLength = probeLengths?.Max() ?? config.Context;
-        var heads = HeadBehaviourCheck.Run(model, new LongContextTasks(trainer.Tokenizer, trainer.Corpus.HeldOut, 2f), headLength, 10, config.Seed + 2);
+        int headLength = options.ProbeLengths?.Max() ?? config.Context;
+        var heads = HeadBehaviourCheck.Run(model, heldOutTasks, headLength, 12, config.Seed + 2);
         foreach (var h in heads) log($"head {h.Layer}.{h.Head}: retrieval {h.Retrieval:0.00}, sink {h.Sink:0.00}, local {h.Local:0.00}, previous token {h.Previous:0.00}");
+        var sinks = SinkMeter.Measure(model, trainer.Corpus.HeldOut, trainer.Vocabulary.BosId, trainer.Step);
+        log($"sink ratio {sinks.Ratio:0.00} ({sinks.RatioFromLayer1:0.00} in layers 1+; {sinks.SinkHeadsFromLayer1} of {sinks.HeadsFromLayer1} heads there at {SinkMeter.Epsilon} or more)");
+
+        List<HarnessCell> harness = [];
+        double[][]? gates = null;
+        using (var loaded = ModelLoader.Load(ggufPath))
+        {
+            if (options.HarnessSamples > 0)
+                harness = HarnessCheck.Run(loaded, TrainConfigValidator.TextFiles(config)[0], options.HarnessSamples, log);
+            gates = DuoGates(loaded, trainer.Corpus.HeldOut, trainer.Vocabulary.BosId, config.Seed, log);
+        }
+
         var bytes = System.Text.Encoding.UTF8.GetByteCount(trainer.Tokenizer.Decode(trainer.Corpus.HeldOut.Take(20_000)));
-        var metrics = new TrainingMetrics(config.Name, config.Seed, trainer.Step, seconds, trainer.Weights.ParameterCount,
-            trainer.Log.Steps.Count > 0 ? trainer.Log.Steps.TakeLast(20).Average(s => s.Loss) : null,
-            heldOut, Math.Exp(heldOut), heldOutTokens, bytes / (double)Math.Min(20_000, trainer.Corpus.HeldOut.Length), probes, heads, headLength);
+        var steps = trainer.Log.Steps;
+        var time = new TrainingTime(seconds / 60, steps.Count > 0 ? steps[^1].CpuSeconds / 60 : 0,
+            steps.Any(s => s.Load is not null) ? steps.Where(s => s.Load is not null).Average(s => s.Load!.Value) : null, TorchSharp.torch.get_num_threads());
+        var metrics = new TrainingMetrics(config.Name, config.Seed, trainer.Step, seconds, time, trainer.Weights.ParameterCount,
+            steps.Count > 0 ? steps.TakeLast(20).Average(s => s.Loss) : null,
+            heldOut, Math.Exp(heldOut), heldOutTokens, bytes / (double)Math.Min(20_000, trainer.Corpus.HeldOut.Length), probes, heads,
+            HeadCensus.Of(heads), headLength, sinks, trainer.Sinks.Records, harness, gates);
         File.WriteAllText(Path.Combine(outDir, "model-card.json"), JsonSerializer.Serialize(metrics, TrainConfig.Json));
         File.WriteAllText(Path.Combine(outDir, "README.md"), ModelCard.Build(config, metrics, trainer.Spec, command));
         return $"trained {trainer.Step} steps in {seconds:F0} s; held-out perplexity {Math.Exp(heldOut):F2}; " +
                string.Join(", ", probes.Where(p => p.Length == config.Context).Select(p => $"{p.Task} {p.SampleAccuracy:P0}"));
+    }
+
+    /// <summary>
+    /// DuoAttention's gates per KV head, optimised on two passkey sequences built from held-out text windows of up to
+    /// 1,024 tokens (the gates' optimisation keeps every attention pattern for the backward pass, which at 2,048 tokens
+    /// needs several GB on a 48-head model).
+    /// </summary>
+    private static double[][]? DuoGates(LoadedModel model, int[] heldOut, int bos, int seed, Action<string> log)
+    {
+        int length = Math.Min(model.Spec.ContextLength, 1024);
+        if (heldOut.Length < 2 * length) { log("duo gates: not enough held-out text"); return null; }
+        var probes = Enumerable.Range(0, 2).Select(i => (int[])[bos, .. heldOut.Skip(i * length).Take(length - 1)]).ToList();
+        using var ctx = new ProfileContext(model.Transformer, model.Tokenizer, probes, seed);
+        var (gates, _) = new DuoGateScore(samples: 2).Optimise(ctx);
+        log("duo gates per KV head: " + string.Join(" | ", gates.Select(g => string.Join(" ", g.Select(v => v.ToString("0.00"))))));
+        return gates;
     }
 }

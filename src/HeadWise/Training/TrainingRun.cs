@@ -8,13 +8,13 @@ public static class TrainingRun
 {
     public static string Run(TrainConfig config, string outDir, Action<string>? log = null, Action<TrainProgress>? progress = null,
         int? stopAtStep = null, CancellationToken cancel = default, string? command = null,
-        bool exportOnly = false, int probeSamples = 50, int[]? probeLengths = null)
+        bool exportOnly = false, ExportOptions? export = null)
     {
         log ??= _ => { };
         using var trainer = new Trainer(config, outDir, log);
         double seconds = trainer.Finished || exportOnly ? trainer.ElapsedBefore : trainer.Run(progress, stopAtStep, cancel);
         if (!exportOnly && !trainer.Finished && !(config.MaxMinutes > 0 && seconds >= config.MaxMinutes * 60))
             return $"stopped at step {trainer.Step} of {config.Steps} ({seconds:F0} s); run the same command again to resume";
-        return TrainingOutputs.Write(trainer, config, outDir, seconds, log, command ?? $"headwise train --out {outDir}", probeSamples, probeLengths);
+        return TrainingOutputs.Write(trainer, config, outDir, seconds, log, command ?? $"headwise train --out {outDir}", export);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using HeadWise.Prompts;
 using HeadWise.Training;
 
 namespace HeadWise.Tests.Training;
@@ -12,45 +13,68 @@ public class LongContextTasksTests
         return (tok, tok.Encode(text, addBos: false).ToArray());
     });
 
-    private static (LongContextTasks Tasks, HeadWise.Tokenizers.ByteLevelBpeTokenizer Tok) Make()
+    internal static TrainConfig Config => TinyTraining.Config() with { AnswerWeight = 4 };
+
+    private static (LongContextTasks Tasks, HeadWise.Tokenizers.ByteLevelBpeTokenizer Tok) Make(TrainConfig? config = null)
     {
         var (tok, text) = Setup.Value;
-        return (new LongContextTasks(tok, text, 4f), tok);
+        return (new LongContextTasks(tok, text, config ?? Config), tok);
     }
 
-    /// <summary>The decoded answer positions (weight 4) of a sample.</summary>
+    /// <summary>The decoded answer tokens (the sample's answer mask) of a sample.</summary>
     private static string Answer(HeadWise.Tokenizers.ByteLevelBpeTokenizer tok, TrainingSample s) =>
-        tok.Decode(Enumerable.Range(0, s.Weights.Length).Where(i => s.Weights[i] == 4f).Select(i => s.Tokens[i + 1]));
+        tok.Decode(s.AnswerPositions().Select(i => s.Tokens[i + 1]));
+
+    /// <summary>The answer runs of a sample, decoded, in order.</summary>
+    private static List<string> AnswerRuns(HeadWise.Tokenizers.ByteLevelBpeTokenizer tok, TrainingSample s) =>
+        s.AnswerPositions().Select((pos, k) => (pos, k)).GroupBy(x => x.pos - x.k).Select(g => tok.Decode(g.Select(x => s.Tokens[x.pos + 1]))).ToList();
 
     [Fact]
     public void Passkey_samples_have_the_exact_length_and_ask_for_the_key_in_the_needle()
     {
         var (tasks, tok) = Make();
-        for (int seed = 0; seed < 20; seed++)
+        for (int seed = 0; seed < 30; seed++)
         {
             var s = tasks.Make(SampleKind.Passkey, new Random(seed), 1001)!;
             Assert.Equal(1001, s.Tokens.Length);
             Assert.Equal(1000, s.Weights.Length);
+            Assert.Equal(1000, s.Answer.Length);
             Assert.Equal(tok.BosId, s.Tokens[0]);
             var text = tok.Decode(s.Tokens);
-            // Two needle phrasings: with and without the key repeated.
-            var needle = Regex.Match(text, @"The pass key is (\d+)\. Remember it\.( (\d+) is the pass key\.)?");
-            Assert.True(needle.Success, text);
-            if (needle.Groups[2].Success) Assert.Equal(needle.Groups[1].Value, needle.Groups[3].Value);
-            Assert.EndsWith($"What is the pass key? The pass key is {needle.Groups[1].Value}.", text);
-            Assert.Equal(" " + needle.Groups[1].Value, Answer(tok, s));
+            var question = Regex.Match(text, @"(What is the pass key\?|What was the pass key\?|Which pass key was hidden in the text\?) The pass key is (\d+)\.$");
+            Assert.True(question.Success, text);
+            var key = question.Groups[2].Value;
+            // The needle states that key before the question, in one of the phrasings.
+            Assert.Matches($@"(pass key is {key}\.|pass key: {key}\.)", text[..question.Index]);
+            Assert.Equal(" " + key, Answer(tok, s));
+            Assert.All(s.AnswerPositions(), t => Assert.Equal(4f, s.Weights[t]));
         }
+    }
+
+    [Fact]
+    public void The_answer_mask_marks_answers_even_when_they_weigh_like_text()
+    {
+        // With answer weight 1 the loss weights cannot tell answers from text: the mask still does.
+        var (tasks, tok) = Make(Config with { AnswerWeight = 1 });
+        var s = tasks.Make(SampleKind.Passkey, new Random(4), 600)!;
+        Assert.All(s.Weights, w => Assert.Equal(1f, w));
+        var key = Regex.Match(tok.Decode(s.Tokens), @"The pass key is (\d+)\.$").Groups[1].Value;
+        Assert.Equal(" " + key, Answer(tok, s));
     }
 
     [Fact]
     public void Niah_single_needle_answer_is_the_needle_number_and_kv_answers_are_the_listed_values()
     {
         var (tasks, tok) = Make();
-        var s = tasks.Make(SampleKind.Niah, new Random(3), 700, niahStyle: 0)!;
-        var text = tok.Decode(s.Tokens);
-        var number = Regex.Match(text, @"The special magic number is: (\d+)\.").Groups[1].Value;
-        Assert.NotEmpty(number);
-        Assert.Equal(" " + number, Answer(tok, s));
+        for (int seed = 0; seed < 10; seed++)
+        {
+            var s = tasks.Make(SampleKind.Niah, new Random(seed), 700, NeedleStyle.MagicNumber)!;
+            var text = tok.Decode(s.Tokens);
+            var number = Regex.Match(text, @"special magic number(?: is)?:? (\d+)\.").Groups[1].Value;
+            Assert.NotEmpty(number);
+            Assert.Equal(" " + number, Answer(tok, s));
+            Assert.EndsWith($" {number}.", text);
+        }
 
         var kv = tasks.Make(SampleKind.KvRetrieval, new Random(5), 700)!;
         var kvText = tok.Decode(kv.Tokens);
@@ -71,9 +95,10 @@ public class LongContextTasksTests
         {
             var s = tasks.Make(SampleKind.Copy, new Random(seed), 513)!;
             Assert.Equal(513, s.Tokens.Length);
-            int first = Array.FindIndex(s.Weights, w => w == 4f) + 1;   // token index of the answer's start
-            int n = s.Weights.Count(w => w == 4f);
-            Assert.Equal(n, s.Weights.Skip(first - 1).TakeWhile(w => w == 4f).Count());   // one contiguous answer run
+            var positions = s.AnswerPositions();
+            int first = positions[0] + 1;   // token index of the answer's start
+            int n = positions.Length;
+            Assert.Equal(Enumerable.Range(first - 1, n), positions);   // one contiguous answer run
             var answer = s.Tokens[first..(first + n)];
             if (s.Tokens[(first - sep.Length)..first].SequenceEqual(sep))
             {
@@ -91,58 +116,89 @@ public class LongContextTasksTests
         Assert.True(withSeparator > 0 && recall > 0, $"{withSeparator} with a separator, {recall} recall samples");
     }
 
+    private static readonly Regex FactQuestion = new(@"(?:What is the best thing to do in|What should you do in) ([A-Za-z ]+)\? The best thing to do in \1( is to| is)");
+
     [Fact]
-    public void Niah_fact_needles_ask_for_the_phrase_the_needle_gave_for_that_city()
+    public void Fact_needles_ask_for_the_phrase_the_needle_gave_for_that_place()
     {
         var (tasks, tok) = Make();
-        for (int seed = 0; seed < 10; seed++)
+        for (int seed = 0; seed < 20; seed++)
         {
-            var s = tasks.Make(SampleKind.Niah, new Random(seed), 700, niahStyle: LongContextTasks.NiahPhraseStyle)!;
+            var s = tasks.Make(SampleKind.Niah, new Random(seed), 700, NeedleStyle.Fact)!;
             var text = tok.Decode(s.Tokens);
-            var asked = Regex.Match(text, @"What is the best thing to do in ([A-Za-z ]+)\? The best thing to do in \1( is to| is)");
+            var asked = FactQuestion.Match(text);
             Assert.True(asked.Success, text);
-            var answer = Answer(tok, s);
-            // The needle, before the question, states the very phrase the answer positions hold.
-            Assert.Contains($"The best thing to do in {asked.Groups[1].Value}{asked.Groups[2].Value}{answer}.", text[..asked.Index]);
+            var phrase = AnswerRuns(tok, s)[0];
+            // The needle, before the question, names the same place and gives the very phrase the answer positions hold.
+            var place = Regex.Escape(asked.Groups[1].Value);
+            Assert.Matches($@"(in {place} is( to)?|In {place}, the best thing to do is to|If you visit {place}, the best thing to do is to){Regex.Escape(phrase)}\.", text[..asked.Index]);
         }
     }
 
     [Fact]
-    public void Several_fact_samples_ask_each_city_once_for_its_own_phrase_weighed_by_the_niah_answer_weight()
+    public void Several_fact_samples_ask_each_place_once_for_its_own_phrase_weighed_by_the_niah_answer_weight()
     {
-        var (tok, text) = Setup.Value;
-        var tasks = new LongContextTasks(tok, text, 4f, niahAnswerWeight: 9f, niahFacts: 4);
+        var (tasks, tok) = Make(Config with { NiahAnswerWeight = 9, NiahFacts = 4 });
         var counts = new HashSet<int>();
-        for (int seed = 0; seed < 30; seed++)
+        for (int seed = 0; seed < 40; seed++)
         {
-            var s = tasks.Make(SampleKind.Niah, new Random(seed), 1500, niahStyle: LongContextTasks.NiahPhraseStyle)!;
+            var s = tasks.Make(SampleKind.Niah, new Random(seed), 1500, NeedleStyle.Fact)!;
             var decoded = tok.Decode(s.Tokens);
-            var questions = Regex.Matches(decoded, @"\nWhat is the best thing to do in ([A-Za-z ]+)\? The best thing to do in \1( is to| is)").ToList();
+            var questions = FactQuestion.Matches(decoded).ToList();
             counts.Add(questions.Count);
             Assert.Equal(questions.Count, questions.Select(q => q.Groups[1].Value).Distinct().Count());
-            Assert.DoesNotContain(s.Weights, w => w == 4f);
-            // The weight-9 positions form one run per question, in order; each run is the phrase that city's needle gave.
-            var weighted = Enumerable.Range(0, s.Weights.Length).Where(i => s.Weights[i] == 9f).ToList();
-            var runs = weighted.Select((pos, k) => (pos, k)).GroupBy(x => x.pos - x.k)
-                .Select(g => tok.Decode(g.Select(x => s.Tokens[x.pos + 1]))).ToList();
+            Assert.All(s.AnswerPositions(), t => Assert.Equal(9f, s.Weights[t]));
+            var runs = AnswerRuns(tok, s);
             Assert.Equal(questions.Count, runs.Count);
             var haystack = decoded[..questions[0].Index];
             for (int q = 0; q < questions.Count; q++)
-                Assert.Contains($"The best thing to do in {questions[q].Groups[1].Value}{questions[q].Groups[2].Value}{runs[q]}.", haystack);
+                Assert.Contains($"{questions[q].Groups[1].Value}", haystack);
+            for (int q = 0; q < questions.Count; q++)
+                Assert.Contains(runs[q] + ".", haystack);
         }
         Assert.Equal([1, 2, 3, 4], counts.Order());
     }
 
     [Fact]
-    public void Niah_phrase_share_decides_how_many_niah_samples_are_phrase_facts()
+    public void Keyed_samples_answer_each_asked_key_with_its_own_number_among_distractors_sharing_words()
+    {
+        var (tasks, tok) = Make(Config with { NiahFacts = 5 });
+        int shared = 0, asked = 0;
+        for (int seed = 0; seed < 60; seed++)
+        {
+            var s = tasks.Make(SampleKind.Niah, new Random(seed), 1200, NeedleStyle.Keyed)!;
+            var text = tok.Decode(s.Tokens);
+            var firstQuestion = Regex.Match(text, @"\? The (?:special )?magic number");
+            Assert.True(firstQuestion.Success, text);
+            var needles = Regex.Matches(text[..firstQuestion.Index], @"(?:special magic numbers? for|magic number of) ([a-z]+(?:-[a-z]+)?) is:? (\d+)\.").ToList();
+            var values = needles.ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value);
+            Assert.InRange(values.Count, 1, 5);
+            var questions = Regex.Matches(text, @"(?:number for|number of) ([a-z]+(?:-[a-z]+)?)(?: mentioned in the (?:provided )?text)?\? The (?:special )?magic number (?:for|of) \1(?: mentioned in the (?:provided )?text)? is (\d+)\.").ToList();
+            Assert.NotEmpty(questions);
+            var runs = AnswerRuns(tok, s);
+            Assert.Equal(questions.Count, runs.Count);
+            for (int q = 0; q < questions.Count; q++)
+            {
+                Assert.Equal(values[questions[q].Groups[1].Value], questions[q].Groups[2].Value);
+                Assert.Equal(" " + questions[q].Groups[2].Value, runs[q]);
+            }
+            asked += questions.Count;
+            var words = values.Keys.SelectMany(k => k.Split('-')).ToList();
+            if (words.Count != words.Distinct().Count()) shared++;
+        }
+        Assert.True(shared >= 15, $"only {shared} of 60 samples have keys sharing a word");
+        Assert.True(asked > 60, $"{asked} questions in 60 samples: several keys should often be asked");
+    }
+
+    [Fact]
+    public void Niah_styles_decide_how_many_niah_samples_are_of_each_style()
     {
         var (tok, text) = Setup.Value;
-        int Phrases(double? share) => Enumerable.Range(0, 60).Count(seed =>
-            tok.Decode(new LongContextTasks(tok, text, 4f, niahPhraseShare: share).Make(SampleKind.Niah, new Random(seed), 700)!.Tokens)
-                .Contains("What is the best thing to do in"));
-        Assert.Equal(60, Phrases(1));
-        Assert.Equal(0, Phrases(0));
-        Assert.InRange(Phrases(null), 10, 30);   // the three styles alike: about 20 of 60
+        int Facts(NeedleMix mix) => Enumerable.Range(0, 60).Count(seed =>
+            FactQuestion.IsMatch(tok.Decode(new LongContextTasks(tok, text, Config with { NiahStyles = mix }).Make(SampleKind.Niah, new Random(seed), 700)!.Tokens)));
+        Assert.Equal(60, Facts(new NeedleMix { MagicNumber = 0, Keyed = 0, Fact = 1 }));
+        Assert.Equal(0, Facts(new NeedleMix { MagicNumber = 1, Keyed = 1, Fact = 0 }));
+        Assert.InRange(Facts(new NeedleMix()), 10, 30);   // the three styles alike: about 20 of 60
     }
 
     [Fact]
@@ -153,12 +209,48 @@ public class LongContextTasksTests
         int invented = 0;
         for (int seed = 0; seed < 30; seed++)
         {
-            var answer = Answer(tok, tasks.Make(SampleKind.Niah, new Random(seed), 700, niahStyle: LongContextTasks.NiahPhraseStyle)!);
+            var answer = Answer(tok, tasks.Make(SampleKind.Niah, new Random(seed), 700, NeedleStyle.Fact)!);
             // Invented words are consonant-vowel syllables; count the ones the text never has as a whole word.
             invented += Regex.Matches(answer, @"(?<![A-Za-z])(?:[bcdfghklmnprstvz][aeiou]){2,3}(?![A-Za-z])")
                 .Count(m => !words.Contains(m.Value));
         }
         Assert.InRange(invented, 20, 70);   // 0-3 per phrase: about 45 in 30
+    }
+
+    [Fact]
+    public void Training_asks_in_more_phrasings_than_the_evaluation_and_in_the_evaluations_own()
+    {
+        var (tasks, tok) = Make();
+        var texts = Enumerable.Range(0, 200).Select(seed => tok.Decode(tasks.Make(SampleKind.Passkey, new Random(seed), 400)!.Tokens)).ToList();
+        var eval = PromptWording.Passkey.EvaluationForm;
+        Assert.Contains(texts, t => Regex.IsMatch(t, @"The pass key is \d+\. Remember it\. (?!\d)"));   // the evaluation's needle
+        Assert.Contains(texts, t => t.Contains(PromptWording.Passkey.EvaluationIntro));
+        Assert.Contains(texts, t => t.Contains(" " + eval.QuestionFor("")));
+        var questions = PromptWording.Passkey.Forms.Select(f => f.QuestionFor("")).Distinct().ToList();
+        Assert.True(questions.Count > 1);
+        Assert.All(questions, q => Assert.Contains(texts, t => t.Contains(q)));
+        var intros = PromptWording.Passkey.Intros.Where(i => i.Length > 0).ToList();
+        Assert.All(intros, i => Assert.Contains(texts, t => t.Contains(i)));
+        Assert.Contains(texts, t => t.Contains("Keep it in mind."));   // a phrasing the evaluation never uses
+    }
+
+    [Fact]
+    public void Training_contents_are_never_the_evaluations()
+    {
+        var evalPlaces = PromptWording.EvaluationFacts.Select(f => f.Place).ToHashSet();
+        Assert.Empty(LongContextTasks.Places.Where(evalPlaces.Contains));
+        Assert.Empty(LongContextTasks.KeyAdjectives.Intersect(PromptWording.EvaluationKeyAdjectives.Concat(PromptWording.EvaluationKeyNouns)));
+        Assert.Empty(LongContextTasks.KeyNouns.Intersect(PromptWording.EvaluationKeyAdjectives.Concat(PromptWording.EvaluationKeyNouns)));
+        var (tasks, tok) = Make(Config with { NiahFacts = 4 });
+        var evalWords = PromptWording.EvaluationKeyAdjectives.Concat(PromptWording.EvaluationKeyNouns).ToHashSet();
+        for (int seed = 0; seed < 40; seed++)
+        {
+            var keyed = tok.Decode(tasks.Make(SampleKind.Niah, new Random(seed), 900, NeedleStyle.Keyed)!.Tokens);
+            foreach (Match m in Regex.Matches(keyed, @"(?:numbers? for|number of) ([a-z]+(?:-[a-z]+)?) is"))
+                Assert.DoesNotContain(m.Groups[1].Value.Split('-'), evalWords.Contains);
+            var facts = tok.Decode(tasks.Make(SampleKind.Niah, new Random(seed), 900, NeedleStyle.Fact)!.Tokens);
+            foreach (Match m in FactQuestion.Matches(facts)) Assert.DoesNotContain(m.Groups[1].Value, evalPlaces);
+        }
     }
 
     [Fact]
@@ -197,6 +289,28 @@ public class LongContextTasksTests
     }
 
     [Fact]
+    public void A_phase_with_min_seq_len_draws_each_steps_length_in_range_with_about_the_same_tokens()
+    {
+        var (tasks, _) = Make();
+        var c = TinyTraining.Config() with { Curriculum = [new() { FromStep = 0, SeqLen = 128, Batch = 4, MinSeqLen = 32 }] };
+        var mixer = new DataMixer(c, tasks);
+        var lengths = new HashSet<int>();
+        for (int step = 0; step < 40; step++)
+        {
+            using var b = mixer.Batch(step);
+            Assert.InRange(b.SeqLen, 32, 128);
+            Assert.Equal(b.SeqLen, (int)b.Targets.shape[1]);
+            Assert.InRange(b.Rows * b.SeqLen, 512 * 0.8, 512 * 1.2);   // batch x seq_len = 512 tokens a step
+            lengths.Add(b.SeqLen);
+            using var again = mixer.Batch(step);
+            Assert.Equal(b.Inputs.shape, again.Inputs.shape);
+        }
+        Assert.True(lengths.Count > 20, $"only {lengths.Count} distinct lengths in 40 steps");
+        Assert.Contains(lengths, l => l < 60);
+        Assert.Contains(lengths, l => l > 100);
+    }
+
+    [Fact]
     public void Batches_depend_only_on_seed_and_step()
     {
         var (tasks, _) = Make();
@@ -219,14 +333,14 @@ public class CopyRepeatTests
     {
         var text = File.ReadAllText(TestPaths.MobyDick)[..80_000];
         var tok = BpeTrainer.Train(text, 400).CreateTokenizer();
-        var tasks = new LongContextTasks(tok, tok.Encode(text, addBos: false).ToArray(), 4f, copyRepeatShare: 1, randomVocab: 50);
+        var tasks = new LongContextTasks(tok, tok.Encode(text, addBos: false).ToArray(), LongContextTasksTests.Config with { CopyRepeatShare = 1, CopyRandomVocab = 50 });
         var s = tasks.Make(SampleKind.Copy, new Random(2), 300)!;
         Assert.Equal(300, s.Tokens.Length);
-        int firstAnswer = Array.FindIndex(s.Weights, w => w == 4f) + 1;   // token index where the first repeat starts
-        int unit = firstAnswer - 1;                                       // BOS, then one unit
+        int firstAnswer = s.AnswerPositions()[0] + 1;   // token index where the first repeat starts
+        int unit = firstAnswer - 1;                     // BOS, then one unit
         var u = s.Tokens[1..firstAnswer];
         Assert.All(u, t => Assert.InRange(t, 258, 258 + 49));
-        int repeats = s.Weights.Count(w => w == 4f) / unit;
+        int repeats = s.AnswerPositions().Length / unit;
         Assert.True(repeats >= 3, $"{repeats} repeats of {unit} tokens");
         for (int r = 0; r < repeats; r++) Assert.Equal(u, s.Tokens[(firstAnswer + r * unit)..(firstAnswer + (r + 1) * unit)]);
     }

@@ -38,10 +38,34 @@ public class TrainConfigValidationTests
     }
 
     [Fact]
-    public void A_niah_phrase_share_outside_zero_to_one_is_rejected()
+    public void Needle_style_weights_that_are_negative_or_all_zero_are_rejected()
     {
-        var e = Invalid(TinyTraining.Config() with { NiahPhraseShare = 1.5 }, NewOut());
-        Assert.Contains("niah_phrase_share = 1.5: must be in [0, 1]", e.Message);
+        var e = Invalid(TinyTraining.Config() with { NiahStyles = new NeedleMix { Keyed = -1 } }, NewOut());
+        Assert.Contains("niah_styles", e.Message);
+        e = Invalid(TinyTraining.Config() with { NiahStyles = new NeedleMix { MagicNumber = 0, Keyed = 0, Fact = 0 } }, NewOut());
+        Assert.Contains("niah_styles", e.Message);
+    }
+
+    [Fact]
+    public void A_min_seq_len_above_the_phases_seq_len_is_rejected()
+    {
+        var c = TinyTraining.Config();
+        var e = Invalid(c with { Curriculum = [c.Curriculum[0] with { MinSeqLen = 100 }, .. c.Curriculum[1..]] }, NewOut());
+        Assert.Contains("curriculum[0]: min_seq_len 100 must be in 16..seq_len (64)", e.Message);
+    }
+
+    [Fact]
+    public void Precision_is_read_by_name_and_an_unknown_one_names_the_field()
+    {
+        var dir = TestPaths.NewTempDir();
+        var path = Path.Combine(dir, "c.json");
+        File.WriteAllText(path, $$"""{ "precision": "bf16", "data": ["{{TestPaths.MobyDick}}"] }""");
+        Assert.Equal(Precision.Bf16, TrainConfig.Load(path).Precision);
+        File.WriteAllText(path, $$"""{ "precision": "fp16", "data": ["{{TestPaths.MobyDick}}"] }""");
+        var e = Assert.Throws<HeadWiseException>(() => TrainConfig.Load(path));
+        Assert.Contains("precision", e.Message);
+        File.WriteAllText(path, $$"""{ "precision": 1, "data": ["{{TestPaths.MobyDick}}"] }""");
+        Assert.Throws<HeadWiseException>(() => TrainConfig.Load(path));
     }
 
     [Theory]

@@ -10,7 +10,8 @@ namespace HeadWise.Analysis.Scores;
 /// DuoAttention's learned gates. Each KV head has a gate a in [0, 1] that mixes its full attention with streaming attention
 /// (sinks + recent window, renormalised): A = a A_full + (1 - a) A_stream, applied at hook_pattern. The gates alone are
 /// optimised (Adam) on synthetic passkey sequences to keep the final hidden states of the full model (MSE over the answer
-/// region) with an L1 push toward streaming; they are clamped to [0, 1] after each step as in DuoAttention.
+/// region) with an L1 push toward streaming; they are clamped to [0, 1] after each step as in DuoAttention. The passkey
+/// is worded as the evaluation harness words it (<see cref="Prompts.PromptWording.Passkey"/>).
 /// The map repeats each KV head's gate over its query heads; the parameters hold the gates per KV head and the loss curve.
 /// </summary>
 public sealed class DuoGateScore(int steps = 40, double lr = 0.05, double l1 = 0.05, int sinks = 2, int recent = 16, int samples = 4, int tail = 16) : IHeadScore
@@ -91,15 +92,16 @@ public sealed class DuoGateScore(int steps = 40, double lr = 0.05, double l1 = 0
     private Tensor PasskeyBatch(ProfileContext ctx)
     {
         var rng = new Random(ctx.Seed);
+        var form = Prompts.PromptWording.Passkey.EvaluationForm;
         int len = ctx.Probes[0].Length;
         if (len < tail + recent + 8) throw new HeadWiseException($"duo-gate needs probes of at least {tail + recent + 8} tokens; they have {len}");
         var rows = new List<long>();
         for (int i = 0; i < samples; i++)
         {
             int key = rng.Next(10000, 99999);
-            var keyIds = ctx.Tokenizer?.Encode($" The pass key is {key}. Remember it.", false).ToArray()
+            var keyIds = ctx.Tokenizer?.Encode(" " + form.NeedleFor("", key.ToString()), false).ToArray()
                          ?? Enumerable.Range(0, 8).Select(_ => rng.Next(1, ctx.Spec.VocabSize)).ToArray();
-            var askIds = ctx.Tokenizer?.Encode($" What is the pass key? The pass key is {key}.", false).ToArray()
+            var askIds = ctx.Tokenizer?.Encode($" {form.QuestionFor("")} {key}.", false).ToArray()
                          ?? keyIds;
             var filler = ctx.Probes[i % ctx.Probes.Count];
             int fill = len - keyIds.Length - askIds.Length;

@@ -1,3 +1,5 @@
+using HeadWise.Prompts;
+
 namespace HeadWise.Eval.Tasks;
 
 /// <summary>
@@ -6,9 +8,6 @@ namespace HeadWise.Eval.Tasks;
 /// </summary>
 public sealed class MultikeyTask(int keys = 4) : NeedleTask
 {
-    private static readonly string[] Adjectives = ["amber", "brisk", "calm", "dusty", "eager", "fuzzy", "gentle", "hollow", "icy", "jolly", "lucky", "misty"];
-    private static readonly string[] Nouns = ["anchor", "bridge", "candle", "desert", "engine", "falcon", "garden", "harbor", "island", "jacket", "lantern", "meadow"];
-
     public override string Name => "multikey";
     protected override AnswerScoring Scoring => AnswerScoring.ExactNumber;
     public override int AnswerTokens => 14;
@@ -17,18 +16,17 @@ public sealed class MultikeyTask(int keys = 4) : NeedleTask
     protected override NeedlePrompt Make(Random rng, double depth)
     {
         var names = new HashSet<string>();
-        while (names.Count < keys) names.Add($"{Adjectives[rng.Next(Adjectives.Length)]}-{Nouns[rng.Next(Nouns.Length)]}");
+        var adjectives = PromptWording.EvaluationKeyAdjectives;
+        var nouns = PromptWording.EvaluationKeyNouns;
+        while (names.Count < keys) names.Add($"{adjectives[rng.Next(adjectives.Count)]}-{nouns[rng.Next(nouns.Count)]}");
         var values = new HashSet<string>();
         while (values.Count < keys) values.Add(rng.Next(1_000_000, 10_000_000).ToString());
         var k = names.ToArray();
         var v = values.ToArray();
+        var form = PromptWording.Keyed.EvaluationForm;
         var needles = Enumerable.Range(0, keys)
-            .Select(i => new Needle($"One of the special magic numbers for {k[i]} is: {v[i]}.", i == 0 ? depth : rng.NextDouble()))
+            .Select(i => new Needle(form.NeedleFor(k[i], v[i]), i == 0 ? depth : rng.NextDouble()))
             .ToList();
-        return new NeedlePrompt(
-            "Some special magic numbers are hidden in the text below. Remember them.",
-            needles,
-            $"What is the special magic number for {k[0]} mentioned in the text? The special magic number for {k[0]} mentioned in the text is",
-            v[0]);
+        return new NeedlePrompt(PromptWording.Keyed.EvaluationIntro, needles, form.QuestionFor(k[0]), v[0]);
     }
 }
