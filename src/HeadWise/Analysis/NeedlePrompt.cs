@@ -2,18 +2,37 @@ namespace HeadWise.Analysis;
 
 /// <summary>
 /// Needle-in-a-haystack prompts built from probe token sequences: a needle (a span of another document) is inserted into a
-/// haystack at a seeded depth, and the prompt ends with the needle's first <c>Cue</c> tokens, so a model that retrieves
-/// continues with the rest of the needle.
+/// haystack at a seeded depth, and the prompt ends with a cue whose continuation is <see cref="Answer"/>.
 /// </summary>
-public sealed record NeedlePrompt(int[] Prompt, int NeedleStart, int[] Needle, int Cue)
+public sealed record NeedlePrompt(int[] Prompt, int NeedleStart, int[] Needle, int[] Answer)
 {
-    /// <summary>The tokens a correct answer generates: the needle after the cue.</summary>
-    public int[] Answer => Needle[Cue..];
-
+    /// <summary>Copy-paste prompts (the Retrieval Head test): the prompt ends with the needle's first <paramref name="cue"/> tokens, so a model that retrieves continues with the rest of the needle.</summary>
     public static List<NeedlePrompt> Build(IReadOnlyList<int[]> docs, int count, int needleLength, int cue, int haystack, int seed)
     {
-        if (docs.Count < 2) throw new HeadWiseException("needle prompts need at least 2 probe documents (haystack and needle from different ones)");
         if (cue < 1 || needleLength <= cue) throw new HeadWiseException($"needle length {needleLength} must exceed the cue {cue} (>= 1)");
+        return Insert(docs, count, needleLength, haystack, seed, (needle, _) => (needle[..cue], needle[cue..]));
+    }
+
+    /// <summary>
+    /// Fact prompts (HeadKV's retrieval-reasoning test): the needle is <paramref name="facts"/> consecutive facts of
+    /// <paramref name="factLength"/> tokens; the prompt ends with one fact's first <paramref name="cue"/> tokens (the
+    /// question, drawn with the seed), so the model must pick that fact among the others and continue it.
+    /// </summary>
+    public static List<NeedlePrompt> BuildFacts(IReadOnlyList<int[]> docs, int count, int facts, int factLength, int cue, int haystack, int seed)
+    {
+        if (facts < 1) throw new HeadWiseException($"fact prompts need at least one fact (got {facts})");
+        if (cue < 1 || factLength <= cue) throw new HeadWiseException($"fact length {factLength} must exceed the cue {cue} (>= 1)");
+        return Insert(docs, count, facts * factLength, haystack, seed, (needle, rng) =>
+        {
+            var fact = needle.AsSpan(rng.Next(facts) * factLength, factLength).ToArray();
+            return (fact[..cue], fact[cue..]);
+        });
+    }
+
+    private static List<NeedlePrompt> Insert(IReadOnlyList<int[]> docs, int count, int needleLength, int haystack, int seed,
+        Func<int[], Random, (int[] Cue, int[] Answer)> ask)
+    {
+        if (docs.Count < 2) throw new HeadWiseException("needle prompts need at least 2 probe documents (haystack and needle from different ones)");
         int docLen = docs[0].Length;
         if (haystack + 1 > docLen || needleLength + 1 > docLen)
             throw new HeadWiseException($"probe documents of {docLen} tokens are too short for a {haystack}-token haystack and a {needleLength}-token needle");
@@ -26,11 +45,12 @@ public sealed record NeedlePrompt(int[] Prompt, int NeedleStart, int[] Needle, i
             int from = 1 + rng.Next(docLen - needleLength); // skip BOS
             var needle = src.Skip(from).Take(needleLength).ToArray();
             int depth = 1 + rng.Next(haystack - 1); // after BOS
+            var (cue, answer) = ask(needle, rng);
             var prompt = new List<int>(hay.Take(depth));
             prompt.AddRange(needle);
             prompt.AddRange(hay.Skip(depth).Take(haystack - depth));
-            prompt.AddRange(needle.Take(cue));
-            prompts.Add(new NeedlePrompt(prompt.ToArray(), depth, needle, cue));
+            prompt.AddRange(cue);
+            prompts.Add(new NeedlePrompt(prompt.ToArray(), depth, needle, answer));
         }
         return prompts;
     }

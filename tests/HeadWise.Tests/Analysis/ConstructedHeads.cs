@@ -12,7 +12,7 @@ namespace HeadWise.Tests.Analysis;
 /// <item><see cref="Local"/> (0.1) attends the previous token and writes its identity into a "previous token" subspace;</item>
 /// <item><see cref="Sink"/> (0.2) attends the first token (BOS) and writes nothing;</item>
 /// <item><see cref="Duplicate"/> (1.3) marks, at each position, whether the token before it occurred earlier (it splits its
-/// attention between those earlier occurrences and BOS);</item>
+/// attention between those earlier occurrences, about 62%, and BOS); it attends into a needle without copying from it;</item>
 /// <item><see cref="Copy"/> (2.2) is an induction head and the select-and-copy head: its query (the current token) matches
 /// keys holding "the previous token was this one", so it copies what followed an earlier occurrence; with no such key it
 /// prefers positions marked by <see cref="Duplicate"/>. Only its output reaches the logits.</item>
@@ -72,11 +72,12 @@ public static class ConstructedHeads
             if (l == Duplicate.Layer)
             {
                 int h = Duplicate.Head;
-                // Earlier occurrence of the previous token: Match; the previous token itself: Match - 2 Match; BOS: Match.
+                // Earlier occurrence of the previous token: Match; the previous token itself: Match - 2 Match; BOS: a little
+                // less than Match, so a marked position splits about 62/38 between the occurrence (its argmax) and BOS.
                 for (int id = 0; id < v; id++) { wq[Row(h, id), prev + id] = Match * score / Eps; wk[Row(h, id), tok + id] = 1; }
                 // (Not at BOS: after position 1 the previous token is BOS, and BOS is where "no earlier occurrence" rests.)
                 for (int p = 1; p + 1 < t; p++) { wq[Row(h, v + p + 1), pos + p + 1] = -2 * Match * score; wk[Row(h, v + p + 1), pos + p] = 1; }
-                wq[Row(h, v + t), constant] = Match * score; wk[Row(h, v + t), bos] = 1;
+                wq[Row(h, v + t), constant] = (Match - 0.5f) * score; wk[Row(h, v + t), bos] = 1;
                 // Value 1 everywhere but BOS: the mark is the attention share on earlier occurrences.
                 wv[Row(h, 0), constant] = 1; wv[Row(h, 0), bos] = -1;
                 wo[dup, Row(h, 0)] = Eps;
@@ -85,8 +86,8 @@ public static class ConstructedHeads
             {
                 int h = Copy.Head;
                 for (int id = 0; id < v; id++) { wq[Row(h, id), tok + id] = Induction * score / Eps; wk[Row(h, id), prev + id] = 1; }
-                // A marked key holds about half of Duplicate's Eps.
-                wq[Row(h, v), constant] = Select * score / (0.5f * Eps); wk[Row(h, v), dup] = 1;
+                // A marked key holds about 0.62 of Duplicate's Eps.
+                wq[Row(h, v), constant] = Select * score / (0.62f * Eps); wk[Row(h, v), dup] = 1;
                 for (int id = 0; id < v; id++) { wv[Row(h, id), tok + id] = 1; wo[copy + id, Row(h, id)] = Eps; }
             }
             layers.Add(new LayerWeights

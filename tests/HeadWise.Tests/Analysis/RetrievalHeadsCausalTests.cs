@@ -33,7 +33,7 @@ public sealed class RetrievalHeadsCausalTests(ITestOutputHelper output)
         using var m = ModelLoader.Load(TestPaths.Stories260KGguf);
         var probes = ProbeSet.FromText(ProbeSet.DefaultText, m.Tokenizer, 4, 64);
         using var ctx = new ProfileContext(m.Transformer, m.Tokenizer, probes, seed: 1);
-        var retrieval = new RetrievalScore(prompts: 8, needleLength: 16, cue: 3, haystack: 12).Compute(ctx)[0];
+        var retrieval = new RetrievalScore(prompts: 24, needleLength: 16, cue: 3, haystack: 12).Compute(ctx)[0];
         const int k = 4;
         var top = retrieval.Ranked().Take(k).ToList();
         var text = m.Tokenizer.Encode(ProbeSet.DefaultText, false).ToArray();
@@ -43,7 +43,7 @@ public sealed class RetrievalHeadsCausalTests(ITestOutputHelper output)
         var rng = new Random(7);
         var all = Enumerable.Range(0, m.Spec.Layers).SelectMany(l => Enumerable.Range(0, m.Spec.Heads).Select(h => (l, h))).ToList();
         var random = Enumerable.Range(0, 12).Select(_ => CopyAccuracy(m.Transformer, seqs, all.OrderBy(_ => rng.Next()).Take(k).ToList())).ToList();
-        output.WriteLine($"retrieval answer accuracy {retrieval.Params!["answer_token_accuracy"]}; top-{k} heads {string.Join(", ", top.Select(p => $"{p.Layer}.{p.Head}"))}");
+        output.WriteLine($"retrieval answer accuracy {retrieval.Params!["answer_token_accuracy"]}, prompts answered {retrieval.Params!["prompts_answered"]}; top-{k} heads {string.Join(", ", top.Select(p => $"{p.Layer}.{p.Head}"))}");
         output.WriteLine($"copy accuracy clean {clean:F3}, top-{k} masked {masked:F3}, random-{k} masked mean {random.Average():F3} (min {random.Min():F3}, max {random.Max():F3}, 12 draws)");
         Assert.True(clean > 0.5, $"stories260K should copy a repeated sequence (accuracy {clean:F3})");
         Assert.True(masked < random.Min(), $"top-{k} masked {masked:F3} should be below every random draw (min {random.Min():F3})");

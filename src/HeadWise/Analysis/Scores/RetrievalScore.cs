@@ -1,6 +1,4 @@
 using System.Text.Json.Nodes;
-using HeadWise.Heads;
-using HeadWise.KvCache;
 using HeadWise.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -8,13 +6,16 @@ using static TorchSharp.torch;
 namespace HeadWise.Analysis.Scores;
 
 /// <summary>
-/// The Retrieval Head paper's copy-paste score. While the model greedily decodes the answer to a needle prompt, a head scores
-/// at a step when the token generated is right and the head's top-1 attended position lies inside the needle and holds that
-/// token; a head's score is its hits over the answer length, averaged over the prompts. The haystack is as long as the
-/// probe documents allow (the paper uses long contexts; a model trained on long ones may not retrieve in short ones),
-/// leaving room in the context for the answer.
+/// The Retrieval Head paper's copy-paste score (Wu et al., as its released detection code computes it). The model greedily
+/// decodes the answer to a needle prompt; at each step a head copies when its top-1 attended position lies inside the
+/// needle and holds the token just generated. A prompt's score per head is its copies over the answer length; only prompts
+/// the model answers (ROUGE-1 recall of the answer's tokens above <c>minRecall</c>, the paper's 0.5) count, and a head's
+/// score is the mean over them. The paper asks a question after a natural-language needle and reads the needle's length;
+/// here the prompt ends with the needle's first <c>cue</c> tokens and the answer is the rest of it, so the answer length
+/// is what a perfect copier copies. The haystack is as long as the probe documents allow (the paper uses long contexts),
+/// leaving room in the context for the answer. 50 prompts at seeded depths, as the released code's 5 lengths x 10 depths.
 /// </summary>
-public sealed class RetrievalScore(int prompts = 6, int needleLength = 12, int cue = 3, int? haystack = null) : IHeadScore
+public sealed class RetrievalScore(int prompts = 50, int needleLength = 12, int cue = 3, int? haystack = null, double minRecall = 0.5) : IHeadScore
 {
     public string Name => "retrieval";
     public string? Unsupported(ModelSpec spec) => spec.Causal ? null : "needs generation (decoder models only)";
@@ -27,17 +28,24 @@ public sealed class RetrievalScore(int prompts = 6, int needleLength = 12, int c
             throw new HeadWiseException($"retrieval: a {needleLength}-token needle and its answer leave no room for a haystack in the model's {ctx.Spec.ContextLength}-token context");
         var set = NeedlePrompts(ctx, hay);
         var values = HeadMap.Zeros(layers, heads);
-        int correct = 0, total = 0;
+        int correct = 0, total = 0, counted = 0;
         for (int i = 0; i < set.Count; i++)
         {
             ctx.Progress($"retrieval: prompt {i + 1}/{set.Count}");
-            var hits = Score(ctx, set[i], out int right);
-            correct += right; total += set[i].Answer.Length;
-            for (int l = 0; l < layers; l++) for (int h = 0; h < heads; h++) values[l][h] += hits[l][h] / set.Count;
+            var (hits, output) = Score(ctx, set[i]);
+            correct += output.Zip(set[i].Answer).Count(x => x.First == x.Second); total += set[i].Answer.Length;
+            if (AnswerRecall(output, set[i].Answer) <= minRecall) continue;
+            counted++;
+            for (int l = 0; l < layers; l++) for (int h = 0; h < heads; h++) values[l][h] += hits[l][h];
         }
+        if (counted > 0)
+            for (int l = 0; l < layers; l++) for (int h = 0; h < heads; h++) values[l][h] /= counted;
+        else
+            ctx.Progress($"retrieval: the model answered none of the {set.Count} prompts, so every head scores 0 (only answered prompts count)");
         return [new HeadMap(Name, values, new JsonObject
         {
-            ["prompts"] = set.Count, ["needle_tokens"] = needleLength, ["cue_tokens"] = cue, ["haystack_tokens"] = hay,
+            ["prompts"] = set.Count, ["prompts_answered"] = counted, ["min_recall"] = minRecall,
+            ["needle_tokens"] = needleLength, ["cue_tokens"] = cue, ["haystack_tokens"] = hay,
             ["answer_token_accuracy"] = total == 0 ? 0 : (double)correct / total,
         })];
     }
@@ -45,38 +53,30 @@ public sealed class RetrievalScore(int prompts = 6, int needleLength = 12, int c
     internal List<NeedlePrompt> NeedlePrompts(ProfileContext ctx, int hay) =>
         NeedlePrompt.Build(ctx.Probes, prompts, needleLength, cue, hay, ctx.Seed);
 
-    /// <summary>Greedy decoding of one prompt's answer; per head the fraction of answer tokens it copied.</summary>
-    internal static double[][] Score(ProfileContext ctx, NeedlePrompt p, out int right)
+    /// <summary>Greedy decoding of one prompt's answer: per head the share of answer steps it copied, and the tokens decoded.</summary>
+    internal static (double[][] Hits, int[] Output) Score(ProfileContext ctx, NeedlePrompt p)
     {
-        int layers = ctx.Spec.Layers;
-        var hits = HeadMap.Zeros(layers, ctx.Spec.Heads);
-        right = 0;
-        using var cache = new FullKvCache(ctx.Spec, p.Prompt.Length + p.Answer.Length);
-        var input = p.Prompt;
-        for (int step = 0; step < p.Answer.Length; step++)
+        var hits = HeadMap.Zeros(ctx.Spec.Layers, ctx.Spec.Heads);
+        var output = AnswerDecoder.Decode(ctx, p.Prompt, p.Answer.Length, (_, token, patterns) =>
         {
-            using var scope = torch.NewDisposeScope();
-            using var ids = torch.tensor(input.Select(t => (long)t).ToArray(), [1, input.Length]);
-            // The last query's pattern is the one that chose this step's token.
-            var captures = Enumerable.Range(0, layers).Select(l => new CaptureSpec(HookNames.ForLayer(l).Pattern, null, input.Length - 1, 1)).ToList();
-            var (logits, acts) = ctx.Model.RunWithCache(ids, captures, ctx.Hooks, cache);
-            using (acts)
+            for (int l = 0; l < patterns.Length; l++)
             {
-                int token = (int)logits[0, -1].argmax().item<long>();
-                if (token == p.Answer[step])
-                {
-                    right++;
-                    for (int l = 0; l < layers; l++)
-                    {
-                        var top = acts[HookNames.ForLayer(l).Pattern][0, .., 0].argmax(-1).data<long>().ToArray(); // [H]
-                        for (int h = 0; h < top.Length; h++)
-                            if (CopiesFromNeedle(p, top[h], token)) hits[l][h] += 1.0 / p.Answer.Length;
-                    }
-                }
-                input = [token];
+                var top = patterns[l].argmax(-1).data<long>().ToArray(); // [H]
+                for (int h = 0; h < top.Length; h++)
+                    if (CopiesFromNeedle(p, top[h], token)) hits[l][h] += 1.0 / p.Answer.Length;
             }
-        }
-        return hits;
+        });
+        return (hits, output);
+    }
+
+    /// <summary>ROUGE-1 recall over tokens: the share of the answer's tokens (with multiplicity) that the output contains.</summary>
+    internal static double AnswerRecall(IReadOnlyList<int> output, IReadOnlyList<int> answer)
+    {
+        var left = output.GroupBy(t => t).ToDictionary(g => g.Key, g => g.Count());
+        int found = 0;
+        foreach (var t in answer)
+            if (left.TryGetValue(t, out int n) && n > 0) { found++; left[t] = n - 1; }
+        return answer.Count == 0 ? 0 : (double)found / answer.Count;
     }
 
     /// <summary>The paper's rule: the attended position is inside the needle and holds the token just generated.</summary>

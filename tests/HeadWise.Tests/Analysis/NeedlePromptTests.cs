@@ -1,0 +1,48 @@
+using HeadWise.Analysis;
+using HeadWise.Analysis.Scores;
+
+namespace HeadWise.Tests.Analysis;
+
+public sealed class NeedlePromptTests
+{
+    private static readonly List<int[]> Docs =
+        Enumerable.Range(0, 2).Select(d => new[] { 1 }.Concat(Enumerable.Range(100 * (d + 1), 39)).ToArray()).ToList();
+
+    [Fact]
+    public void CopyPromptEndsWithTheNeedlesCueAndAsksForTheRest()
+    {
+        foreach (var p in NeedlePrompt.Build(Docs, count: 4, needleLength: 8, cue: 3, haystack: 20, seed: 2))
+        {
+            Assert.Equal(p.Needle, p.Prompt.Skip(p.NeedleStart).Take(8));
+            Assert.Equal(p.Needle[..3], p.Prompt[^3..]);
+            Assert.Equal(p.Needle[3..], p.Answer);
+            Assert.Equal(20 + 8 + 3, p.Prompt.Length);
+        }
+    }
+
+    [Fact]
+    public void FactPromptAsksForOneOfItsFactsByItsCue()
+    {
+        var set = NeedlePrompt.BuildFacts(Docs, count: 8, facts: 3, factLength: 6, cue: 2, haystack: 20, seed: 2);
+        var asked = new HashSet<int>();
+        foreach (var p in set)
+        {
+            Assert.Equal(18, p.Needle.Length);
+            Assert.Equal(p.Needle, p.Prompt.Skip(p.NeedleStart).Take(18));
+            int fact = Enumerable.Range(0, 3).Single(f => p.Needle.Skip(6 * f).Take(2).SequenceEqual(p.Prompt[^2..]));
+            asked.Add(fact);
+            Assert.Equal(p.Needle.Skip(6 * fact + 2).Take(4), p.Answer);
+        }
+        Assert.True(asked.Count > 1, "the asked fact varies with the seed");
+    }
+
+    [Fact]
+    public void AnswerRecallAndTokenF1MatchHandCounts()
+    {
+        Assert.Equal(2 / 3.0, RetrievalScore.AnswerRecall([5, 7, 7, 9], [5, 6, 7]), 9);
+        Assert.Equal(0.5, RetrievalScore.AnswerRecall([7, 0], [7, 7]), 9); // each answer token is matched once
+        // common = 2 (5, 7): precision 2/4, recall 2/3, F1 = 2 * 0.5 * 0.667 / 1.167 = 4/7.
+        Assert.Equal(4 / 7.0, RetrievalReasoningScore.TokenF1([5, 7, 8, 9], [5, 6, 7]), 9);
+        Assert.Equal(0.0, RetrievalReasoningScore.TokenF1([1, 2], [3]), 9);
+    }
+}
