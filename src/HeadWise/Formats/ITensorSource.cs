@@ -23,4 +23,20 @@ public interface ITensorSource : IDisposable
     long[] Shape(string name);
     /// <summary>Writes the tensor as float32 into <paramref name="destination"/> (length = element count), dequantising as needed.</summary>
     void ReadFloats(string name, Span<float> destination);
+
+    /// <summary>
+    /// Writes the tensor as bfloat16 (round to nearest even). Sources that hold 16-bit or quantised data override this
+    /// to convert in chunks; the default reads float32 first.
+    /// </summary>
+    void ReadBFloat16(string name, Span<ushort> destination)
+    {
+        var buffer = System.Buffers.ArrayPool<float>.Shared.Rent(destination.Length);
+        try
+        {
+            var floats = buffer.AsSpan(0, destination.Length);
+            ReadFloats(name, floats);
+            BFloat16.FromFloats(floats, destination, SourcePath, name);
+        }
+        finally { System.Buffers.ArrayPool<float>.Shared.Return(buffer); }
+    }
 }

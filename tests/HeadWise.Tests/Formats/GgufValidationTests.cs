@@ -226,17 +226,17 @@ public class GgufValidationTests
     [Fact]
     public void UnsupportedTypeFailsOnRead()
     {
-        var b = Small(); // tensor.a F32 [8] is 32 bytes; as Q4_0 [32] it needs 18, which fits
+        var b = Small(); // tensor.a F32 [8] is 32 bytes; as MXFP4 [32] it needs 17, which fits
         var e = FindTensor(b, "tensor.a");
         PutU64(b, e.Dims, 32);
-        PutU32(b, e.Type, (uint)GgmlType.Q4_0);
+        PutU32(b, e.Type, (uint)GgmlType.MXFP4);
         using var f = GgufFile.Open(Save(b));
         var t = f.GetTensor("tensor.a");
-        Assert.Equal(GgmlType.Q4_0, t.Type);
-        Assert.Equal(18, t.ByteSize);
-        Assert.Equal(18, f.RawBytes(t).Length);
+        Assert.Equal(GgmlType.MXFP4, t.Type);
+        Assert.Equal(17, t.ByteSize);
+        Assert.Equal(17, f.RawBytes(t).Length);
         var ex = Assert.Throws<InvalidModelFileException>(() => f.ReadFloats(t));
-        Assert.Contains("unsupported tensor type Q4_0", ex.Message);
+        Assert.Contains("type MXFP4, which HeadWise cannot read", ex.Message);
         Assert.Contains("tensor.a", ex.Message);
     }
 

@@ -204,18 +204,37 @@ public sealed unsafe partial class GgufFile : IDisposable
         return _base + DataOffset + (long)tensor.Offset;
     }
 
-    /// <summary>Dequantises the tensor (F32, F16, BF16, Q8_0) into <paramref name="destination"/>, whose length must equal ElementCount.</summary>
+    /// <summary>Dequantises the tensor (any type <see cref="GgmlTypeInfo.CanDequantize"/> accepts) into <paramref name="destination"/>, whose length must equal ElementCount.</summary>
     public void ReadFloats(GgufTensorInfo tensor, Span<float> destination)
     {
-        var src = RawPointer(tensor);
-        if (destination.Length != tensor.ElementCount)
-            throw new ArgumentException($"destination has {destination.Length} elements but tensor '{tensor.Name}' has {tensor.ElementCount}", nameof(destination));
-        if (!GgmlTypeInfo.CanDequantize(tensor.Type))
-            throw new InvalidModelFileException(Path, $"unsupported tensor type {tensor.Type} for tensor '{tensor.Name}' (HeadWise reads F32, F16, BF16 and Q8_0)");
+        var src = Readable(tensor, destination.Length);
         fixed (float* dst = destination)
             Dequantize.ToFloats(tensor.Type, src, dst, tensor.ElementCount);
         MappedPages.Release(src, tensor.ByteSize);
     }
+
+    /// <summary>As <see cref="ReadFloats(GgufTensorInfo, Span{float})"/>, rounded to bfloat16 chunk by chunk (no float32 copy of the tensor).</summary>
+    public void ReadBFloat16(GgufTensorInfo tensor, Span<ushort> destination)
+    {
+        var src = Readable(tensor, destination.Length);
+        fixed (ushort* dst = destination)
+            Dequantize.ToBFloat16(tensor.Type, src, dst, tensor.ElementCount, Path, tensor.Name);
+        MappedPages.Release(src, tensor.ByteSize);
+    }
+
+    private byte* Readable(GgufTensorInfo tensor, long destinationLength)
+    {
+        var src = RawPointer(tensor);
+        if (destinationLength != tensor.ElementCount)
+            throw new ArgumentException($"destination has {destinationLength} elements but tensor '{tensor.Name}' has {tensor.ElementCount}", "destination");
+        if (!GgmlTypeInfo.CanDequantize(tensor.Type))
+            throw UnreadableType(tensor);
+        return src;
+    }
+
+    /// <summary>The one error for a tensor type HeadWise cannot read.</summary>
+    public InvalidModelFileException UnreadableType(GgufTensorInfo tensor) => new(Path,
+        $"tensor '{tensor.Name}' has type {tensor.Type}, which HeadWise cannot read (it reads {GgmlTypeInfo.Readable})");
 
     public float[] ReadFloats(GgufTensorInfo tensor)
     {

@@ -16,6 +16,8 @@ public sealed class GgufTensorSource : ITensorSource
         _file = file;
         foreach (var t in file.Tensors)
         {
+            // Every type is checked before any tensor byte is read: a file HeadWise cannot read fails at once, naming it.
+            if (!GgmlTypeInfo.CanDequantize(t.Type)) throw file.UnreadableType(t);
             var shape = t.TorchShape;
             if (t.Name.EndsWith(".attn_qkv.weight") || t.Name.EndsWith(".attn_qkv.bias"))
             {
@@ -51,6 +53,15 @@ public sealed class GgufTensorSource : ITensorSource
         var all = _file.ReadFloats(info);
         long rowLen = info.ElementCount / info.TorchShape[0];
         all.AsSpan(checked((int)(rowStart * rowLen)), checked((int)(rows * rowLen))).CopyTo(destination);
+    }
+
+    public void ReadBFloat16(string name, Span<ushort> destination)
+    {
+        var (info, _, rows) = Get(name);
+        if (rows == info.TorchShape[0]) { _file.ReadBFloat16(info, destination); return; }
+        var floats = new float[destination.Length];
+        ReadFloats(name, floats);
+        BFloat16.FromFloats(floats, destination, SourcePath, name);
     }
 
     private (GgufTensorInfo, long, long) Get(string name) =>

@@ -23,7 +23,10 @@ public static class GgmlTypeInfo
     public static bool IsKnown(uint id) => TryGetLayout((GgmlType)id, out _, out _);
 
     /// <summary>True for the types <see cref="GgufFile.ReadFloats(GgufTensorInfo, Span{float})"/> can turn into floats.</summary>
-    public static bool CanDequantize(GgmlType type) => type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0;
+    public static bool CanDequantize(GgmlType type) => Dequantize.Supports(type);
+
+    /// <summary>The readable types, for messages.</summary>
+    public static string Readable => string.Join(", ", Enum.GetValues<GgmlType>().Where(CanDequantize));
 
     public static int BlockSize(GgmlType type) => TryGetLayout(type, out var b, out _) ? b : throw new ArgumentOutOfRangeException(nameof(type), type, "unknown ggml type");
 

@@ -103,18 +103,9 @@ public static class GgufWriter
         {
             var chunk = data.Slice(start, Math.Min(buf.Length, data.Length - start));
             for (var i = 0; i < chunk.Length; i++)
-                buf[i] = t.Type == GgmlType.F16 ? BitConverter.HalfToUInt16Bits((Half)chunk[i]) : ToBFloat16(chunk[i]);
+                buf[i] = t.Type == GgmlType.F16 ? BitConverter.HalfToUInt16Bits((Half)chunk[i]) : BFloat16.FromFloat(chunk[i]);
             s.Write(MemoryMarshal.AsBytes(buf.AsSpan(0, chunk.Length)));
         }
-    }
-
-    /// <summary>float → bfloat16 with round-to-nearest-even; NaN stays a (quiet) NaN.</summary>
-    public static ushort ToBFloat16(float value)
-    {
-        var bits = BitConverter.SingleToUInt32Bits(value);
-        if (float.IsNaN(value)) return (ushort)((bits >> 16) | 0x0040);
-        bits += 0x7FFFu + ((bits >> 16) & 1);
-        return (ushort)(bits >> 16);
     }
 
     private static void Pad(Stream s, int alignment)

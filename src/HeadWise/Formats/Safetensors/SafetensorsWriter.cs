@@ -121,19 +121,10 @@ public static class SafetensorsWriter
                     break;
                 default:
                     var bf = MemoryMarshal.Cast<byte, ushort>(bytes);
-                    for (var i = 0; i < chunk.Length; i++) bf[i] = ToBFloat16(chunk[i]);
+                    for (var i = 0; i < chunk.Length; i++) bf[i] = BFloat16.FromFloat(chunk[i]);
                     break;
             }
             fs.Write(bytes);
         }
-    }
-
-    /// <summary>float32 to bfloat16 with round-to-nearest-even (what PyTorch does); NaN stays a quiet NaN.</summary>
-    internal static ushort ToBFloat16(float value)
-    {
-        var bits = BitConverter.SingleToUInt32Bits(value);
-        if (float.IsNaN(value)) return (ushort)((bits >> 16) | 0x40);
-        var roundingBias = 0x7FFFu + ((bits >> 16) & 1);
-        return (ushort)((bits + roundingBias) >> 16);
     }
 }
