@@ -21,6 +21,8 @@ public static class TestPaths
     public static string Stories260KBin => Path.Combine(Shared, "models", "stories260K", "stories260K.bin");
     public static string Stories260KTokenizerBin => Path.Combine(Shared, "models", "stories260K", "tok512.bin");
     public static string Stories260KSentencePiece => Path.Combine(Shared, "models", "stories260K", "tok512.model");
+    /// <summary>TinyStories-656K, a Hugging Face folder as transformers wrote it (tied embeddings stored only as lm_head.weight).</summary>
+    public static string TinyStories656K => Path.Combine(Shared, "models", "tinystories656K");
     public static string MobyDick => Path.Combine(Shared, "data", "moby-dick.txt");
 
     /// <summary>A fresh empty directory under the system temp folder.</summary>

@@ -12,19 +12,20 @@ internal static class AttentionCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var tokenizer = CommonOptions.Tokenizer();
+        var load = new LoadOptionSet();
         var prompt = new Option<string>("--prompt", "-p") { Description = "Text whose attention to draw", Required = true };
         var layer = new Option<int>("--layer", "-l") { Description = "Layer (0-based)", Required = true };
         var head = new Option<int?>("--head") { Description = "Query head (0-based); omit for every head of the layer as a grid" };
         var png = new Option<string>("--png") { Description = "PNG file to write", Required = true };
-        var command = new Command("attention", "Draw an attention pattern as a heatmap with token labels") { model, tokenizer, prompt, layer, head, png };
-        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(model)!, r.GetValue(tokenizer), r.GetValue(prompt)!, r.GetValue(layer), r.GetValue(head), r.GetValue(png)!)));
+        var command = new Command("attention", "Draw an attention pattern as a heatmap with token labels") { model, prompt, layer, head, png };
+        foreach (var o in load.All) command.Options.Add(o);
+        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(model)!, load.Get(r), r.GetValue(prompt)!, r.GetValue(layer), r.GetValue(head), r.GetValue(png)!)));
         return command;
     }
 
-    private static int Run(string path, string? tokenizerPath, string prompt, int layer, int? head, string png)
+    private static int Run(string path, LoadOptions loadOptions, string prompt, int layer, int? head, string png)
     {
-        using var m = ModelLoader.Load(path, tokenizerPath);
+        using var m = ModelLoader.Load(path, loadOptions);
         var s = m.Spec;
         if (layer < 0 || layer >= s.Layers) throw new HeadWiseException($"--layer {layer} is out of range: the model has layers 0..{s.Layers - 1}");
         if (head is < 0 || head >= s.Heads) throw new HeadWiseException($"--head {head} is out of range: the model has heads 0..{s.Heads - 1}");

@@ -12,22 +12,23 @@ internal static class AttributeCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var tokenizer = CommonOptions.Tokenizer();
+        var load = new LoadOptionSet();
         var json = CommonOptions.Json();
         var prompt = new Option<string>("--prompt", "-p") { Description = "Text; the next token after it is attributed", Required = true };
         var target = new Option<string>("--target") { Description = "Target token text (its first token, as it would continue the prompt)", Required = true };
         var contrast = new Option<string?>("--contrast") { Description = "Contrast token: attribute logit(target) - logit(contrast)" };
         var top = new Option<int>("--top") { Description = "Heads to list", DefaultValueFactory = _ => 10 };
-        var command = new Command("attribute", "Direct logit attribution: the heads that most raise the target token's logit") { model, tokenizer, prompt, target, contrast, top, json };
-        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(model)!, r.GetValue(tokenizer), r.GetValue(prompt)!, r.GetValue(target)!,
+        var command = new Command("attribute", "Direct logit attribution: the heads that most raise the target token's logit") { model, prompt, target, contrast, top, json };
+        foreach (var o in load.All) command.Options.Add(o);
+        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(model)!, load.Get(r), r.GetValue(prompt)!, r.GetValue(target)!,
             r.GetValue(contrast), r.GetValue(top), r.GetValue(json))));
         return command;
     }
 
-    private static int Run(string path, string? tokenizerPath, string prompt, string targetText, string? contrastText, int top, string? jsonPath)
+    private static int Run(string path, LoadOptions loadOptions, string prompt, string targetText, string? contrastText, int top, string? jsonPath)
     {
         if (top < 1) throw new HeadWiseException($"--top must be >= 1, got {top}");
-        using var m = ModelLoader.Load(path, tokenizerPath);
+        using var m = ModelLoader.Load(path, loadOptions);
         var tok = m.Tokenizer;
         var ids = tok.Encode(prompt, addBos: tok.AddBosByDefault);
         if (ids.Count == 0) throw new HeadWiseException("the prompt encodes to no tokens");

@@ -10,18 +10,19 @@ internal static class BenchCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var tokenizer = CommonOptions.Tokenizer();
+        var load = new LoadOptionSet();
         var json = CommonOptions.Json();
         var eval = new EvalOptions();
         var kv = new KvOptions();
         var command = new Command("bench", "Score a model on a long-context task with a KV-cache policy and budget; report accuracy, KV bytes, speed")
-            { model, tokenizer, json };
+            { model, json };
+        foreach (var o in load.All) command.Options.Add(o);
         foreach (var o in eval.All.Concat(kv.All)) command.Options.Add(o);
         command.SetAction(r => CliRun.Guard(() =>
         {
             var task = TaskRegistry.Create(r.GetValue(eval.Task)!);
             var options = eval.Read(r);
-            using var m = ModelLoader.Load(r.GetValue(model)!, r.GetValue(tokenizer));
+            using var m = ModelLoader.Load(r.GetValue(model)!, load.Get(r));
             var factory = kv.Factory(r, m.Spec);
             BenchRunner.Validate(m.Spec, task, options);
             var result = BenchRunner.Run(m, task, options, factory, (i, n) => Console.Error.Write($"\r{i}/{n} prompts"));

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using HeadWise.Models;
 
 namespace HeadWise.Cli.Commands;
 
@@ -39,5 +40,24 @@ internal static class CommonOptions
         Description = "Tokenizer file: tokenizer.json, a BERT vocab.txt or a llama2.c tokenizer.bin (default: the one beside or inside the model)",
     };
 
+    /// <summary>--dtype for every verb that loads a model.</summary>
+    public static Option<string?> DType() => new("--dtype")
+    {
+        Description = $"Compute dtype of the weights and matrix products: {HeadWise.Models.ComputeDTypes.Names} " +
+                      "(default: f32 for float32 files, bf16 for BF16, F16 and quantised ones)",
+    };
+
     public static Option<string?> Json() => new("--json") { Description = "Also write the result as JSON to this file" };
+}
+
+/// <summary>How a verb loads its model: --tokenizer and --dtype.</summary>
+internal sealed class LoadOptionSet
+{
+    public Option<string?> Tokenizer { get; } = CommonOptions.Tokenizer();
+    public Option<string?> DType { get; } = CommonOptions.DType();
+    public IEnumerable<Option> All => [Tokenizer, DType];
+
+    /// <summary>Call inside the command's guard: an unknown --dtype is a user error.</summary>
+    public LoadOptions Get(ParseResult r) =>
+        new() { Tokenizer = r.GetValue(Tokenizer), DType = r.GetValue(DType) is { } d ? ComputeDTypes.Parse(d) : null };
 }

@@ -10,18 +10,19 @@ internal static class EmbedCommand
     public static Command Create()
     {
         var model = CommonOptions.Model(testbedDefault: false);
-        var tokenizer = CommonOptions.Tokenizer();
+        var load = new LoadOptionSet();
         var text = new Option<string[]>("--text") { Description = "A sentence to embed (repeat for several)", Required = true, AllowMultipleArgumentsPerToken = false };
         var json = CommonOptions.Json();
-        var command = new Command("embed", "Sentence embeddings (mean pooling, L2-normalised) and their cosine similarities") { model, tokenizer, text, json };
-        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(model)!, r.GetValue(tokenizer), r.GetValue(text)!, r.GetValue(json))));
+        var command = new Command("embed", "Sentence embeddings (mean pooling, L2-normalised) and their cosine similarities") { model, text, json };
+        foreach (var o in load.All) command.Options.Add(o);
+        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(model)!, load.Get(r), r.GetValue(text)!, r.GetValue(json))));
         return command;
     }
 
-    private static int Run(string path, string? tokenizerPath, string[] texts, string? jsonPath)
+    private static int Run(string path, LoadOptions loadOptions, string[] texts, string? jsonPath)
     {
         if (texts.Length == 0) throw new HeadWiseException("give at least one --text");
-        using var m = ModelLoader.Load(path, tokenizerPath);
+        using var m = ModelLoader.Load(path, loadOptions);
         var vectors = texts.Select(t => SentenceEmbedder.Embed(m, t)).ToArray();
         var sims = vectors.Select(a => vectors.Select(b => Math.Round(SentenceEmbedder.Cosine(a, b), 6)).ToArray()).ToArray();
         for (int i = 0; i < texts.Length; i++)

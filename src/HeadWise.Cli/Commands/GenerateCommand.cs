@@ -10,24 +10,25 @@ internal static class GenerateCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var tokenizer = CommonOptions.Tokenizer();
+        var load = new LoadOptionSet();
         var prompt = new Option<string?>("--prompt", "-p") { Description = "Text to continue (default: start from BOS)" };
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Tokens to generate", DefaultValueFactory = _ => 256 };
         var temperature = new Option<double>("--temperature", "-t") { Description = "0 = greedy (deterministic)", DefaultValueFactory = _ => 0.8 };
         var topP = new Option<double>("--top-p") { Description = "Nucleus sampling mass", DefaultValueFactory = _ => 0.9 };
         var seed = new Option<int>("--seed") { Description = "Sampling seed", DefaultValueFactory = _ => 42 };
         var kv = new KvOptions();
-        var command = new Command("generate", "Generate text from a prompt (or from BOS)") { model, tokenizer, prompt, maxTokens, temperature, topP, seed };
+        var command = new Command("generate", "Generate text from a prompt (or from BOS)") { model, prompt, maxTokens, temperature, topP, seed };
+        foreach (var o in load.All) command.Options.Add(o);
         foreach (var o in kv.All) command.Options.Add(o);
-        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(model)!, r.GetValue(tokenizer), r.GetValue(prompt), r.GetValue(maxTokens),
+        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(model)!, load.Get(r), r.GetValue(prompt), r.GetValue(maxTokens),
             new Sampler(r.GetValue(temperature), r.GetValue(topP), r.GetValue(seed)), spec => kv.Create(r, spec))));
         return command;
     }
 
-    private static int Run(string path, string? tokenizerPath, string? prompt, int maxTokens, Sampler sampler, Func<ModelSpec, KvCache.KvPolicy?> policyFor)
+    private static int Run(string path, LoadOptions loadOptions, string? prompt, int maxTokens, Sampler sampler, Func<ModelSpec, KvCache.KvPolicy?> policyFor)
     {
         if (maxTokens < 0) throw new HeadWiseException($"--max-tokens must be >= 0, got {maxTokens}");
-        using var m = ModelLoader.Load(path, tokenizerPath);
+        using var m = ModelLoader.Load(path, loadOptions);
         var policy = policyFor(m.Spec);
         var tok = m.Tokenizer;
         var ids = tok.Encode(prompt ?? "", addBos: true).ToList();

@@ -10,27 +10,28 @@ internal static class InfoCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var tokenizer = CommonOptions.Tokenizer();
+        var load = new LoadOptionSet();
         var json = CommonOptions.Json();
         var kvSizes = new Option<bool>("--kv") { Description = "Also print the KV cache size each policy needs at --context tokens" };
         var context = new Option<int?>("--context") { Description = "Context length for --kv (default: the model's)" };
         var kv = new KvOptions();
-        var command = new Command("info", "Describe a model: architecture, layers, heads, KV heads, sizes, parameters, tokenizer") { model, tokenizer, json, kvSizes, context };
+        var command = new Command("info", "Describe a model: architecture, layers, heads, KV heads, sizes, parameters, tokenizer") { model, json, kvSizes, context };
+        foreach (var o in load.All) command.Options.Add(o);
         foreach (var o in kv.All) command.Options.Add(o);
         command.SetAction(r => CliRun.Guard(() =>
         {
-            int rc = Run(r.GetValue(model)!, r.GetValue(tokenizer), r.GetValue(json));
-            return rc == 0 && r.GetValue(kvSizes) ? KvInfo.Print(r.GetValue(model)!, r.GetValue(tokenizer), r.GetValue(context), r, kv) : rc;
+            int rc = Run(r.GetValue(model)!, load.Get(r), r.GetValue(json));
+            return rc == 0 && r.GetValue(kvSizes) ? KvInfo.Print(r.GetValue(model)!, load.Get(r), r.GetValue(context), r, kv) : rc;
         }));
         return command;
     }
 
-    private static int Run(string path, string? tokenizerPath, string? jsonPath)
+    private static int Run(string path, LoadOptions loadOptions, string? jsonPath)
     {
-        using var m = ModelLoader.Load(path, tokenizerPath);
+        using var m = ModelLoader.Load(path, loadOptions);
         var s = m.Spec;
         var info = new ModelInfo(m.DisplayName, m.Format, s.Architecture, s.Layers, s.Heads, s.KvHeads, s.HeadDim, s.Dim, s.FfnDim,
-            s.VocabSize, s.ContextLength, m.Transformer.Weights.ParameterCount, s.WeightType, m.Tokenizer.Kind,
+            s.VocabSize, s.ContextLength, m.Transformer.Weights.ParameterCount, s.WeightType, s.Compute.Name(), m.Transformer.Weights.Bytes, m.Tokenizer.Kind,
             s.Positions == PositionKind.Rope ? $"rope ({s.Rope.ToString().ToLowerInvariant()}, theta {s.RopeTheta:g})" : "learned",
             s.Causal ? "decoder" : "encoder");
         Console.WriteLine($"model            {info.Name} ({info.Format})");
@@ -43,12 +44,13 @@ internal static class InfoCommand
         Console.WriteLine($"positions        {info.Positions}");
         Console.WriteLine($"parameters       {info.Parameters:N0}");
         Console.WriteLine($"tensor dtype     {info.TensorDtype}");
+        Console.WriteLine($"compute dtype    {info.ComputeDtype} ({info.WeightBytes / 1048576.0:N1} MiB of weights in memory)");
         if (jsonPath is not null) File.WriteAllText(jsonPath, JsonSerializer.Serialize(info, JsonOptions.Indented));
         return 0;
     }
 
     private sealed record ModelInfo(string Name, string Format, string Architecture, int Layers, int Heads, int KvHeads, int HeadSize,
-        int HiddenSize, int FeedForwardSize, int Vocabulary, int ContextLength, long Parameters, string TensorDtype, string Tokenizer,
+        int HiddenSize, int FeedForwardSize, int Vocabulary, int ContextLength, long Parameters, string TensorDtype, string ComputeDtype, long WeightBytes, string Tokenizer,
         string Positions, string Kind);
 }
 

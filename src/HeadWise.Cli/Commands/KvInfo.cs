@@ -7,9 +7,9 @@ namespace HeadWise.Cli.Commands;
 /// <summary>`headwise info --kv`: the KV cache bytes a context length needs under each policy (the given one, or all that need no atlas).</summary>
 internal static class KvInfo
 {
-    public static int Print(string path, string? tokenizerPath, int? context, ParseResult r, KvOptions kv)
+    public static int Print(string path, LoadOptions loadOptions, int? context, ParseResult r, KvOptions kv)
     {
-        using var m = ModelLoader.Load(path, tokenizerPath);
+        using var m = ModelLoader.Load(path, loadOptions);
         var spec = m.Spec;
         int n = context ?? spec.ContextLength;
         if (n < 1 || n > spec.ContextLength) throw new HeadWiseException($"--context must be in 1..{spec.ContextLength}, got {n}");
@@ -18,7 +18,7 @@ internal static class KvInfo
             : KvPolicies.Names.Where(p => haveAtlas || p is not ("headkv" or "duo" or "taskkv")).ToArray();
         long full = KvSizes.Bytes(KvPolicies.Create("full", KvBudget.All, spec), n);
         Console.WriteLine();
-        Console.WriteLine($"KV cache at {n} tokens, budget {r.GetValue(kv.Budget)} (float32; kept positions x head size x 2 x 4 bytes)");
+        Console.WriteLine($"KV cache at {n} tokens, budget {r.GetValue(kv.Budget)} ({spec.Compute.Name()}; kept positions x head size x 2 x {spec.Compute.ElementSize()} bytes)");
         foreach (var name in names)
         {
             var policy = kv.Create(name, r, spec);

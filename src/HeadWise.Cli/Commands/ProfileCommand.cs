@@ -12,7 +12,7 @@ internal static class ProfileCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var tokenizer = CommonOptions.Tokenizer();
+        var load = new LoadOptionSet();
         var scores = new Option<string?>("--scores") { Description = $"Comma-separated scores (default all): {string.Join(", ", ScoreRegistry.Names)}" };
         var probe = new Option<string?>("--probe-file") { Description = "Text to build probe documents from (default: a short built-in story)" };
         var seed = new Option<int>("--seed") { Description = "Seed for prompts and optimisation", DefaultValueFactory = _ => 0 };
@@ -20,17 +20,18 @@ internal static class ProfileCommand
         var tokens = new Option<int>("--probe-tokens") { Description = "Tokens per probe document (capped by the model's context)", DefaultValueFactory = _ => 128 };
         var outDir = new Option<string>("--out") { Description = "Output folder", Required = true };
         var command = new Command("profile", "Score every head with the published methods into one atlas (json, heatmaps, html)")
-            { model, tokenizer, scores, probe, seed, docs, tokens, outDir };
-        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(model)!, r.GetValue(tokenizer), r.GetValue(scores), r.GetValue(probe),
+            { model, scores, probe, seed, docs, tokens, outDir };
+        foreach (var o in load.All) command.Options.Add(o);
+        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(model)!, load.Get(r), r.GetValue(scores), r.GetValue(probe),
             r.GetValue(seed), r.GetValue(docs), r.GetValue(tokens), r.GetValue(outDir)!)));
         return command;
     }
 
-    private static int Run(string path, string? tokenizerPath, string? scoreList, string? probeFile, int seed, int docs, int tokens, string outDir)
+    private static int Run(string path, LoadOptions loadOptions, string? scoreList, string? probeFile, int seed, int docs, int tokens, string outDir)
     {
         var chosen = ScoreRegistry.Parse(scoreList);
         var text = probeFile is null ? ProbeSet.DefaultText : File.ReadAllText(probeFile);
-        using var m = ModelLoader.Load(path, tokenizerPath);
+        using var m = ModelLoader.Load(path, loadOptions);
         // A short text (the built-in one under a coarse vocabulary) still gives two documents, each shorter.
         int textTokens = m.Tokenizer.Encode(text, addBos: false).Count;
         int length = Math.Min(Math.Min(tokens, m.Spec.ContextLength), Math.Max(8, textTokens / 2));

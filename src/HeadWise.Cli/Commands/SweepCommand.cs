@@ -12,7 +12,7 @@ internal static class SweepCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var tokenizer = CommonOptions.Tokenizer();
+        var load = new LoadOptionSet();
         var eval = new EvalOptions();
         var policies = new Option<string>("--policies") { Description = "KV-cache policies, comma-separated", DefaultValueFactory = _ => "full" };
         var budgets = new Option<string>("--budgets") { Description = "Budgets, comma-separated (ratios or token counts)", DefaultValueFactory = _ => "1.0" };
@@ -23,7 +23,8 @@ internal static class SweepCommand
             Description = "One policy's parameters, POLICY:key=value,... (repeat for several policies), e.g. delta:full=1,select=1",
             AllowMultipleArgumentsPerToken = false,
         };
-        var command = new Command("sweep", "Run a task over policies x budgets, resuming finished cells, and draw the curves") { model, tokenizer, policies, budgets, atlas, parameters, outDir };
+        var command = new Command("sweep", "Run a task over policies x budgets, resuming finished cells, and draw the curves") { model, policies, budgets, atlas, parameters, outDir };
+        foreach (var o in load.All) command.Options.Add(o);
         foreach (var o in eval.All) command.Options.Add(o);
         command.SetAction(r => CliRun.Guard(() =>
         {
@@ -31,7 +32,7 @@ internal static class SweepCommand
                 PolicyParameters(r.GetValue(parameters) ?? []));
             TaskRegistry.Create(plan.Task);
             SweepRunner.Cells(plan); // names and budgets checked before the model loads
-            using var m = ModelLoader.Load(r.GetValue(model)!, r.GetValue(tokenizer));
+            using var m = ModelLoader.Load(r.GetValue(model)!, load.Get(r));
             var dir = r.GetValue(outDir)!;
             IReadOnlyList<BenchResult> results = [];
             AnsiConsole.Progress().Start(ctx =>

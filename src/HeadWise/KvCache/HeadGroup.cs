@@ -22,7 +22,8 @@ internal sealed class HeadGroup : IDisposable
         Local = torch.arange(heads.Length, dtype: ScalarType.Int64).DetachFromDisposeScope();
     }
 
-    public static HeadGroup Empty(int[] heads, int d) => new(heads, torch.empty(heads.Length, 0, d), torch.empty(heads.Length, 0, d));
+    public static HeadGroup Empty(int[] heads, int d, ScalarType dtype) =>
+        new(heads, torch.empty(heads.Length, 0, d, dtype: dtype), torch.empty(heads.Length, 0, d, dtype: dtype));
 
     /// <summary>KV head numbers, ascending.</summary>
     public int[] Heads { get; }
@@ -43,7 +44,7 @@ internal sealed class HeadGroup : IDisposable
 
     private Tensor Reallocated(Tensor old, long capacity, int used)
     {
-        var t = torch.empty(Heads.Length, capacity, _d);
+        var t = torch.empty(Heads.Length, capacity, _d, dtype: old.dtype);
         if (used > 0)
             using (var d = t.narrow(1, 0, used)) using (var s = old.narrow(1, 0, used)) d.copy_(s);
         old.Dispose();

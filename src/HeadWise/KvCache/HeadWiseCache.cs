@@ -26,15 +26,15 @@ public sealed class HeadWiseCache : IKvCache
         Policy = policy;
         _scale = (1.0 / Math.Sqrt(spec.HeadDim)).ToScalar();
         bool cumulative = policy.Needs.HasFlag(KvStats.Cumulative);
-        _layers = Enumerable.Range(0, spec.Layers).Select(_ => new LayerStore(spec.KvHeads, spec.HeadDim, cumulative)).ToArray();
+        _layers = Enumerable.Range(0, spec.Layers).Select(_ => new LayerStore(spec.KvHeads, spec.HeadDim, cumulative, spec.Compute.ScalarType())).ToArray();
     }
 
     public KvPolicy Policy { get; }
 
     public long Length { get; private set; }
 
-    /// <summary>Bytes of the kept keys and values: sum over layers and KV heads of kept positions x head size x 2 x 4.</summary>
-    public long Bytes => _layers.Sum(l => l.Heads.Sum(h => (long)h.Count)) * _spec.HeadDim * 2 * sizeof(float);
+    /// <summary>Bytes of the kept keys and values: sum over layers and KV heads of kept positions x head size x 2 x the compute dtype's size.</summary>
+    public long Bytes => _layers.Sum(l => l.Heads.Sum(h => (long)h.Count)) * _spec.HeadDim * 2 * _spec.Compute.ElementSize();
 
     /// <summary>
     /// Bytes the K and V tensors hold, spare rows included: equal to <see cref="Bytes"/> after a prefill chunk or
@@ -91,7 +91,7 @@ public sealed class HeadWiseCache : IKvCache
         var keys = new float[kvh][];
         var queries = new float[kvh][];
         bool single = store.Groups.Count == 1;
-        var z = single ? null : torch.empty(kvh, g, d);
+        var z = single ? null : torch.empty(kvh, g, d, dtype: q.dtype);
         foreach (var gr in store.Groups)
         {
             bool all = gr.IsAll(kvh);
@@ -116,8 +116,8 @@ public sealed class HeadWiseCache : IKvCache
             if (needs.HasFlag(KvStats.Keys))
                 for (int i = 0; i < gr.Heads.Length; i++)
                 {
-                    keys[gr.Heads[i]] = kn[i].contiguous().data<float>().ToArray();
-                    queries[gr.Heads[i]] = qs[i].mean([0]).data<float>().ToArray();
+                    keys[gr.Heads[i]] = kn[i].to(ScalarType.Float32).contiguous().data<float>().ToArray();
+                    queries[gr.Heads[i]] = qs[i].to(ScalarType.Float32).mean([0]).data<float>().ToArray();
                 }
         }
         if (needs.HasFlag(KvStats.Cumulative))
@@ -158,8 +158,8 @@ public sealed class HeadWiseCache : IKvCache
             Tensor? mask = slots.Used > t ? Mask(slots, t) : null; // first chunk: plain causal
             if (needs.HasFlag(KvStats.Keys))
             {
-                keys[h] = kh.contiguous().data<float>().ToArray();
-                queries[h] = qh.select(1, t - 1).mean([0]).data<float>().ToArray();
+                keys[h] = kh.to(ScalarType.Float32).contiguous().data<float>().ToArray();
+                queries[h] = qh.select(1, t - 1).to(ScalarType.Float32).mean([0]).data<float>().ToArray();
             }
             if ((needs & ~KvStats.Keys) == KvStats.None)
             {
@@ -173,7 +173,7 @@ public sealed class HeadWiseCache : IKvCache
             parts[h] = torch.matmul(w, vh);
             if (slots.Cumulative is not null)
             {
-                var a = w.sum([0, 1]).data<float>().ToArray();
+                var a = w.sum([0, 1]).to(ScalarType.Float32).data<float>().ToArray();
                 for (int i = 0; i < slots.Used; i++) slots.Cumulative[i] += a[i];
             }
             if (window > 0)

@@ -5,8 +5,8 @@ using static TorchSharp.torch;
 namespace HeadWise.KvCache;
 
 /// <summary>
-/// The full key/value cache for incremental decoding of one sequence: per layer, K and V [1, kv_heads, capacity, head_dim],
-/// keys stored after RoPE. Capacity grows by doubling, so short runs do not pay for the whole context.
+/// The full key/value cache for incremental decoding of one sequence: per layer, K and V [1, kv_heads, capacity, head_dim]
+/// in the model's compute dtype, keys stored after RoPE. Capacity grows by doubling, so short runs do not pay for the whole context.
 /// </summary>
 public sealed class FullKvCache : IKvCacheState
 {
@@ -25,11 +25,11 @@ public sealed class FullKvCache : IKvCacheState
     /// <summary>Positions stored so far (the next token's position).</summary>
     public long Length { get; private set; }
 
-    /// <summary>Bytes the stored positions occupy: layers x kv_heads x length x head_dim x 2 (K and V) x 4.</summary>
-    public long Bytes => (long)_spec.Layers * _spec.KvHeads * Length * _spec.HeadDim * 2 * sizeof(float);
+    /// <summary>Bytes the stored positions occupy: layers x kv_heads x length x head_dim x 2 (K and V) x the compute dtype's size.</summary>
+    public long Bytes => (long)_spec.Layers * _spec.KvHeads * Length * _spec.HeadDim * 2 * _spec.Compute.ElementSize();
 
     /// <summary>Bytes allocated (capacity, not length).</summary>
-    public long AllocatedBytes => _k.Where(t => t is not null).Sum(t => t!.numel() * 2 * sizeof(float));
+    public long AllocatedBytes => _k.Where(t => t is not null).Sum(t => t!.numel() * 2 * t.ElementSize);
 
     /// <summary>Stores k, v [1, kv_heads, T, d] for <paramref name="layer"/> after the current length; returns views of all stored keys and values.</summary>
     public (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v)
@@ -64,7 +64,7 @@ public sealed class FullKvCache : IKvCacheState
 
     private Tensor Grow(Tensor? old, long capacity)
     {
-        var t = torch.zeros(1, _spec.KvHeads, capacity, _spec.HeadDim).DetachFromDisposeScope();
+        var t = torch.zeros(1, _spec.KvHeads, capacity, _spec.HeadDim, dtype: _spec.Compute.ScalarType()).DetachFromDisposeScope();
         if (old is not null)
         {
             using (var dst = t.narrow(2, 0, Length)) using (var src = old.narrow(2, 0, Length)) dst.copy_(src);

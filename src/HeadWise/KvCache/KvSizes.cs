@@ -14,7 +14,7 @@ public static class KvSizes
         return n;
     }
 
-    /// <summary>Bytes: kept positions x head size x 2 (K and V) x element size (float32).</summary>
-    public static long Bytes(KvPolicy policy, long length, int elementSize = sizeof(float)) =>
-        KeptPositions(policy, length) * policy.Spec.HeadDim * 2 * elementSize;
+    /// <summary>Bytes: kept positions x head size x 2 (K and V) x the element size of the model's compute dtype.</summary>
+    public static long Bytes(KvPolicy policy, long length) =>
+        KeptPositions(policy, length) * policy.Spec.HeadDim * 2 * policy.Spec.Compute.ElementSize();
 }

@@ -13,11 +13,11 @@ internal sealed class LayerStore : IDisposable
     private readonly int _d;
     private (HeadGroup Group, int Local)[] _where;
 
-    public LayerStore(int kvHeads, int d, bool cumulative)
+    public LayerStore(int kvHeads, int d, bool cumulative, ScalarType dtype)
     {
         _d = d;
         Heads = Enumerable.Range(0, kvHeads).Select(_ => new HeadSlots(cumulative)).ToArray();
-        Groups = [HeadGroup.Empty(Enumerable.Range(0, kvHeads).ToArray(), d)];
+        Groups = [HeadGroup.Empty(Enumerable.Range(0, kvHeads).ToArray(), d, dtype)];
         _where = Locate(Groups, kvHeads);
     }
 

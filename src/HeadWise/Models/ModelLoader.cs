@@ -7,24 +7,34 @@ using HeadWise.Tokenizers;
 
 namespace HeadWise.Models;
 
+/// <summary>How to load a checkpoint.</summary>
+public sealed record LoadOptions
+{
+    /// <summary>Tokenizer file to use instead of the one inside or beside the model.</summary>
+    public string? Tokenizer { get; init; }
+    /// <summary>Compute dtype; null: float32 for F32 files, bf16 for BF16, F16 and quantised ones (<see cref="ComputeDTypes.DefaultFor"/>).</summary>
+    public ComputeDType? DType { get; init; }
+}
+
 /// <summary>Opens any supported checkpoint by looking at what the path is, never at a hub.</summary>
 public static class ModelLoader
 {
-    public static LoadedModel Load(string path, string? tokenizerPath = null)
+    public static LoadedModel Load(string path, LoadOptions? options = null)
     {
+        options ??= new LoadOptions();
         if (string.IsNullOrWhiteSpace(path)) throw new HeadWiseException("no model path given");
         if (LooksLikeHubId(path))
             throw new HeadWiseException($"'{path}' is not a local file or folder. HeadWise does not download from model hubs " +
                                         "(this machine is offline); download the checkpoint yourself and pass its path");
-        if (Directory.Exists(path)) return LoadHuggingFace(path, tokenizerPath);
+        if (Directory.Exists(path)) return LoadHuggingFace(path, options);
         if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) && File.Exists(path))
-            return LoadHuggingFace(Path.GetDirectoryName(Path.GetFullPath(path))!, tokenizerPath);
+            return LoadHuggingFace(Path.GetDirectoryName(Path.GetFullPath(path))!, options);
         if (!File.Exists(path)) throw new HeadWiseException($"{path}: file not found");
         return DetectFormat(path) switch
         {
-            "gguf" => LoadGguf(path),
-            "llama2c" => LoadLlama2c(path, tokenizerPath),
-            "onnx" => LoadOnnx(path, tokenizerPath),
+            "gguf" => LoadGguf(path, options),
+            "llama2c" => LoadLlama2c(path, options),
+            "onnx" => LoadOnnx(path, options),
             var other => throw new InvalidModelFileException(path, $"unrecognised model format ({other})"),
         };
     }
@@ -45,15 +55,22 @@ public static class ModelLoader
         return $"extension '{Path.GetExtension(path)}', first bytes {Convert.ToHexString(magic)}";
     }
 
-    private static LoadedModel LoadLlama2c(string path, string? tokenizerPath)
+    /// <summary>The spec with its compute dtype: the one asked for, or the default for how the file stores its weights.</summary>
+    private static ModelSpec WithCompute(ModelSpec spec, LoadOptions options) =>
+        spec with { Compute = options.DType ?? ComputeDTypes.DefaultFor(spec.WeightType) };
+
+    private static LoadedModel Build(string path, string format, ModelSpec spec, ITensorSource source, ITokenizer tokenizer) =>
+        new(path, format, new Transformer(spec, ModelWeights.Load(spec, source)), tokenizer);
+
+    private static LoadedModel LoadLlama2c(string path, LoadOptions options)
     {
-        tokenizerPath ??= FindLlama2cTokenizer(path);
+        var tokenizerPath = options.Tokenizer ?? FindLlama2cTokenizer(path);
         var tokenizer = TokenizerFactory.FromLlama2cFile(tokenizerPath);
         using var source = new Llama2cTensorSource(Llama2cCheckpoint.Open(path));
-        var spec = source.Spec();
+        var spec = WithCompute(source.Spec(), options);
         if (tokenizer.VocabSize != spec.VocabSize)
             throw new InvalidModelFileException(tokenizerPath, $"tokenizer has {tokenizer.VocabSize} pieces but the model's vocabulary is {spec.VocabSize}");
-        return new LoadedModel(path, "llama2c", new Transformer(spec, ModelWeights.Load(spec, source)), tokenizer);
+        return Build(path, "llama2c", spec, source, tokenizer);
     }
 
     /// <summary>llama2.c keeps the vocabulary in a separate file: tokenizer.bin, or the one tok*.bin beside the model.</summary>
@@ -67,16 +84,15 @@ public static class ModelLoader
             : throw new HeadWiseException($"{modelPath}: llama2.c checkpoints need their tokenizer.bin; none found beside the model (pass --tokenizer PATH)");
     }
 
-    private static LoadedModel LoadGguf(string path)
+    private static LoadedModel LoadGguf(string path, LoadOptions options)
     {
         var file = GgufFile.Open(path);
         try
         {
-            var spec = GgufModelSpec.Read(file);
-            var tokenizer = TokenizerFactory.FromGgufMetadata(file.Metadata, path);
+            var spec = WithCompute(GgufModelSpec.Read(file), options);
+            var tokenizer = options.Tokenizer is { } t ? LoadTokenizerFile(t) : TokenizerFactory.FromGgufMetadata(file.Metadata, path);
             using var source = new GgufTensorSource(file, spec);
-            var weights = ModelWeights.Load(spec, source);
-            return new LoadedModel(path, "gguf", new Transformer(spec, weights), tokenizer);
+            return Build(path, "gguf", spec, source, tokenizer);
         }
         catch
         {
@@ -86,31 +102,33 @@ public static class ModelLoader
     }
 
     /// <summary>A Hugging Face folder: config.json, model.safetensors (or sharded), tokenizer.json.</summary>
-    private static LoadedModel LoadHuggingFace(string dir, string? tokenizerPath)
+    private static LoadedModel LoadHuggingFace(string dir, LoadOptions options)
     {
         using var checkpoint = HfCheckpoint.Open(dir);
-        tokenizerPath ??= checkpoint.TokenizerJsonPath
+        var tokenizerPath = options.Tokenizer ?? checkpoint.TokenizerJsonPath
             ?? throw new HeadWiseException($"{dir}: no tokenizer.json in the model folder (pass --tokenizer PATH)");
-        var tokenizer = LoadTokenizerFile(tokenizerPath);
-        var spec = checkpoint.Spec;
+        var tokenizer = options.Tokenizer is null && checkpoint.Generation is { } g
+            ? TokenizerJson.Read(tokenizerPath).WithSpecialIds(g.BosId, g.EosId).Build()
+            : LoadTokenizerFile(tokenizerPath);
+        var spec = WithCompute(checkpoint.Spec, options);
         // Embedding tables are often padded past the tokenizer (Qwen); a tokenizer larger than the table is an error.
         if (tokenizer.VocabSize > spec.VocabSize)
             throw new InvalidModelFileException(tokenizerPath, $"tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary is {spec.VocabSize}");
-        return new LoadedModel(dir, "safetensors", new Transformer(spec, ModelWeights.Load(spec, checkpoint)), tokenizer);
+        return Build(dir, "safetensors", spec, checkpoint, tokenizer);
     }
 
     /// <summary>A BERT encoder exported to ONNX; its WordPiece vocabulary is the vocab.txt (or tokenizer.json) beside it.</summary>
-    private static LoadedModel LoadOnnx(string path, string? tokenizerPath)
+    private static LoadedModel LoadOnnx(string path, LoadOptions options)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        tokenizerPath ??= new[] { "tokenizer.json", "vocab.txt" }.Select(f => Path.Combine(dir, f)).FirstOrDefault(File.Exists)
+        var tokenizerPath = options.Tokenizer ?? new[] { "tokenizer.json", "vocab.txt" }.Select(f => Path.Combine(dir, f)).FirstOrDefault(File.Exists)
             ?? throw new HeadWiseException($"{path}: no vocab.txt or tokenizer.json beside the model (pass --tokenizer PATH)");
         var tokenizer = LoadTokenizerFile(tokenizerPath);
         using var weights = OnnxBertWeights.Open(path);
-        var spec = weights.Spec with { Name = Path.GetFileNameWithoutExtension(path) };
+        var spec = WithCompute(weights.Spec with { Name = Path.GetFileNameWithoutExtension(path) }, options);
         if (tokenizer.VocabSize > spec.VocabSize)
             throw new InvalidModelFileException(tokenizerPath, $"tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary is {spec.VocabSize}");
-        return new LoadedModel(path, "onnx", new Transformer(spec, ModelWeights.Load(spec, weights)), tokenizer);
+        return Build(path, "onnx", spec, weights, tokenizer);
     }
 
     /// <summary>tokenizer.json (any kind), vocab.txt (WordPiece, lower-cased as the uncased BERTs are) or a llama2.c tokenizer.bin.</summary>

@@ -22,6 +22,38 @@ public enum FeedForwardKind
 
 public enum PositionKind { Rope, Learned }
 
+/// <summary>
+/// Element type of the weight matrices in memory and of the matrix products. Norms, softmax, the residual stream and
+/// the logits stay float32 either way; the KV cache stores the compute type.
+/// </summary>
+public enum ComputeDType { F32, BF16 }
+
+public static class ComputeDTypes
+{
+    public const string Names = "f32, bf16";
+
+    /// <summary>--dtype's values; anything else is one error naming what is accepted.</summary>
+    public static ComputeDType Parse(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "f32" or "float32" or "fp32" => ComputeDType.F32,
+        "bf16" or "bfloat16" => ComputeDType.BF16,
+        "f16" or "float16" or "fp16" => throw new HeadWiseException(
+            $"--dtype '{text}' is not supported ({Names}): libtorch's CPU float16 products are a slow fallback; bf16 keeps 16-bit weights"),
+        _ => throw new HeadWiseException($"--dtype '{text}' is not supported ({Names})"),
+    };
+
+    /// <summary>The default for a checkpoint whose weights are stored as <paramref name="storedType"/>: float32 files
+    /// compute in float32; BF16, F16 and quantised files in bf16 (16-bit weights in memory).</summary>
+    public static ComputeDType DefaultFor(string storedType) => storedType == "F32" ? ComputeDType.F32 : ComputeDType.BF16;
+
+    public static TorchSharp.torch.ScalarType ScalarType(this ComputeDType d) =>
+        d == ComputeDType.BF16 ? TorchSharp.torch.ScalarType.BFloat16 : TorchSharp.torch.ScalarType.Float32;
+
+    public static int ElementSize(this ComputeDType d) => d == ComputeDType.BF16 ? 2 : 4;
+
+    public static string Name(this ComputeDType d) => d == ComputeDType.BF16 ? "bf16" : "f32";
+}
+
 /// <summary>RoPE frequency scaling (Hugging Face rope_scaling).</summary>
 public sealed record RopeScaling(string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4, int OriginalContext = 8192);
 
@@ -59,8 +91,10 @@ public sealed record ModelSpec
     public int TokenTypes { get; init; }
     /// <summary>Output matrix shares the token embedding.</summary>
     public bool TiedEmbeddings { get; init; }
-    /// <summary>Element type the weights were stored in (for reports): F32, F16, BF16, Q8_0.</summary>
+    /// <summary>Element type the weights were stored in (for reports): F32, F16, BF16, Q8_0, Q4_K, ...</summary>
     public string WeightType { get; init; } = "F32";
+    /// <summary>What the loaded model holds its matrices in and multiplies with (see <see cref="ComputeDType"/>).</summary>
+    public ComputeDType Compute { get; init; } = ComputeDType.F32;
 
     public int GroupSize => Heads / KvHeads;
     public int QDim => Heads * HeadDim;

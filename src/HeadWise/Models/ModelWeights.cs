@@ -4,132 +4,124 @@ using static TorchSharp.torch;
 
 namespace HeadWise.Models;
 
-/// <summary>All parameters of a model as float32 tensors, built from any <see cref="ITensorSource"/> with every shape checked.</summary>
+/// <summary>
+/// All parameters of a model by canonical name (<see cref="TensorLayout"/>), built from any <see cref="ITensorSource"/>
+/// with every shape checked first. Matrices are held in the compute dtype, vectors (norms, biases) in float32.
+/// </summary>
 public sealed class ModelWeights : IDisposable
 {
-    public required Tensor TokenEmbedding { get; init; }
-    public Tensor? PositionEmbedding { get; init; }
-    public Tensor? TokenTypeEmbedding { get; init; }
-    public Tensor? EmbeddingNorm { get; init; }
-    public Tensor? EmbeddingNormBias { get; init; }
-    public required IReadOnlyList<LayerWeights> Layers { get; init; }
-    /// <summary>Final norm; null for post-norm encoders (BERT), whose last block already ends in a norm.</summary>
-    public Tensor? OutputNorm { get; init; }
-    public Tensor? OutputNormBias { get; init; }
-    /// <summary>Unembedding [vocab, dim]; the token embedding itself when tied; null for encoders.</summary>
-    public Tensor? Output { get; init; }
+    private readonly Dictionary<string, Tensor> _global;
 
-    public IEnumerable<Tensor> All()
+    /// <param name="global">Tensors outside the blocks by canonical name (token_embd.weight, output_norm.weight, ...).</param>
+    public ModelWeights(IEnumerable<KeyValuePair<string, Tensor>> global, IReadOnlyList<LayerWeights> layers)
     {
-        foreach (var t in new[] { TokenEmbedding, PositionEmbedding, TokenTypeEmbedding, EmbeddingNorm, EmbeddingNormBias, OutputNorm, OutputNormBias })
-            if (t is not null) yield return t;
-        foreach (var l in Layers)
-            foreach (var t in l.All()) yield return t;
-        if (Output is not null && !ReferenceEquals(Output, TokenEmbedding)) yield return Output;
+        _global = new(global, StringComparer.Ordinal);
+        if (!_global.ContainsKey("token_embd.weight")) throw new ArgumentException("token_embd.weight is required", nameof(global));
+        Layers = layers;
     }
 
+    public IReadOnlyList<LayerWeights> Layers { get; }
+    private Tensor? Get(string name) => _global.GetValueOrDefault(name);
+
+    public Tensor TokenEmbedding => _global["token_embd.weight"];
+    public Tensor? PositionEmbedding => Get("position_embd.weight");
+    public Tensor? TokenTypeEmbedding => Get("token_types.weight");
+    public Tensor? EmbeddingNorm => Get("token_embd_norm.weight");
+    public Tensor? EmbeddingNormBias => Get("token_embd_norm.bias");
+    /// <summary>Final norm; null for post-norm encoders (BERT), whose last block already ends in a norm.</summary>
+    public Tensor? OutputNorm => Get("output_norm.weight");
+    public Tensor? OutputNormBias => Get("output_norm.bias");
+    /// <summary>Unembedding [vocab, dim]: output.weight, or the token embedding itself when tied (encoders have none and never ask).</summary>
+    public Tensor Output => Get("output.weight") ?? TokenEmbedding;
+    public bool TiedOutput => !_global.ContainsKey("output.weight");
+
+    /// <summary>Every tensor by canonical name: the embeddings and final norm, the blocks (blk.N.*), then output.weight.
+    /// This order is the one training checkpoints are saved in.</summary>
+    public IEnumerable<(string Name, Tensor Tensor)> Named()
+    {
+        foreach (var (name, t) in _global)
+            if (name != "output.weight") yield return (name, t);
+        for (int l = 0; l < Layers.Count; l++)
+            foreach (var (name, t) in Layers[l].Tensors) yield return ($"blk.{l}.{name}", t);
+        if (Get("output.weight") is { } output) yield return ("output.weight", output);
+    }
+
+    public IEnumerable<Tensor> All() => Named().Select(n => n.Tensor);
+
     public long ParameterCount => All().Sum(t => t.numel());
+
+    /// <summary>Bytes the parameters occupy in memory.</summary>
+    public long Bytes => All().Sum(t => t.numel() * t.ElementSize);
 
     /// <summary>Sets requires_grad on every parameter (training).</summary>
     public void RequireGrad(bool on) { foreach (var t in All()) t.requires_grad_(on); }
 
+    /// <summary>The same weights with every tensor mapped (a dtype cast): a new set the caller disposes.</summary>
+    public ModelWeights Select(Func<string, Tensor, Tensor> map) =>
+        new(_global.Select(kv => KeyValuePair.Create(kv.Key, map(kv.Key, kv.Value))), Layers.Select(l => l.Select(map)).ToList());
+
     public void Dispose() { foreach (var t in All()) t.Dispose(); }
 
-    /// <summary>Reads every tensor the spec needs from <paramref name="source"/>, checking shapes first.</summary>
+    /// <summary>Reads every tensor of the spec's layout from <paramref name="source"/>, checking names and shapes before reading any.</summary>
     public static ModelWeights Load(ModelSpec spec, ITensorSource source)
     {
         Runtime.Torch.EnsureStarted();
-        var loader = new Loader(spec, source);
-        return loader.Build();
+        var present = CheckLayout(spec, source);
+        var global = new List<KeyValuePair<string, Tensor>>();
+        var layers = Enumerable.Range(0, spec.Layers).Select(_ => new List<KeyValuePair<string, Tensor>>()).ToList();
+        try
+        {
+            foreach (var slot in present)
+            {
+                var (layer, local) = TensorLayout.Split(slot.Name);
+                var t = Read(spec, source, slot);
+                (layer < 0 ? global : layers[layer]).Add(KeyValuePair.Create(local, t));
+            }
+        }
+        catch
+        {
+            foreach (var t in global.Concat(layers.SelectMany(l => l))) t.Value.Dispose();
+            throw;
+        }
+        return new ModelWeights(global, layers.Select(l => new LayerWeights(l)).ToList());
     }
 
-    private sealed class Loader(ModelSpec spec, ITensorSource source)
+    /// <summary>The layout's tensors the source holds; a required one missing, or any with the wrong shape, is an error naming it.</summary>
+    private static List<TensorSlot> CheckLayout(ModelSpec spec, ITensorSource source)
     {
-        public ModelWeights Build()
+        var present = new List<TensorSlot>();
+        foreach (var slot in TensorLayout.For(spec))
         {
-            CheckShapes();
-            int d = spec.Dim, f = spec.FfnDim;
-            bool layerNorm = spec.Norm == NormKind.LayerNorm;
-            var layers = new List<LayerWeights>();
-            for (int l = 0; l < spec.Layers; l++)
+            string expected = $"[{string.Join(", ", slot.Shape)}]";
+            if (!source.Contains(slot.Name))
             {
-                string p = $"blk.{l}.";
-                layers.Add(new LayerWeights
-                {
-                    AttnNorm = spec.PostNorm ? Opt(p + "attn_output_norm.weight")! : Req(p + "attn_norm.weight"),
-                    AttnNormBias = spec.PostNorm ? Opt(p + "attn_output_norm.bias") : Opt(p + "attn_norm.bias"),
-                    Wq = Req(p + "attn_q.weight"), Wk = Req(p + "attn_k.weight"), Wv = Req(p + "attn_v.weight"),
-                    Wo = Req(p + "attn_output.weight"),
-                    Bq = Opt(p + "attn_q.bias"), Bk = Opt(p + "attn_k.bias"), Bv = Opt(p + "attn_v.bias"), Bo = Opt(p + "attn_output.bias"),
-                    QNorm = spec.QkNorm ? Req(p + "attn_q_norm.weight") : null,
-                    KNorm = spec.QkNorm ? Req(p + "attn_k_norm.weight") : null,
-                    FfnNorm = spec.PostNorm ? Req(p + "layer_output_norm.weight") : Req(p + "ffn_norm.weight"),
-                    FfnNormBias = spec.PostNorm ? Opt(p + "layer_output_norm.bias") : Opt(p + "ffn_norm.bias"),
-                    WGate = spec.FeedForward == FeedForwardKind.SwiGlu ? Req(p + "ffn_gate.weight") : null,
-                    WUp = Req(p + "ffn_up.weight"), BUp = Opt(p + "ffn_up.bias"),
-                    WDown = Req(p + "ffn_down.weight"), BDown = Opt(p + "ffn_down.bias"),
-                });
+                if (slot.Required) throw new InvalidModelFileException(source.SourcePath, $"tensor '{slot.Name}' is missing (expected shape {expected})");
+                continue;
             }
-            var embed = Req("token_embd.weight");
-            return new ModelWeights
-            {
-                TokenEmbedding = embed,
-                PositionEmbedding = spec.Positions == PositionKind.Learned ? Req("position_embd.weight") : null,
-                TokenTypeEmbedding = spec.TokenTypes > 0 ? Req("token_types.weight") : null,
-                EmbeddingNorm = Opt("token_embd_norm.weight"),
-                EmbeddingNormBias = Opt("token_embd_norm.bias"),
-                Layers = layers,
-                OutputNorm = spec.PostNorm ? null : Req("output_norm.weight"),
-                OutputNormBias = spec.PostNorm ? null : Opt("output_norm.bias"),
-                Output = !spec.Causal ? null : spec.TiedEmbeddings || !source.Contains("output.weight") ? embed : Req("output.weight"),
-            };
+            var found = source.Shape(slot.Name);
+            if (!found.SequenceEqual(slot.Shape))
+                throw new InvalidModelFileException(source.SourcePath, $"tensor '{slot.Name}' has shape [{string.Join(", ", found)}], expected {expected}");
+            present.Add(slot);
         }
+        return present;
+    }
 
-        private void CheckShapes()
+    /// <summary>Matrices in the compute dtype, vectors in float32. Tensor.bytes is a view of the tensor's own memory:
+    /// the source writes straight into it, no extra copy.</summary>
+    private static Tensor Read(ModelSpec spec, ITensorSource source, TensorSlot slot)
+    {
+        bool bf16 = spec.Compute == ComputeDType.BF16 && slot.Shape.Length >= 2;
+        var t = torch.empty(slot.Shape, bf16 ? ScalarType.BFloat16 : ScalarType.Float32);
+        try
         {
-            int d = spec.Dim, f = spec.FfnDim, hd = spec.HeadDim;
-            var expected = new Dictionary<string, long[]> { ["token_embd.weight"] = [spec.VocabSize, d] };
-            if (spec.Positions == PositionKind.Learned) expected["position_embd.weight"] = [spec.ContextLength, d];
-            if (spec.Causal && !spec.TiedEmbeddings && source.Contains("output.weight")) expected["output.weight"] = [spec.VocabSize, d];
-            for (int l = 0; l < spec.Layers; l++)
-            {
-                string p = $"blk.{l}.";
-                expected[p + "attn_q.weight"] = [spec.QDim, d];
-                expected[p + "attn_k.weight"] = [spec.KvDim, d];
-                expected[p + "attn_v.weight"] = [spec.KvDim, d];
-                expected[p + "attn_output.weight"] = [d, spec.QDim];
-                expected[p + "ffn_up.weight"] = [f, d];
-                expected[p + "ffn_down.weight"] = [d, f];
-                if (spec.FeedForward == FeedForwardKind.SwiGlu) expected[p + "ffn_gate.weight"] = [f, d];
-                if (spec.QkNorm) { expected[p + "attn_q_norm.weight"] = [hd]; expected[p + "attn_k_norm.weight"] = [hd]; }
-                if (spec.PostNorm) { expected[p + "attn_output_norm.weight"] = [d]; expected[p + "layer_output_norm.weight"] = [d]; }
-                else { expected[p + "attn_norm.weight"] = [d]; expected[p + "ffn_norm.weight"] = [d]; }
-            }
-            foreach (var (name, shape) in expected)
-            {
-                if (!source.Contains(name))
-                    throw new InvalidModelFileException(source.SourcePath, $"tensor '{name}' is missing (expected shape [{string.Join(", ", shape)}])");
-                var found = source.Shape(name);
-                if (!found.SequenceEqual(shape))
-                    throw new InvalidModelFileException(source.SourcePath,
-                        $"tensor '{name}' has shape [{string.Join(", ", found)}], expected [{string.Join(", ", shape)}]");
-            }
-        }
-
-        private Tensor Req(string name)
-        {
-            if (!source.Contains(name)) throw new InvalidModelFileException(source.SourcePath, $"tensor '{name}' is missing");
-            return Read(name);
-        }
-
-        private Tensor? Opt(string name) => source.Contains(name) ? Read(name) : null;
-
-        private Tensor Read(string name)
-        {
-            var t = torch.empty(source.Shape(name), ScalarType.Float32);
-            // Tensor.bytes is a view of the tensor's own memory: the source writes straight into it, no extra copy.
-            source.ReadFloats(name, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(t.bytes));
+            if (bf16) source.ReadBFloat16(slot.Name, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(t.bytes));
+            else source.ReadFloats(slot.Name, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(t.bytes));
             return t;
+        }
+        catch
+        {
+            t.Dispose();
+            throw;
         }
     }
 }

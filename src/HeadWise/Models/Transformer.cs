@@ -10,12 +10,16 @@ namespace HeadWise.Models;
 /// The forward pass for every family (Llama, Mistral, Qwen2/3, GPT-2, BERT), read top to bottom like llama2.c:
 /// embed, then per block attention and feed-forward with residuals, then final norm and unembedding.
 /// Activations follow TransformerLens shapes so that hooks see what interpretability code expects.
+/// Precision: the residual stream, norms, softmax statistics and logits are float32; the matrix products run in the
+/// weights' compute dtype (<see cref="ComputeDType"/>: float32 or bf16, whose CPU kernels accumulate in float32), and
+/// attention reads q, k and v in it. Hooks always see float32 and their edits go back in the tensor's own dtype.
 /// </summary>
 public sealed class Transformer : IDisposable
 {
     private readonly Rope? _rope;
     // Held for the model's life rather than passed as numbers: see HeldScalars.
     private readonly Scalar _scale, _normEps;
+    private readonly ScalarType _compute;
 
     public Transformer(ModelSpec spec, ModelWeights weights)
     {
@@ -24,6 +28,7 @@ public sealed class Transformer : IDisposable
         _rope = spec.Positions == PositionKind.Rope ? new Rope(spec, spec.ContextLength) : null;
         _scale = (1.0 / Math.Sqrt(spec.HeadDim)).ToScalar();
         _normEps = spec.NormEps.ToScalar();
+        _compute = spec.Compute.ScalarType();
     }
 
     public ModelSpec Spec { get; }
@@ -52,7 +57,7 @@ public sealed class Transformer : IDisposable
         if (lastOnly) x = x.narrow(1, t - 1, 1);
         if (!Spec.Causal) return x.MoveToOuterDisposeScope();
         x = Norm(x, Weights.OutputNorm!, Weights.OutputNormBias, hooks, HookNames.FinalScale, HookNames.FinalNormalized);
-        var logits = F.linear(x, Weights.Output!);
+        var logits = Float(Linear(x, Weights.Output, null));
         return Hook(hooks, HookNames.UnembedOut, logits).MoveToOuterDisposeScope();
     }
 
@@ -60,12 +65,12 @@ public sealed class Transformer : IDisposable
     public Tensor Unembed(Tensor residual)
     {
         if (!Spec.Causal) throw new HeadWiseException($"{Spec.Architecture} is an encoder: it has no unembedding");
-        return F.linear(Norm(residual, Weights.OutputNorm!, Weights.OutputNormBias), Weights.Output!);
+        return Float(Linear(Norm(residual, Weights.OutputNorm!, Weights.OutputNormBias), Weights.Output, null));
     }
 
     private Tensor Embed(Tensor tokens, long start, Tensor? tokenTypes, IForwardHooks? hooks)
     {
-        var x = Hook(hooks, HookNames.Embed, Lookup(Weights.TokenEmbedding, tokens));
+        var x = Hook(hooks, HookNames.Embed, Float(Lookup(Weights.TokenEmbedding, tokens)));
         if (Weights.PositionEmbedding is { } pos)
             x = x.Plus(Hook(hooks, HookNames.PosEmbed, pos.narrow(0, start, tokens.shape[1]).unsqueeze(0)));
         if (Weights.TokenTypeEmbedding is { } types)
@@ -87,13 +92,13 @@ public sealed class Transformer : IDisposable
         {
             // BERT: x = LN(x + attn(x)); x = LN(x + ffn(x))
             var attn = Hook(hooks, names.AttnOut, Attention(l, w, names, AttnIn(names, x, hooks, null), start, cache, compressed, hooks));
-            x = Norm(Hook(hooks, names.ResidMid, x.Plus(attn)), w.AttnNorm, w.AttnNormBias, hooks, names.Ln1Scale, names.Ln1Normalized);
+            x = Norm(Hook(hooks, names.ResidMid, x.Plus(attn)), w.AttnOutputNorm!, w.AttnOutputNormBias, hooks, names.Ln1Scale, names.Ln1Normalized);
             var mlp = Hook(hooks, names.MlpOut, FeedForward(w, x, names, hooks));
-            return Hook(hooks, names.ResidPost, Norm(x.Plus(mlp), w.FfnNorm, w.FfnNormBias, hooks, names.Ln2Scale, names.Ln2Normalized));
+            return Hook(hooks, names.ResidPost, Norm(x.Plus(mlp), w.LayerOutputNorm!, w.LayerOutputNormBias, hooks, names.Ln2Scale, names.Ln2Normalized));
         }
         var a = Hook(hooks, names.AttnOut, Attention(l, w, names, AttnIn(names, x, hooks, w), start, cache, compressed, hooks));
         x = Hook(hooks, names.ResidMid, x.Plus(a));
-        var m = Hook(hooks, names.MlpOut, FeedForward(w, Norm(x, w.FfnNorm, w.FfnNormBias, hooks, names.Ln2Scale, names.Ln2Normalized), names, hooks));
+        var m = Hook(hooks, names.MlpOut, FeedForward(w, Norm(x, w.FfnNorm!, w.FfnNormBias, hooks, names.Ln2Scale, names.Ln2Normalized), names, hooks));
         return Hook(hooks, names.ResidPost, x.Plus(m));
     }
 
@@ -106,19 +111,20 @@ public sealed class Transformer : IDisposable
         if (hooks is not null && hooks.Wants(names.AttnIn))
         {
             var copies = x.unsqueeze(2).expand(x.shape[0], x.shape[1], Spec.Heads, x.shape[2]).contiguous();
-            var edited = hooks.Apply(names.AttnIn, copies);
+            var edited = Hook(hooks, names.AttnIn, copies);
             if (!Unchanged(edited, copies))
-                return ln1 is null ? edited : Norm(edited, ln1.AttnNorm, ln1.AttnNormBias, hooks, names.Ln1Scale, names.Ln1Normalized);
+                return ln1 is null ? edited : Norm(edited, ln1.AttnNorm!, ln1.AttnNormBias, hooks, names.Ln1Scale, names.Ln1Normalized);
         }
-        return ln1 is null ? x : Norm(x, ln1.AttnNorm, ln1.AttnNormBias, hooks, names.Ln1Scale, names.Ln1Normalized);
+        return ln1 is null ? x : Norm(x, ln1.AttnNorm!, ln1.AttnNormBias, hooks, names.Ln1Scale, names.Ln1Normalized);
     }
 
     private Tensor Attention(int l, LayerWeights w, HookNames.Layer names, Tensor x, long start, FullKvCache? cache, IKvCache? compressed, IForwardHooks? hooks)
     {
         long b = x.shape[0], t = x.shape[1];
         int h = Spec.Heads, kvh = Spec.KvHeads, hd = Spec.HeadDim;
+        x = ToCompute(x); // once for q, k and v
         var (q, k, v) = x.dim() == 4 ? PerHeadProjections(w, x)
-            : (F.linear(x, w.Wq, w.Bq).view(b, t, h, hd), F.linear(x, w.Wk, w.Bk).view(b, t, kvh, hd), F.linear(x, w.Wv, w.Bv).view(b, t, kvh, hd));
+            : (Linear(x, w.Wq, w.Bq).view(b, t, h, hd), Linear(x, w.Wk, w.Bk).view(b, t, kvh, hd), Linear(x, w.Wv, w.Bv).view(b, t, kvh, hd));
         q = Hook(hooks, names.Q, q);
         k = Hook(hooks, names.K, k);
         v = Hook(hooks, names.V, v);
@@ -128,11 +134,13 @@ public sealed class Transformer : IDisposable
         v = v.transpose(1, 2);
         if (_rope is not null)
         {
-            q = _rope.Apply(q, start);
-            k = _rope.Apply(k, start);
+            // Rotated in float32 (the complex product), then back to the compute dtype for attention and the cache.
+            q = _rope.Apply(Float(q), start);
+            k = _rope.Apply(Float(k), start);
         }
-        q = HookHeadsFirst(hooks, names.RotQ, q);
-        k = HookHeadsFirst(hooks, names.RotK, k);
+        q = ToCompute(HookHeadsFirst(hooks, names.RotQ, q));
+        k = ToCompute(HookHeadsFirst(hooks, names.RotK, k));
+        v = ToCompute(v);
         if (cache is not null) (k, v) = cache.Append(l, k, v);
 
         // A compressed cache attends over what each of its heads kept; otherwise attend here, where hooks see scores.
@@ -145,16 +153,16 @@ public sealed class Transformer : IDisposable
         {
             // Each head's own contribution z_h W_O[:, h]: [B, T, H, D]; summing over heads gives the attention output.
             var wo = w.Wo.view(Spec.Dim, h, hd);
-            var result = torch.einsum("bthd,mhd->bthm", z, wo);
-            var edited = hooks.Apply(names.Result, result);
+            var result = torch.einsum("bthd,mhd->bthm", z.to(wo.dtype), wo);
+            var edited = Hook(hooks, names.Result, result);
             if (!Unchanged(edited, result))
             {
-                var sum = edited.sum(2);
+                var sum = Float(edited.sum(2));
                 return w.Bo is null ? sum : sum.Plus(w.Bo);
             }
             // Observation only: the unobserved run's numbers (a sum over heads rounds differently).
         }
-        return F.linear(z.reshape(b, t, h * hd), w.Wo, w.Bo);
+        return Linear(z.reshape(b, t, h * hd), w.Wo, w.Bo);
     }
 
     /// <summary>
@@ -167,7 +175,7 @@ public sealed class Transformer : IDisposable
         var kvInput = x.index_select(2, torch.arange(0, h, Spec.GroupSize, dtype: ScalarType.Int64)); // [B, T, K, D]
         Tensor Project(Tensor input, Tensor weight, Tensor? bias, int heads)
         {
-            var y = torch.einsum("bthm,hdm->bthd", input, weight.view(heads, hd, d));
+            var y = torch.einsum("bthm,hdm->bthd", input.to(weight.dtype), weight.view(heads, hd, d));
             return bias is null ? y : y.Plus(bias.view(heads, hd));
         }
         return (Project(x, w.Wq, w.Bq, h), Project(kvInput, w.Wk, w.Bk, kvh), Project(kvInput, w.Wv, w.Bv, kvh));
@@ -183,8 +191,9 @@ public sealed class Transformer : IDisposable
         var heads = hooks!.PatternHeads(l);
         Tensor? index = heads is null ? null : torch.tensor(heads.Select(h => (long)h).ToArray());
         Tensor? kvIndex = heads is null ? null : torch.tensor(heads.Select(h => (long)(h / Spec.GroupSize)).ToArray());
-        var (ke, ve) = index is null ? RepeatKv(k, v) : (k.index_select(1, kvIndex!), v.index_select(1, kvIndex!));
-        var qs = index is null ? q : q.index_select(1, index);
+        // Scores and pattern in float32 whatever the compute dtype: they are what the hooks read.
+        var (ke, ve) = index is null ? RepeatKv(Float(k), Float(v)) : (Float(k).index_select(1, kvIndex!), Float(v).index_select(1, kvIndex!));
+        var qs = index is null ? Float(q) : Float(q).index_select(1, index);
         long t = q.shape[2], s = k.shape[2];
         var scores = torch.matmul(qs, ke.transpose(-2, -1)).mul_(_scale);
         if (Spec.Causal && t > 1) scores = scores.masked_fill(CausalMask(t, s, start).logical_not(), HeldScalars.NegativeInfinity);
@@ -193,7 +202,7 @@ public sealed class Transformer : IDisposable
         var patternOut = Hook(hooks, names.Pattern, pattern);
         // Observation only (or a replacement equal to what was there): keep the exact numbers of the unobserved run.
         if (Unchanged(edited, scores) && Unchanged(patternOut, pattern)) return FusedAttention(q, k, v, start);
-        var zs = torch.matmul(patternOut, ve);
+        var zs = torch.matmul(Float(patternOut), ve).to(q.dtype);
         return index is null ? zs : FusedAttention(q, k, v, start).index_copy(1, index, zs);
     }
 
@@ -236,18 +245,29 @@ public sealed class Transformer : IDisposable
 
     private Tensor FeedForward(LayerWeights w, Tensor x, HookNames.Layer names, IForwardHooks? hooks)
     {
+        x = ToCompute(x);
         if (Spec.FeedForward == FeedForwardKind.SwiGlu)
         {
-            var gate = Hook(hooks, names.MlpPre, F.linear(x, w.WGate!));
-            return F.linear(Hook(hooks, names.MlpPost, F.silu(gate).mul_(F.linear(x, w.WUp))), w.WDown);
+            var gate = Hook(hooks, names.MlpPre, Linear(x, w.WGate!, w.BGate));
+            return Linear(Hook(hooks, names.MlpPost, F.silu(gate).mul_(Linear(x, w.WUp, w.BUp))), w.WDown, w.BDown);
         }
-        var up = Hook(hooks, names.MlpPre, F.linear(x, w.WUp, w.BUp));
+        var up = Hook(hooks, names.MlpPre, Linear(x, w.WUp, w.BUp));
         var act = Spec.FeedForward == FeedForwardKind.GeluTanh ? F.gelu(up, TorchSharp.Modules.GELU.Approximate.tanh) : F.gelu(up);
-        return F.linear(Hook(hooks, names.MlpPost, act), w.WDown, w.BDown);
+        return Linear(Hook(hooks, names.MlpPost, act), w.WDown, w.BDown);
     }
 
+    /// <summary>x W^T + b with x cast to the weight's dtype; a float32 bias on 16-bit weights is added after, in float32.</summary>
+    private static Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
+    {
+        if (x.dtype != weight.dtype) x = x.to(weight.dtype);
+        return bias is null || bias.dtype == weight.dtype ? F.linear(x, weight, bias) : F.linear(x, weight).Plus(bias);
+    }
+
+    private Tensor ToCompute(Tensor x) => x.dtype == _compute ? x : x.to(_compute);
+    private static Tensor Float(Tensor x) => x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
+
     private Tensor Norm(Tensor x, Tensor weight, Tensor? bias) =>
-        Spec.Norm == NormKind.RmsNorm ? RmsNorm(x, weight) : F.layer_norm(x, [x.shape[^1]], weight, bias, Spec.NormEps);
+        Spec.Norm == NormKind.RmsNorm ? RmsNorm(x, weight) : F.layer_norm(Float(x), [x.shape[^1]], weight, bias, Spec.NormEps);
 
     /// <summary>
     /// A norm whose scale and normalised value hooks can read or edit (TransformerLens's ln hook_scale, hook_normalized):
@@ -258,6 +278,7 @@ public sealed class Transformer : IDisposable
     {
         var fused = Norm(x, weight, bias);
         if (hooks is null || !(hooks.Wants(scaleName) || hooks.Wants(normalizedName))) return fused;
+        x = Float(x);
         var centred = Spec.Norm == NormKind.RmsNorm ? x : x.sub(x.mean([-1], keepdim: true));
         var scale = centred.pow(HeldScalars.Two).mean([-1], keepdim: true).add_(_normEps, HeldScalars.One).sqrt_();
         var scaleOut = Hook(hooks, scaleName, scale);
@@ -268,20 +289,31 @@ public sealed class Transformer : IDisposable
         return bias is null ? y : y.Plus(bias);
     }
 
+    /// <summary>In float32 whatever the input's dtype.</summary>
     private Tensor RmsNorm(Tensor x, Tensor weight)
     {
+        x = Float(x);
         // In place where autograd allows it: every op here costs microseconds of overhead on a decode step's one token.
         var r = x.pow(HeldScalars.Two).mean([-1], keepdim: true).add_(_normEps, alpha: HeldScalars.One).rsqrt_();
         var y = x * r;
         return torch.is_grad_enabled() ? y * weight : y.mul_(weight);
     }
 
-    private static Tensor Hook(IForwardHooks? hooks, string name, Tensor x) =>
-        hooks is not null && hooks.Wants(name) ? hooks.Apply(name, x) : x;
+    /// <summary>
+    /// Runs the hook on a float32 view of x. A hook that returns its input leaves x itself (the unobserved run's
+    /// tensor); an edit comes back in x's dtype.
+    /// </summary>
+    private static Tensor Hook(IForwardHooks? hooks, string name, Tensor x)
+    {
+        if (hooks is null || !hooks.Wants(name)) return x;
+        var f = Float(x);
+        var y = hooks.Apply(name, f);
+        return ReferenceEquals(y, f) ? x : y.dtype == x.dtype ? y : y.to(x.dtype);
+    }
 
     /// <summary>Hooks see [B, T, H, d]; the attention math holds [B, H, T, d].</summary>
     private static Tensor HookHeadsFirst(IForwardHooks? hooks, string name, Tensor x) =>
-        hooks is not null && hooks.Wants(name) ? hooks.Apply(name, x.transpose(1, 2)).transpose(1, 2) : x;
+        hooks is not null && hooks.Wants(name) ? Hook(hooks, name, x.transpose(1, 2)).transpose(1, 2) : x;
 
     public void Dispose()
     {

@@ -16,13 +16,17 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
     private readonly byte[][] _decodeBytes;      // what each id contributes to decoded text (empty for control tokens)
     private readonly LlamaTokenizer _inner;
     private readonly SpecialTokenSplitter _specials;
+    private readonly HfNormalizer? _normalizer;
+    private readonly SpecialTokenSplitter? _normalizedSpecials;
 
     /// <param name="pieces">Token strings, "▁" for space, byte pieces as "&lt;0x0A&gt;" (GGUF tokenizer.ggml.tokens).</param>
     /// <param name="scores">Merge priorities, higher merges first (tokenizer.ggml.scores).</param>
     /// <param name="tokenTypes">GGUF token types (<see cref="TokenType"/>); null: inferred from the pieces' names.</param>
     /// <param name="source">Named in error messages (the file the vocabulary came from).</param>
+    /// <param name="pipeline">A tokenizer.json's normalizer and added tokens: text is prepared as the Rust tokenizers
+    /// library prepares it (<see cref="HfTextPipeline"/>) instead of llama.cpp's way.</param>
     public SentencePieceBpeTokenizer(string[] pieces, float[] scores, int[]? tokenTypes, int? bosId, int? eosId, int? unkId,
-        bool addBos = true, bool addSpacePrefix = true, string source = "(vocabulary)")
+        bool addBos = true, bool addSpacePrefix = true, string source = "(vocabulary)", HfTextPipeline? pipeline = null)
     {
         VocabularyChecks.NotEmpty(source, pieces, "the token list");
         VocabularyChecks.SameLength(source, scores, pieces.Length, "the score list");
@@ -40,12 +44,16 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
 
         bool byteFallback = CheckBytePieces(source);
         var protoPieces = UniquePieces(pieces);
-        var proto = SentencePieceModelProto.Build(protoPieces, scores, _types, unkId ?? -1, bosId ?? -1, eosId ?? -1, byteFallback, addSpacePrefix);
+        // With a normalizer, the "▁" prefix is the normalizer's, already in the text the inner model sees.
+        var proto = SentencePieceModelProto.Build(protoPieces, scores, _types, unkId ?? -1, bosId ?? -1, eosId ?? -1, byteFallback,
+            addSpacePrefix && pipeline is null);
         _inner = LlamaTokenizer.Create(new MemoryStream(proto), addBeginOfSentence: false, addEndOfSentence: false);
 
-        _specials = new SpecialTokenSplitter(Enumerable.Range(0, pieces.Length)
+        _specials = new SpecialTokenSplitter(pipeline?.RawAdded ?? Enumerable.Range(0, pieces.Length)
             .Where(i => _types[i] is TokenType.Control or TokenType.UserDefined or TokenType.Unknown)
             .Select(i => (pieces[i], i)));
+        _normalizer = pipeline?.Normalizer;
+        _normalizedSpecials = pipeline is null ? null : new SpecialTokenSplitter(pipeline.NormalizedAdded);
         _decodeBytes = Enumerable.Range(0, pieces.Length).Select(DecodeBytesOf).ToArray();
     }
 
@@ -68,8 +76,15 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
         ArgumentNullException.ThrowIfNull(text);
         var ids = new List<int>(text.Length / 3 + 2);
         if (addBos && BosId is int bos) ids.Add(bos);
-        // Each text run gets its own space prefix, like llama.cpp (it re-adds the prefix after every special token).
-        void EncodeRun(string run) => ids.AddRange(_inner.EncodeToIds(run, addBeginningOfSentence: false, addEndOfSentence: false));
+        // Each text run gets its own space prefix, like llama.cpp (it re-adds the prefix after every special token)
+        // and the Rust library (which normalizes each run between raw-matched added tokens).
+        void EncodeWord(string word) => ids.AddRange(_inner.EncodeToIds(word, addBeginningOfSentence: false, addEndOfSentence: false));
+        void EncodeRun(string run)
+        {
+            if (_normalizer is null) EncodeWord(run);
+            else if (parseSpecial) _normalizedSpecials!.Split(_normalizer.Apply(run), EncodeWord, ids.Add);
+            else EncodeWord(_normalizer.Apply(run));
+        }
         if (parseSpecial) _specials.Split(text, EncodeRun, ids.Add);
         else if (text.Length > 0) EncodeRun(text);
         return ids;

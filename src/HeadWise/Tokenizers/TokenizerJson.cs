@@ -31,6 +31,8 @@ public sealed record TokenizerJsonModel
         : TokenizerFactory.PreTokenizerPatterns.Where(kv => kv.Value == Pattern && kv.Key is not ("default" or "gpt2" or "llama3")).Select(kv => kv.Key).FirstOrDefault();
     /// <summary>WordPiece: lower-case the text first (BertNormalizer lowercase).</summary>
     public bool Lowercase { get; init; }
+    /// <summary>SentencePiece style with a normalizer (Llama-2 layout): the Rust library's text pipeline (<see cref="HfTextPipeline"/>).</summary>
+    public HfTextPipeline? Pipeline { get; init; }
     public string Source { get; init; } = "(tokenizer.json)";
 
     /// <summary>SentencePiece scores from the merge order: a piece made by an earlier merge scores higher.</summary>
@@ -49,10 +51,13 @@ public sealed record TokenizerJsonModel
         return scores;
     }
 
+    /// <summary>BOS/EOS from elsewhere (generation_config.json) where given; ids outside the vocabulary are refused when built.</summary>
+    public TokenizerJsonModel WithSpecialIds(int? bos, int? eos) => this with { BosId = bos ?? BosId, EosId = eos ?? EosId };
+
     /// <summary>Builds the tokenizer (the same classes GGUF vocabularies use).</summary>
     public ITokenizer Build() => Kind switch
     {
-        "llama" => new SentencePieceBpeTokenizer(Tokens, Scores(), Types, BosId, EosId, UnkId, AddBos, AddSpacePrefix, Source),
+        "llama" => new SentencePieceBpeTokenizer(Tokens, Scores(), Types, BosId, EosId, UnkId, AddBos, AddSpacePrefix, Source, Pipeline),
         "gpt2" => new ByteLevelBpeTokenizer(Tokens, Merges, Types, BosId, EosId, AddBos, Pattern, Source),
         _ => WordPieceTokenizer.FromTokens(Tokens, Lowercase, Source),
     };
@@ -88,13 +93,17 @@ public static class TokenizerJson
         }
         var special = new HashSet<int>();
         var added = new HashSet<int>();
+        var normalizedAdded = new HashSet<int>();
         if (root.TryGetProperty("added_tokens", out var addedTokens) && addedTokens.ValueKind == JsonValueKind.Array)
             foreach (var a in addedTokens.EnumerateArray())
             {
                 var id = a.GetProperty("id").GetInt32();
                 byId[id] = a.GetProperty("content").GetString() ?? throw Bad($"added token {id} has no content");
                 added.Add(id);
-                if (a.TryGetProperty("special", out var sp) && sp.ValueKind == JsonValueKind.True) special.Add(id);
+                bool isSpecial = a.TryGetProperty("special", out var sp) && sp.ValueKind == JsonValueKind.True;
+                if (isSpecial) special.Add(id);
+                // Matched in the normalized text (content normalized too) or in the raw text; the library's default is !special.
+                if (a.TryGetProperty("normalized", out var nz0) ? nz0.ValueKind == JsonValueKind.True : !isSpecial) normalizedAdded.Add(id);
             }
         if (byId.Count == 0) throw Bad("the vocabulary is empty");
         int count = byId.Keys.Max() + 1;
@@ -132,10 +141,14 @@ public static class TokenizerJson
                         if (types[i] == (int)TokenType.Normal && SentencePieceBpeTokenizer.TryParseBytePiece(tokens[i], out _)) types[i] = (int)TokenType.Byte;
                     bool prefix = Has(normalizer, "Prepend") || Metaspace(pre) is { } ms && (ms.TryGetProperty("prepend_scheme", out var ps)
                         ? ps.GetString() is not "never" : !ms.TryGetProperty("add_prefix_space", out var aps) || aps.ValueKind != JsonValueKind.False);
+                    var textNormalizer = HfNormalizer.Parse(normalizer, path);
                     return new TokenizerJsonModel
                     {
                         Kind = "llama", Tokens = tokens, Types = types, Merges = merges, UnkId = unk, Source = path,
                         BosId = Id(bosToken ?? "<s>"), EosId = Id(eosToken ?? "</s>"), AddBos = addBos, AddSpacePrefix = prefix,
+                        Pipeline = textNormalizer is null ? null : new HfTextPipeline(textNormalizer,
+                            added.Where(i => !normalizedAdded.Contains(i)).Select(i => (tokens[i], i)).ToArray(),
+                            normalizedAdded.Select(i => (textNormalizer.Apply(tokens[i]), i)).ToArray()),
                     };
                 }
                 var pattern = PreTokenizerPattern(pre, path);

@@ -46,25 +46,9 @@ public static class GgufExporter
     private static IEnumerable<GgufTensorData> Tensors(ModelSpec spec, ModelWeights w, GgmlType type)
     {
         // ggml lists dimensions fastest first: a torch [out, in] matrix is [in, out]. Norm vectors stay F32, as llama.cpp writes them.
-        GgufTensorData T(string name, Tensor t) =>
-            new(name, t.shape.Reverse().ToArray(), t.dim() == 1 ? GgmlType.F32 : type, Floats(t));
-        yield return T("token_embd.weight", w.TokenEmbedding);
-        for (int l = 0; l < spec.Layers; l++)
-        {
-            var b = w.Layers[l];
-            string p = $"blk.{l}.";
-            yield return T(p + "attn_norm.weight", b.AttnNorm);
-            yield return T(p + "attn_q.weight", b.Wq);
-            yield return T(p + "attn_k.weight", b.Wk);
-            yield return T(p + "attn_v.weight", b.Wv);
-            yield return T(p + "attn_output.weight", b.Wo);
-            yield return T(p + "ffn_norm.weight", b.FfnNorm);
-            yield return T(p + "ffn_gate.weight", b.WGate!);
-            yield return T(p + "ffn_up.weight", b.WUp);
-            yield return T(p + "ffn_down.weight", b.WDown);
-        }
-        yield return T("output_norm.weight", w.OutputNorm!);
-        if (w.Output is not null && !ReferenceEquals(w.Output, w.TokenEmbedding)) yield return T("output.weight", w.Output);
+        var layout = TensorLayout.For(spec).ToDictionary(s => s.Name);
+        foreach (var (name, t) in w.Named())
+            yield return new(layout[name].GgufName, t.shape.Reverse().ToArray(), t.dim() == 1 ? GgmlType.F32 : type, Floats(t));
     }
 
     internal static float[] Floats(Tensor t)

@@ -48,33 +48,17 @@ public static class HfExporter
         ["torch_dtype"] = dtype == "F32" ? "float32" : dtype == "BF16" ? "bfloat16" : "float16",
     };
 
+    /// <summary>Each tensor under its Hugging Face name (the layout's), Q/K rows permuted from adjacent pairs to halves.</summary>
     private static IEnumerable<(string, long[], string, ReadOnlyMemory<float>)> Tensors(ModelSpec s, ModelWeights w, string dtype)
     {
-        (string, long[], string, ReadOnlyMemory<float>) T(string name, Tensor t) => (name, t.shape, dtype, GgufExporter.Floats(t));
-        yield return T("model.embed_tokens.weight", w.TokenEmbedding);
-        for (int l = 0; l < s.Layers; l++)
+        var layout = TensorLayout.For(s).ToDictionary(t => t.Name);
+        foreach (var (name, t) in w.Named())
         {
-            var b = w.Layers[l];
-            string p = $"model.layers.{l}.";
-            yield return T(p + "input_layernorm.weight", b.AttnNorm);
-            using (var q = ToHalves(b.Wq, s.Heads, s.HeadDim)) yield return T(p + "self_attn.q_proj.weight", q);
-            using (var k = ToHalves(b.Wk, s.KvHeads, s.HeadDim)) yield return T(p + "self_attn.k_proj.weight", k);
-            yield return T(p + "self_attn.v_proj.weight", b.Wv);
-            yield return T(p + "self_attn.o_proj.weight", b.Wo);
-            yield return T(p + "post_attention_layernorm.weight", b.FfnNorm);
-            yield return T(p + "mlp.gate_proj.weight", b.WGate!);
-            yield return T(p + "mlp.up_proj.weight", b.WUp);
-            yield return T(p + "mlp.down_proj.weight", b.WDown);
+            var slot = layout[name];
+            var data = GgufExporter.Floats(t);
+            if (slot.RopeHeads > 0) data = TensorLayout.PermuteRopeRows(data, slot.RopeHeads, s.HeadDim, halvesToPairs: false);
+            var hfName = slot.HfName == "lm_head.weight" ? slot.HfName : "model." + slot.HfName;
+            yield return (hfName, t.shape, dtype, data);
         }
-        yield return T("model.norm.weight", w.OutputNorm!);
-        yield return T("lm_head.weight", w.Output!);
-    }
-
-    /// <summary>Rows of each head reordered from (0,1),(2,3),... pairs to [evens, odds]: [heads*d, in] → same shape.</summary>
-    public static Tensor ToHalves(Tensor weight, int heads, int headDim)
-    {
-        using var scope = torch.NewDisposeScope();
-        var x = weight.detach().reshape(heads, headDim / 2, 2, -1).transpose(1, 2).reshape(heads * headDim, -1).contiguous();
-        return x.MoveToOuterDisposeScope();
     }
 }

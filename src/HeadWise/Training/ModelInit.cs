@@ -48,18 +48,21 @@ public static class ModelInit
             }
         var layers = new List<LayerWeights>();
         for (int l = 0; l < spec.Layers; l++)
-            layers.Add(new LayerWeights
+            layers.Add(new LayerWeights(new Dictionary<string, Tensor>
             {
-                AttnNorm = Ones(d),
-                Wq = Normal(std, spec.QDim, d),
-                Wk = Normal(std, spec.KvDim, d),
-                Wv = Normal(std, spec.KvDim, d),
-                Wo = Normal(residualStd, d, spec.QDim),
-                FfnNorm = Ones(d),
-                WGate = Normal(std, f, d),
-                WUp = Normal(std, f, d),
-                WDown = Normal(residualStd, d, f),
-            });
-        return new ModelWeights { TokenEmbedding = embed, Layers = layers, OutputNorm = Ones(d), Output = Normal(std, spec.VocabSize, d) };
+                ["attn_norm.weight"] = Ones(d),
+                ["attn_q.weight"] = Normal(std, spec.QDim, d),
+                ["attn_k.weight"] = Normal(std, spec.KvDim, d),
+                ["attn_v.weight"] = Normal(std, spec.KvDim, d),
+                ["attn_output.weight"] = Normal(residualStd, d, spec.QDim),
+                ["ffn_norm.weight"] = Ones(d),
+                ["ffn_gate.weight"] = Normal(std, f, d),
+                ["ffn_up.weight"] = Normal(std, f, d),
+                ["ffn_down.weight"] = Normal(residualStd, d, f),
+            }));
+        return new ModelWeights(new Dictionary<string, Tensor>
+        {
+            ["token_embd.weight"] = embed, ["output_norm.weight"] = Ones(d), ["output.weight"] = Normal(std, spec.VocabSize, d),
+        }, layers);
     }
 }

@@ -196,25 +196,14 @@ public sealed class Trainer : IDisposable
         return (loss.item<float>(), norm, lr, batch.Rows, batch.SeqLen);
     }
 
-    /// <summary>fp32: the model itself. bf16: the same forward on a bf16 copy of the weights (gradients flow back to the fp32 masters).</summary>
+    /// <summary>fp32: the model itself. bf16: the same forward on a bf16 copy of the weight matrices (norms stay
+    /// float32, as when a bf16 model is loaded); gradients flow back to the fp32 masters.</summary>
     private Tensor Forward(Transformer model, Tensor inputs)
     {
         if (_config.Precision == Precision.Fp32) return model.Forward(inputs);
-        var half = Cast(Weights, ScalarType.BFloat16);
-        return new Transformer(Spec, half).Forward(inputs);
+        var half = Weights.Select((_, t) => t.dim() >= 2 ? t.to(ScalarType.BFloat16) : t);
+        return new Transformer(Spec with { Compute = ComputeDType.BF16 }, half).Forward(inputs);
     }
-
-    private static ModelWeights Cast(ModelWeights w, ScalarType type) => new()
-    {
-        TokenEmbedding = w.TokenEmbedding.to(type),
-        Layers = w.Layers.Select(l => new LayerWeights
-        {
-            AttnNorm = l.AttnNorm.to(type), Wq = l.Wq.to(type), Wk = l.Wk.to(type), Wv = l.Wv.to(type), Wo = l.Wo.to(type),
-            FfnNorm = l.FfnNorm.to(type), WGate = l.WGate!.to(type), WUp = l.WUp.to(type), WDown = l.WDown.to(type),
-        }).ToList(),
-        OutputNorm = w.OutputNorm!.to(type),
-        Output = w.Output!.to(type),
-    };
 
     /// <summary>A forward-only view of the current weights for probes and exports; do not dispose it (it shares the weights).</summary>
     public Transformer EvalModel() => new(Spec, Weights);

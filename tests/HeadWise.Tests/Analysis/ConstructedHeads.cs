@@ -90,19 +90,20 @@ public static class ConstructedHeads
                 wq[Row(h, v), constant] = Select * score / (0.62f * Eps); wk[Row(h, v), dup] = 1;
                 for (int id = 0; id < v; id++) { wv[Row(h, id), tok + id] = 1; wo[copy + id, Row(h, id)] = Eps; }
             }
-            layers.Add(new LayerWeights
+            layers.Add(new LayerWeights(new Dictionary<string, Tensor>
             {
-                AttnNorm = torch.full(dim, gain), Wq = wq.Tensor(), Wk = wk.Tensor(), Wv = wv.Tensor(), Wo = wo.Tensor(),
-                FfnNorm = torch.full(dim, gain), WGate = torch.zeros(4, dim), WUp = torch.zeros(4, dim), WDown = torch.zeros(dim, 4),
-            });
+                ["attn_norm.weight"] = torch.full(dim, gain), ["attn_q.weight"] = wq.Tensor(), ["attn_k.weight"] = wk.Tensor(),
+                ["attn_v.weight"] = wv.Tensor(), ["attn_output.weight"] = wo.Tensor(), ["ffn_norm.weight"] = torch.full(dim, gain),
+                ["ffn_gate.weight"] = torch.zeros(4, dim), ["ffn_up.weight"] = torch.zeros(4, dim), ["ffn_down.weight"] = torch.zeros(dim, 4),
+            }));
         }
         var output = new Matrix(v, dim);
         for (int id = 0; id < v; id++) output[id, copy + id] = Logit / Eps;
-        var weights = new ModelWeights
+        var weights = new ModelWeights(new Dictionary<string, Tensor>
         {
-            TokenEmbedding = embed.Tensor(), PositionEmbedding = positions.Tensor(), Layers = layers, OutputNorm = torch.full(dim, gain),
-            Output = output.Tensor(),
-        };
+            ["token_embd.weight"] = embed.Tensor(), ["position_embd.weight"] = positions.Tensor(), ["output_norm.weight"] = torch.full(dim, gain),
+            ["output.weight"] = output.Tensor(),
+        }, layers);
         return new Transformer(spec, weights);
     }
 

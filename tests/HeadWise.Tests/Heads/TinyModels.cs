@@ -32,32 +32,35 @@ public static class TinyModels
         Tensor R(float std, params long[] shape) => (torch.randn(shape, generator: gen.Torch) * std).DetachFromDisposeScope();
         Tensor Gain() => (1 + R(0.1f, spec.Dim)).DetachFromDisposeScope();
         int d = spec.Dim, f = spec.FfnDim;
-        var layers = Enumerable.Range(0, spec.Layers).Select(_ => new LayerWeights
+        var layers = Enumerable.Range(0, spec.Layers).Select(_ =>
         {
-            AttnNorm = Gain(), AttnNormBias = layerNorm ? R(0.1f, d) : null,
-            Wq = R(2f / MathF.Sqrt(d), spec.QDim, d), Wk = R(2f / MathF.Sqrt(d), spec.KvDim, d), Wv = R(1f / MathF.Sqrt(d), spec.KvDim, d),
-            Wo = R(1f / MathF.Sqrt(spec.QDim), d, spec.QDim),
-            Bq = biases ? R(0.1f, spec.QDim) : null, Bk = biases ? R(0.1f, spec.KvDim) : null, Bv = biases ? R(0.1f, spec.KvDim) : null,
-            Bo = family is "gpt2" or "bert" ? R(0.1f, d) : null,
-            QNorm = spec.QkNorm ? (1 + R(0.1f, spec.HeadDim)).DetachFromDisposeScope() : null,
-            KNorm = spec.QkNorm ? (1 + R(0.1f, spec.HeadDim)).DetachFromDisposeScope() : null,
-            FfnNorm = Gain(), FfnNormBias = layerNorm ? R(0.1f, d) : null,
-            WGate = spec.FeedForward == FeedForwardKind.SwiGlu ? R(1f / MathF.Sqrt(d), f, d) : null,
-            WUp = R(1f / MathF.Sqrt(d), f, d), BUp = layerNorm ? R(0.1f, f) : null,
-            WDown = R(1f / MathF.Sqrt(f), d, f), BDown = layerNorm ? R(0.1f, d) : null,
+            var t = new Dictionary<string, Tensor>
+            {
+                ["attn_q.weight"] = R(2f / MathF.Sqrt(d), spec.QDim, d), ["attn_k.weight"] = R(2f / MathF.Sqrt(d), spec.KvDim, d),
+                ["attn_v.weight"] = R(1f / MathF.Sqrt(d), spec.KvDim, d), ["attn_output.weight"] = R(1f / MathF.Sqrt(spec.QDim), d, spec.QDim),
+                ["ffn_up.weight"] = R(1f / MathF.Sqrt(d), f, d), ["ffn_down.weight"] = R(1f / MathF.Sqrt(f), d, f),
+            };
+            // Post-norm (BERT) blocks end each sublayer in a LayerNorm; the others normalise before it.
+            string attnNorm = spec.PostNorm ? "attn_output_norm" : "attn_norm", ffnNorm = spec.PostNorm ? "layer_output_norm" : "ffn_norm";
+            t[attnNorm + ".weight"] = Gain();
+            t[ffnNorm + ".weight"] = Gain();
+            if (layerNorm) { t[attnNorm + ".bias"] = R(0.1f, d); t[ffnNorm + ".bias"] = R(0.1f, d); t["ffn_up.bias"] = R(0.1f, f); t["ffn_down.bias"] = R(0.1f, d); }
+            if (biases) { t["attn_q.bias"] = R(0.1f, spec.QDim); t["attn_k.bias"] = R(0.1f, spec.KvDim); t["attn_v.bias"] = R(0.1f, spec.KvDim); }
+            if (family is "gpt2" or "bert") t["attn_output.bias"] = R(0.1f, d);
+            if (spec.QkNorm) { t["attn_q_norm.weight"] = (1 + R(0.1f, spec.HeadDim)).DetachFromDisposeScope(); t["attn_k_norm.weight"] = (1 + R(0.1f, spec.HeadDim)).DetachFromDisposeScope(); }
+            if (spec.FeedForward == FeedForwardKind.SwiGlu) t["ffn_gate.weight"] = R(1f / MathF.Sqrt(d), f, d);
+            return new LayerWeights(t);
         }).ToList();
-        var embed = R(1f, spec.VocabSize, d);
-        var weights = new ModelWeights
+        var global = new Dictionary<string, Tensor> { ["token_embd.weight"] = R(1f, spec.VocabSize, d) };
+        if (spec.Positions == PositionKind.Learned) global["position_embd.weight"] = R(0.3f, spec.ContextLength, d);
+        if (spec.PostNorm) { global["token_embd_norm.weight"] = Gain(); global["token_embd_norm.bias"] = R(0.1f, d); }
+        else
         {
-            TokenEmbedding = embed,
-            PositionEmbedding = spec.Positions == PositionKind.Learned ? R(0.3f, spec.ContextLength, d) : null,
-            EmbeddingNorm = spec.PostNorm ? Gain() : null,
-            EmbeddingNormBias = spec.PostNorm ? R(0.1f, d) : null,
-            Layers = layers,
-            OutputNorm = spec.PostNorm ? null : Gain(),
-            OutputNormBias = spec.PostNorm || !layerNorm ? null : R(0.1f, d),
-            Output = !spec.Causal ? null : spec.TiedEmbeddings ? embed : R(0.3f, spec.VocabSize, d),
-        };
+            global["output_norm.weight"] = Gain();
+            if (layerNorm) global["output_norm.bias"] = R(0.1f, d);
+        }
+        if (spec.Causal && !spec.TiedEmbeddings) global["output.weight"] = R(0.3f, spec.VocabSize, d);
+        var weights = new ModelWeights(global, layers);
         return new Transformer(spec, weights);
     }
 

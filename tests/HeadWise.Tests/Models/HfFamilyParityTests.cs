@@ -77,7 +77,9 @@ public class HfFamilyParityTests
     {
         // 2 heads of size 4, rows labelled by their index: halves (0,2),(1,3) become pairs (0,1),(2,3).
         var rows = Enumerable.Range(0, 8).Select(i => (float)i).ToArray();
-        Assert.Equal(new float[] { 0, 2, 1, 3, 4, 6, 5, 7 }, GgufConverter.PermuteHalvesToPairs(rows, 2, 4));
+        var pairs = TensorLayout.PermuteRopeRows(rows, 2, 4, halvesToPairs: true);
+        Assert.Equal(new float[] { 0, 2, 1, 3, 4, 6, 5, 7 }, pairs);
+        Assert.Equal(rows, TensorLayout.PermuteRopeRows(pairs, 2, 4, halvesToPairs: false));
     }
 
     [Fact]

@@ -100,7 +100,7 @@ public class Llama2cParityTests
     public void Stories260K_bin_and_gguf_give_identical_logits()
     {
         using var gguf = LlamaCppParityTests.OpenGguf(TestPaths.Stories260KGguf);
-        using var bin = HeadWise.Models.ModelLoader.Load(TestPaths.Stories260KBin, TestPaths.Stories260KTokenizerBin);
+        using var bin = HeadWise.Models.ModelLoader.Load(TestPaths.Stories260KBin, new() { Tokenizer = TestPaths.Stories260KTokenizerBin });
         AssertSameLogits(gguf, bin.Transformer, 512);
     }
 

@@ -102,72 +102,37 @@ public static class GgufConverter
         return m;
     }
 
+    /// <summary>
+    /// The layout's tensors under their GGUF names: Q/K rows permuted from Hugging Face halves to adjacent pairs for
+    /// arch llama (llama.cpp's converter does the same; qwen2/qwen3 keep halves and run NeoX RoPE); parts that GGUF
+    /// fuses (GPT-2 attn_qkv) concatenated in row order.
+    /// </summary>
     private static IEnumerable<GgufTensorData> Tensors(ModelSpec s, string arch, ITensorSource src, GgmlType dtype)
     {
-        float[] Read(string name)
+        bool toPairs = arch == "llama";
+        float[] Read(TensorSlot slot)
         {
-            var a = new float[src.Shape(name).Aggregate(1L, (x, y) => x * y)];
-            src.ReadFloats(name, a);
-            return a;
+            var a = new float[slot.ElementCount];
+            src.ReadFloats(slot.Name, a);
+            return toPairs && slot.RopeHeads > 0 ? TensorLayout.PermuteRopeRows(a, slot.RopeHeads, s.HeadDim, halvesToPairs: true) : a;
         }
         // ggml order is the reverse of torch's; 1-D tensors (norms, biases) stay F32 as in llama.cpp's converter.
         GgufTensorData T(string name, float[] data, long[] torchShape) =>
             new(name, torchShape.Reverse().ToArray(), torchShape.Length == 1 ? GgmlType.F32 : dtype, data);
-        GgufTensorData Copy(string name) => T(name, Read(name), src.Shape(name));
 
-        yield return Copy("token_embd.weight");
-        if (src.Contains("position_embd.weight")) yield return Copy("position_embd.weight");
-        for (int l = 0; l < s.Layers; l++)
+        var slots = TensorLayout.For(s).Where(t => src.Contains(t.Name)).ToList();
+        foreach (var group in slots.GroupBy(t => t.GgufName))
         {
-            string p = $"blk.{l}.";
-            foreach (var n in new[] { "attn_norm.weight", "attn_norm.bias" })
-                if (src.Contains(p + n)) yield return Copy(p + n);
-            if (arch == "gpt2")
-            {
-                foreach (var suffix in new[] { ".weight", ".bias" })
-                {
-                    var parts = new[] { "attn_q", "attn_k", "attn_v" }.Select(n => Read(p + n + suffix)).ToArray();
-                    var shape = src.Shape(p + "attn_q" + suffix);
-                    shape[0] = s.QDim + 2 * s.KvDim;
-                    yield return T(p + "attn_qkv" + suffix, parts.SelectMany(x => x).ToArray(), shape);
-                }
-            }
-            else
-            {
-                bool permute = arch == "llama";
-                foreach (var (n, heads) in new[] { ("attn_q", s.Heads), ("attn_k", s.KvHeads) })
-                    foreach (var suffix in new[] { ".weight", ".bias" })
-                        if (src.Contains(p + n + suffix))
-                        {
-                            var shape = src.Shape(p + n + suffix);
-                            var data = Read(p + n + suffix);
-                            yield return T(p + n + suffix, permute ? PermuteHalvesToPairs(data, heads, s.HeadDim) : data, shape);
-                        }
-                foreach (var n in new[] { "attn_v.weight", "attn_v.bias", "attn_q_norm.weight", "attn_k_norm.weight" })
-                    if (src.Contains(p + n)) yield return Copy(p + n);
-            }
-            foreach (var n in new[] { "attn_output.weight", "attn_output.bias", "ffn_norm.weight", "ffn_norm.bias", "ffn_gate.weight",
-                         "ffn_gate.bias", "ffn_up.weight", "ffn_up.bias", "ffn_down.weight", "ffn_down.bias" })
-                if (src.Contains(p + n)) yield return Copy(p + n);
+            var parts = group.OrderBy(t => t.GgufRowStart).ToList();
+            var shape = (long[])parts[0].Shape.Clone();
+            shape[0] = parts.Sum(p => p.Shape[0]);
+            yield return T(group.Key, parts.Count == 1 ? Read(parts[0]) : parts.SelectMany(Read).ToArray(), shape);
         }
-        yield return Copy("output_norm.weight");
-        if (src.Contains("output_norm.bias")) yield return Copy("output_norm.bias");
-        if (src.Contains("output.weight")) yield return Copy("output.weight");
-        else if (arch == "gpt2") yield return T("output.weight", Read("token_embd.weight"), src.Shape("token_embd.weight"));  // as llama.cpp's converter writes it
-    }
-
-    /// <summary>
-    /// Within each head, row i*(d/2)+j (halves) moves to row 2j+i (adjacent pairs): llama.cpp's permute(), i.e.
-    /// reshape(heads, 2, d/2, in).swapaxes(1, 2). Works for weights [heads*d, in] and biases [heads*d].
-    /// </summary>
-    public static float[] PermuteHalvesToPairs(float[] data, int heads, int headDim)
-    {
-        int rowLen = data.Length / (heads * headDim), half = headDim / 2;
-        var result = new float[data.Length];
-        for (int h = 0; h < heads; h++)
-            for (int i = 0; i < 2; i++)
-                for (int j = 0; j < half; j++)
-                    Array.Copy(data, (long)(h * headDim + i * half + j) * rowLen, result, (long)(h * headDim + 2 * j + i) * rowLen, rowLen);
-        return result;
+        // llama.cpp's converter writes GPT-2's tied output matrix out in full.
+        if (arch == "gpt2" && !src.Contains("output.weight"))
+        {
+            var embed = slots.First(t => t.Name == "token_embd.weight");
+            yield return T("output.weight", Read(embed), embed.Shape);
+        }
     }
 }

@@ -3,34 +3,31 @@ using HeadWise.Models;
 namespace HeadWise.Formats.Gguf;
 
 /// <summary>
-/// A GGUF file's tensors under the canonical names. GGUF already uses them, except GPT-2's fused
-/// blk.N.attn_qkv, which is presented as separate attn_q/attn_k/attn_v row blocks.
+/// A GGUF file's tensors under the canonical names of the spec's <see cref="TensorLayout"/>: GGUF names are the
+/// canonical ones except GPT-2's fused blk.N.attn_qkv, presented as separate attn_q/attn_k/attn_v row blocks.
 /// </summary>
 public sealed class GgufTensorSource : ITensorSource
 {
     private readonly GgufFile _file;
-    private readonly Dictionary<string, (GgufTensorInfo Info, long RowStart, long Rows)> _map = new();
+    private readonly Dictionary<string, (GgufTensorInfo Info, long RowStart, long Rows)> _map = new(StringComparer.Ordinal);
 
     public GgufTensorSource(GgufFile file, ModelSpec spec)
     {
         _file = file;
-        foreach (var t in file.Tensors)
+        var fusedRows = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var slot in TensorLayout.For(spec))
         {
+            if (!file.TryGetTensor(slot.GgufName, out var t)) continue;
             // Every type is checked before any tensor byte is read: a file HeadWise cannot read fails at once, naming it.
             if (!GgmlTypeInfo.CanDequantize(t.Type)) throw file.UnreadableType(t);
-            var shape = t.TorchShape;
-            if (t.Name.EndsWith(".attn_qkv.weight") || t.Name.EndsWith(".attn_qkv.bias"))
-            {
-                string prefix = t.Name[..t.Name.IndexOf(".attn_qkv", StringComparison.Ordinal)], suffix = t.Name[(t.Name.LastIndexOf('.'))..];
-                long q = spec.QDim, kv = spec.KvDim;
-                if (shape[0] != q + 2 * kv)
-                    throw new InvalidModelFileException(file.Path, $"tensor '{t.Name}' has {shape[0]} rows, expected {q + 2 * kv} (q + k + v)");
-                _map[$"{prefix}.attn_q{suffix}"] = (t, 0, q);
-                _map[$"{prefix}.attn_k{suffix}"] = (t, q, kv);
-                _map[$"{prefix}.attn_v{suffix}"] = (t, q + kv, kv);
-            }
-            else _map[t.Name] = (t, 0, shape[0]);
+            bool fused = slot.GgufName != slot.Name;
+            long rows = fused ? slot.Shape[0] : t.TorchShape[0];
+            if (fused) fusedRows[t.Name] = Math.Max(fusedRows.GetValueOrDefault(t.Name), slot.GgufRowStart + rows);
+            _map[slot.Name] = (t, slot.GgufRowStart, rows);
         }
+        foreach (var (name, rows) in fusedRows)
+            if (file.GetTensor(name).TorchShape[0] != rows)
+                throw new InvalidModelFileException(file.Path, $"tensor '{name}' has {file.GetTensor(name).TorchShape[0]} rows, expected {rows} (q + k + v)");
     }
 
     public string SourcePath => _file.Path;

@@ -16,7 +16,11 @@ public sealed class HfCheckpoint : ITensorSource
         Directory = directory; Spec = spec; _tensors = tensors; WeightsPath = weights.SourcePath;
         var tok = Path.Combine(directory, "tokenizer.json");
         TokenizerJsonPath = File.Exists(tok) ? tok : null;
+        Generation = HfGenerationConfig.Read(directory);
     }
+
+    /// <summary>generation_config.json's BOS/EOS, or null when the folder has none.</summary>
+    public HfGenerationConfig? Generation { get; }
 
     public ModelSpec Spec { get; }
     public string Directory { get; }
@@ -84,5 +88,6 @@ public sealed class HfCheckpoint : ITensorSource
     public bool Contains(string name) => _tensors.Contains(name);
     public long[] Shape(string name) => _tensors.Shape(name);
     public void ReadFloats(string name, Span<float> destination) => _tensors.ReadFloats(name, destination);
+    public void ReadBFloat16(string name, Span<ushort> destination) => _tensors.ReadBFloat16(name, destination);
     public void Dispose() => _tensors.Dispose();
 }

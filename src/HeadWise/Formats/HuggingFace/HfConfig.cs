@@ -21,7 +21,7 @@ public static class HfConfig
     /// Also says which linear layers carry biases, which ModelSpec leaves to the checkpoint: Qwen2 always has
     /// q/k/v biases; Llama-style configs switch them on with attention_bias / mlp_bias.
     /// </summary>
-    internal static (ModelSpec Spec, HfBiases Biases) ParseWithBiases(string json, string source)
+    internal static (ModelSpec Spec, LinearBiases Biases) ParseWithBiases(string json, string source)
     {
         JsonDocument doc;
         try { doc = JsonDocument.Parse(json); }
@@ -44,9 +44,9 @@ public static class HfConfig
             var attnBias = c.OptBool("attention_bias") ?? false;
             var biases = type switch
             {
-                "gpt2" or "bert" => new HfBiases(true, true, true),
-                "qwen2" => new HfBiases(true, false, false),
-                _ => new HfBiases(attnBias, attnBias, c.OptBool("mlp_bias") ?? false),
+                "gpt2" or "bert" => new LinearBiases(true, true, true),
+                "qwen2" => new LinearBiases(true, false, false),
+                _ => new LinearBiases(attnBias, attnBias, c.OptBool("mlp_bias") ?? false),
             };
             return (spec, biases);
         }
@@ -195,6 +195,3 @@ public static class HfConfig
         public string String(string name) => OptString(name) ?? throw Bad(name, "is missing");
     }
 }
-
-/// <summary>Which linear layers of a Hugging Face checkpoint carry a bias.</summary>
-internal sealed record HfBiases(bool Qkv, bool AttnOutput, bool Ffn);

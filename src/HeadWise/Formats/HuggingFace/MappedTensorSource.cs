@@ -1,4 +1,5 @@
 using System.Buffers;
+using HeadWise.Models;
 
 namespace HeadWise.Formats.HuggingFace;
 
@@ -24,16 +25,19 @@ internal sealed class MappedTensorSource : ITensorSource
         var entries = new Dictionary<string, Entry>(StringComparer.Ordinal);
         foreach (var t in wanted)
         {
-            var stored = locate(t.Stored);
+            var stored = locate(t.Stored) ?? (t.TiedStored is null ? null : locate(t.TiedStored));
             if (stored == null)
+            {
+                if (!t.Required) continue;
                 throw new InvalidModelFileException(sourcePath,
-                    $"tensor '{t.Canonical}' ({t.Stored}) is missing; expected shape [{string.Join(", ", t.Shape)}]");
+                    $"tensor '{t.Canonical}' ({t.Stored}{(t.TiedStored is null ? "" : $" or, tied, {t.TiedStored}")}) is missing; expected shape [{string.Join(", ", t.Shape)}]");
+            }
             var storedShape = inner.Shape(stored);
             var shape = t.CanonicalShape(storedShape);
             if (shape == null || !shape.AsSpan().SequenceEqual(t.Shape))
                 throw new InvalidModelFileException(sourcePath,
                     $"tensor '{t.Canonical}' ({stored}) has the wrong shape: expected [{string.Join(", ", t.Shape)}]" +
-                    $"{(t.Transform == HfTransform.Copy ? "" : $" after {t.Transform}")}, found stored shape [{string.Join(", ", storedShape)}]");
+                    $"{(t.Transform == StoredTransform.Copy ? "" : $" after {t.Transform}")}, found stored shape [{string.Join(", ", storedShape)}]");
             entries[t.Canonical] = new Entry(t, stored, storedShape);
         }
         return new MappedTensorSource(sourcePath, inner, entries);
@@ -56,7 +60,7 @@ internal sealed class MappedTensorSource : ITensorSource
         var count = e.Map.Shape.Aggregate(1L, (a, b) => a * b);
         if (destination.Length != count)
             throw new ArgumentException($"tensor '{name}' has {count} elements but the destination holds {destination.Length}", nameof(destination));
-        if (e.Map.Transform == HfTransform.Copy) { _inner.ReadFloats(e.StoredName, destination); return; }
+        if (e.Map.Transform == StoredTransform.Copy) { _inner.ReadFloats(e.StoredName, destination); return; }
 
         var storedCount = (int)e.StoredShape.Aggregate(1L, (a, b) => a * b);
         var buffer = ArrayPool<float>.Shared.Rent(storedCount);
@@ -67,6 +71,19 @@ internal sealed class MappedTensorSource : ITensorSource
             e.Map.Apply(src, e.StoredShape, destination);
         }
         finally { ArrayPool<float>.Shared.Return(buffer); }
+    }
+
+    public void ReadBFloat16(string name, Span<ushort> destination)
+    {
+        var e = Get(name);
+        if (e.Map.Transform == StoredTransform.Copy) { _inner.ReadBFloat16(e.StoredName, destination); return; }
+        var floats = ArrayPool<float>.Shared.Rent(destination.Length);
+        try
+        {
+            ReadFloats(name, floats.AsSpan(0, destination.Length));
+            BFloat16.FromFloats(floats.AsSpan(0, destination.Length), destination, SourcePath, name);
+        }
+        finally { ArrayPool<float>.Shared.Return(floats); }
     }
 
     public void Dispose() => _inner.Dispose();

@@ -37,7 +37,7 @@ public sealed partial class OnnxBertWeights : ITensorSource
             inits.Contains(name) ? name : inits.Contains("bert." + name) ? "bert." + name : null;
 
         var spec = DeriveSpec(path, graph, inits, Find, heads);
-        var wanted = HfTensorMap.Bert(spec).Select(t => ResolveLinear(path, graph, t, Find)).ToList();
+        var wanted = HfTensorMap.For(spec, null).Select(t => ResolveLinear(path, graph, t, Find)).ToList();
         var mapped = MappedTensorSource.Build(path, inits, wanted, n => inits.Contains(n) ? n : Find(n));
         return new OnnxBertWeights(spec, mapped, SoftmaxByLayer(path, graph, spec.Layers), graph.Inputs, graph.Outputs);
     }
@@ -56,12 +56,12 @@ public sealed partial class OnnxBertWeights : ITensorSource
             var mm = graph.Producer(other);
             if (mm?.OpType != "MatMul") continue;
             var w = mm.Inputs.FirstOrDefault(i => graph.Initializers.ContainsKey(i));
-            if (w != null) return t with { Stored = w, Transform = HfTransform.Transpose };
+            if (w != null) return t with { Stored = w, Transform = StoredTransform.Transpose };
         }
         foreach (var gemm in graph.Nodes.Where(n => n.OpType == "Gemm" && n.Inputs.Count == 3 && n.Inputs[2] == biasName))
         {
             var transB = gemm.Ints.GetValueOrDefault("transB") != 0;
-            return t with { Stored = gemm.Inputs[1], Transform = transB ? HfTransform.Copy : HfTransform.Transpose };
+            return t with { Stored = gemm.Inputs[1], Transform = transB ? StoredTransform.Copy : StoredTransform.Transpose };
         }
         throw new InvalidModelFileException(path, $"tensor '{t.Canonical}': no MatMul feeding an Add with '{biasName}' was found in the graph");
     }

@@ -79,6 +79,41 @@ public sealed unsafe class SafetensorsFile : ISafetensorsSource
         ReadInto(t.DType, _dataStart + t.Begin, destination);
     }
 
+    /// <summary>bfloat16 tensors are read straight into the destination; F32 and F16 are rounded chunk by chunk.</summary>
+    public void ReadBFloat16(string name, Span<ushort> destination)
+    {
+        ObjectDisposedException.ThrowIf(_base == null, this);
+        var t = Info(name);
+        if (destination.Length != t.ElementCount)
+            throw new ArgumentException($"tensor '{name}' has {t.ElementCount} elements but the destination holds {destination.Length}", nameof(destination));
+        if (t.DType == SafetensorsDType.BF16)
+        {
+            _handle ??= File.OpenHandle(SourcePath, FileMode.Open, FileAccess.Read, FileShare.Read);
+            ReadExactly(MemoryMarshal.AsBytes(destination), _dataStart + t.Begin);
+            return;
+        }
+        const int chunk = 1 << 18;
+        var floats = System.Buffers.ArrayPool<float>.Shared.Rent(chunk);
+        try
+        {
+            for (int start = 0; start < destination.Length; start += chunk)
+            {
+                int n = Math.Min(chunk, destination.Length - start);
+                ReadRange(name, t, start, floats.AsSpan(0, n));
+                BFloat16.FromFloats(floats.AsSpan(0, n), destination.Slice(start, n), SourcePath, name);
+            }
+        }
+        finally { System.Buffers.ArrayPool<float>.Shared.Return(floats); }
+    }
+
+    /// <summary>Elements [start, start + destination.Length) of a tensor as float32.</summary>
+    private void ReadRange(string name, SafetensorsTensorInfo t, long start, Span<float> destination)
+    {
+        if (!SafetensorsDType.IsReadable(t.DType))
+            throw new InvalidModelFileException(SourcePath, $"tensor '{name}' has unsupported dtype {t.DType} (HeadWise reads F32, F16, BF16)");
+        ReadInto(t.DType, _dataStart + t.Begin + start * SafetensorsDType.SizeOf(t.DType), destination);
+    }
+
     /// <summary>
     /// Tensor bytes are read with pread into the destination (through a small buffer for F16/BF16), not through the
     /// mapping: touched mapped pages count in the process's resident set, so a loaded model would be resident twice.

@@ -25,6 +25,7 @@ public sealed class SafetensorsShards : ISafetensorsSource
     public long[] Shape(string name) => Owner(name).Shape(name);
     public SafetensorsTensorInfo Info(string name) => Owner(name).Info(name);
     public void ReadFloats(string name, Span<float> destination) => Owner(name).ReadFloats(name, destination);
+    public void ReadBFloat16(string name, Span<ushort> destination) => Owner(name).ReadBFloat16(name, destination);
 
     private SafetensorsFile Owner(string name) =>
         _owner.TryGetValue(name, out var f) ? f : throw new InvalidModelFileException(SourcePath, $"tensor '{name}' is not in the weight_map");
