@@ -27,7 +27,7 @@ public static class HeadProfiler
             }
             ctx.Progress($"[{i + 1}/{scores.Count}] {score.Name}");
             var sw = Stopwatch.StartNew();
-            foreach (var map in score.Compute(ctx)) atlas.Add(map);
+            foreach (var map in score.Compute(ctx)) { atlas.Add(map); ctx.Remember(map); }
             timings[score.Name] = Math.Round(sw.Elapsed.TotalSeconds, 2);
             ctx.Progress($"[{i + 1}/{scores.Count}] {score.Name}: done in {sw.Elapsed.TotalSeconds:F1} s");
         }

@@ -14,6 +14,7 @@ namespace HeadWise.Analysis;
 public sealed class ProfileContext : IDisposable
 {
     private List<Tensor[]>? _patterns;
+    private readonly Dictionary<string, HeadMap> _maps = [];
 
     public ProfileContext(Transformer model, ITokenizer? tokenizer, IReadOnlyList<int[]> probes, int seed = 0, HookSet? hooks = null, Action<string>? progress = null)
     {
@@ -32,6 +33,16 @@ public sealed class ProfileContext : IDisposable
     public Action<string>? ProgressSink { get; }
 
     public void Progress(string message) => ProgressSink?.Invoke(message);
+
+    /// <summary>Keeps a computed map for scores that build on another (AttentionInfluence masks the retrieval heads).</summary>
+    public void Remember(HeadMap map) => _maps[map.Name] = map;
+
+    /// <summary>A map computed earlier on this context, or <paramref name="compute"/>'s (then remembered).</summary>
+    public HeadMap MapOrCompute(string name, Func<HeadMap> compute)
+    {
+        if (!_maps.TryGetValue(name, out var map)) Remember(map = compute());
+        return map;
+    }
 
     /// <summary>A copy of the extra hooks (or an empty set) to add a score's own hooks to.</summary>
     public HookSet NewHooks() => Hooks?.Copy() ?? new HookSet();

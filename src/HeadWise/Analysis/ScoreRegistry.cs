@@ -9,7 +9,8 @@ public static class ScoreRegistry
     [
         () => new SinkScore(), () => new SecondarySinkScore(), () => new LocalityScore(), () => new EntropyScore(),
         () => new SimilarityScore(), () => new HeterogeneityScore(), () => new ImportanceScore(), () => new SensitivityScore(),
-        () => new QkSelectScore(), () => new RetrievalScore(), () => new RetrievalReasoningScore(), () => new DuoGateScore(),
+        () => new QkSelectScore(), () => new RetrievalScore(), () => new RetrievalReasoningScore(), () => new AttentionInfluenceScore(),
+        () => new DuoGateScore(),
     ];
 
     public static IReadOnlyList<string> Names { get; } = Factories.Select(f => f().Name).ToArray();

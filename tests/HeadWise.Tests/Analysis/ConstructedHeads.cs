@@ -25,13 +25,16 @@ public static class ConstructedHeads
     public const int Layers = 3, Heads = 4;
     public static readonly (int Layer, int Head) Local = (0, 1), Sink = (0, 2), Duplicate = (1, 3), Copy = (2, 2);
 
+    /// <summary>With <c>twinCopy</c>, a second copy head identical to <see cref="Copy"/>; each then writes half the copy.</summary>
+    public static readonly (int Layer, int Head) CopyTwin = (2, 3);
+
     // Residual subspaces: token identity, previous token (written by Local), copied token (written by Copy, read by the
     // unembedding), one-hot position, then three single dimensions.
     private const float Eps = 0.25f; // what heads write is small, so RMSNorm scales every position about alike
     private const float Induction = 30, Select = 15, Focus = 30, Match = 10, Logit = 20;
 
     /// <summary>The model for a tokenizer (its vocabulary sizes the subspaces) and a context length (one dimension per position).</summary>
-    public static Transformer Build(CharTokenizer tokenizer, int context = 96)
+    public static Transformer Build(CharTokenizer tokenizer, int context = 96, bool twinCopy = false)
     {
         Runtime.Torch.EnsureStarted();
         int v = tokenizer.VocabSize, t = context;
@@ -83,13 +86,13 @@ public static class ConstructedHeads
                 wo[dup, Row(h, 0)] = Eps;
             }
             if (l == Copy.Layer)
-            {
-                int h = Copy.Head;
-                for (int id = 0; id < v; id++) { wq[Row(h, id), tok + id] = Induction * score / Eps; wk[Row(h, id), prev + id] = 1; }
-                // A marked key holds about 0.62 of Duplicate's Eps.
-                wq[Row(h, v), constant] = Select * score / (0.62f * Eps); wk[Row(h, v), dup] = 1;
-                for (int id = 0; id < v; id++) { wv[Row(h, id), tok + id] = 1; wo[copy + id, Row(h, id)] = Eps; }
-            }
+                foreach (int h in twinCopy ? new[] { Copy.Head, CopyTwin.Head } : [Copy.Head])
+                {
+                    for (int id = 0; id < v; id++) { wq[Row(h, id), tok + id] = Induction * score / Eps; wk[Row(h, id), prev + id] = 1; }
+                    // A marked key holds about 0.62 of Duplicate's Eps.
+                    wq[Row(h, v), constant] = Select * score / (0.62f * Eps); wk[Row(h, v), dup] = 1;
+                    for (int id = 0; id < v; id++) { wv[Row(h, id), tok + id] = 1; wo[copy + id, Row(h, id)] = twinCopy ? Eps / 2 : Eps; }
+                }
             layers.Add(new LayerWeights(new Dictionary<string, Tensor>
             {
                 ["attn_norm.weight"] = torch.full(dim, gain), ["attn_q.weight"] = wq.Tensor(), ["attn_k.weight"] = wk.Tensor(),

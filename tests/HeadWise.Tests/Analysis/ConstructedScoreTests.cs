@@ -52,4 +52,104 @@ public sealed class ConstructedScoreTests
         Assert.Equal(0.0, map[ConstructedHeads.Local.Layer, ConstructedHeads.Local.Head], 6);
         Assert.All(map.Flat(), v => Assert.True(v <= 0.65 || v > 0.99));
     }
+
+    [Fact]
+    public void AttentionInfluenceMasksTheRetrievalHeadAndRanksDocumentsByHowMuchTheyLeanOnCopying()
+    {
+        HeadMap retrieval;
+        using (var probe = Context()) retrieval = new RetrievalScore(prompts: 4).Compute(probe).Single();
+        var tok = new CharTokenizer(words: 90);
+        var w = (int from, int count) => Enumerable.Range(from, count).Select(tok.Word);
+        // A span repeated whole, no repeat, a third of a span repeated: copying helps the first most and the second not at all.
+        List<int[]> docs =
+        [
+            [1, .. w(0, 15), .. w(0, 15)],
+            [1, .. w(15, 30)],
+            [1, .. w(45, 15), .. w(45, 8), .. w(60, 7)],
+        ];
+        using var model = ConstructedHeads.Build(tok);
+        using var ctx = new ProfileContext(model, tok, docs, seed: 1);
+        ctx.Remember(retrieval);
+        var map = new AttentionInfluenceScore().Compute(ctx).Single();
+        Assert.Equal([ConstructedHeads.Copy], map.Ranked().Where(p => map[p.Layer, p.Head] == 1));
+        Assert.Equal(1, map.Flat().Count(v => v != 0));
+        Assert.Equal([0, 2, 1], map.Params!["ranking"]!.AsArray().Select(x => x!.GetValue<int>()));
+        var influence = map.Params!["influence"]!.AsArray().Select(x => x!.GetValue<double>()).ToArray();
+        for (int d = 0; d < docs.Count; d++)
+        {
+            double clean = MeanNll(model, docs[d]), masked = MeanNll(model, docs[d], ConstructedHeads.Copy);
+            Assert.Equal((masked - clean) / clean, influence[d], 4);
+        }
+    }
+
+    [Fact]
+    public void AttentionInfluenceMasksTheRetrievalHeadsTogetherNotOneAtATime()
+    {
+        var tok = new CharTokenizer(words: 60);
+        List<int[]> docs = [[1, .. Enumerable.Range(0, 15).Select(tok.Word), .. Enumerable.Range(0, 15).Select(tok.Word)],
+                            [1, .. Enumerable.Range(15, 30).Select(tok.Word)]];
+        using var model = ConstructedHeads.Build(tok, twinCopy: true);
+        using var ctx = new ProfileContext(model, tok, docs, seed: 1);
+        // Two copy heads that each write half the copy: masking either alone still copies (at half the logit), both not.
+        var values = HeadMap.Zeros(ConstructedHeads.Layers, ConstructedHeads.Heads);
+        values[ConstructedHeads.Copy.Layer][ConstructedHeads.Copy.Head] = 1.0;
+        values[ConstructedHeads.CopyTwin.Layer][ConstructedHeads.CopyTwin.Head] = 1.0;
+        ctx.Remember(new HeadMap("retrieval", values));
+        var map = new AttentionInfluenceScore(share: 2.0 / 12).Compute(ctx).Single();
+        Assert.Equal(2, map.Flat().Count(v => v == 1));
+        var influence = map.Params!["influence"]!.AsArray().Select(x => x!.GetValue<double>()).ToArray();
+        (int, int)[] both = [ConstructedHeads.Copy, ConstructedHeads.CopyTwin];
+        double clean = MeanNll(model, docs[0]), together = MeanNll(model, docs[0], both);
+        Assert.Equal((together - clean) / clean, influence[0], 4);
+        double separately = both.Average(h => (MeanNll(model, docs[0], h) - clean) / clean);
+        Assert.True(influence[0] > 10 * separately, $"together {influence[0]:F3} vs one at a time {separately:F3}");
+    }
+
+    /// <summary>Mean next-token NLL of one document, from the logits in plain loops, with <paramref name="masked"/> heads zeroed.</summary>
+    private static double MeanNll(HeadWise.Models.Transformer model, int[] doc, params (int Layer, int Head)[] masked)
+    {
+        var hooks = new HeadWise.Heads.HookSet();
+        foreach (var m in masked) hooks.Add(HeadWise.Heads.Interventions.HeadAblation.Zero(m.Layer, m.Head));
+        using var ids = TorchSharp.torch.tensor(doc.Select(x => (long)x).ToArray(), [1, doc.Length]);
+        using var logits = model.Forward(ids, null, hooks);
+        var all = logits.to_type(TorchSharp.torch.ScalarType.Float64).data<double>().ToArray();
+        int v = (int)logits.shape[2];
+        double sum = 0;
+        for (int t = 0; t + 1 < doc.Length; t++)
+        {
+            var row = all.AsSpan(t * v, v).ToArray();
+            double max = row.Max(), z = row.Sum(x => Math.Exp(x - max));
+            sum += -(row[doc[t + 1]] - max - Math.Log(z));
+        }
+        return sum / (doc.Length - 1);
+    }
+
+    [Fact]
+    public void AttentionInfluenceMasksTheTopShareOfHeadsThatRetrieveAtAll()
+    {
+        var retrieval = new HeadMap("retrieval", [[0.0, 0.9, 0.0, 0.2], [0.5, 0.0, 0.0, 0.0]]);
+        Assert.Equal([(0, 1)], AttentionInfluenceScore.MaskedHeads(retrieval, 0.05)); // ceil(0.4) = 1 head
+        Assert.Equal([(0, 1), (1, 0), (0, 3)], AttentionInfluenceScore.MaskedHeads(retrieval, 0.5)); // 4 wanted, 3 retrieve
+        Assert.Empty(AttentionInfluenceScore.MaskedHeads(new HeadMap("retrieval", [[0.0, 0.0]]), 0.5));
+    }
+
+    [Fact]
+    public void SensitivityIsZeroForOneHotAndSilentHeadsAndHighestForTheHeadTheLossReadsThrough()
+    {
+        using var ctx = Context();
+        var map = new SensitivityScore().Compute(ctx).Single();
+        // Sink and local heads attend one key: top-k keeps it, so neither error term exists. Idle heads write nothing:
+        // no gradient reaches them. The copy head is the only path to the logits and spreads its attention on new tokens.
+        Assert.Equal(ConstructedHeads.Copy, map.Ranked()[0]);
+        Assert.True(map[ConstructedHeads.Copy.Layer, ConstructedHeads.Copy.Head] > 1e-6);
+        foreach (var (l, h) in map.Ranked())
+            if ((l, h) != ConstructedHeads.Copy && (l, h) != ConstructedHeads.Duplicate)
+                Assert.True(map[l, h] < 1e-9, $"head {l}.{h}: {map[l, h]}");
+        var a = map.Params!["attention_map_term"]!.AsArray();
+        var o = map.Params!["head_output_term"]!.AsArray();
+        var (cl, ch) = ConstructedHeads.Copy;
+        double termA = a[cl]![ch]!.GetValue<double>(), termO = o[cl]![ch]!.GetValue<double>();
+        Assert.True(termA > 0 && termO > 0, $"both terms: {termA}, {termO}");
+        Assert.Equal(termA + termO, map[cl, ch], 9);
+    }
 }

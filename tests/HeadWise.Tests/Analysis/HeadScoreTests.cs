@@ -110,6 +110,29 @@ public sealed class HeadScoreTests
     }
 
     [Fact]
+    public void SensitivityHeadOutputTermIsZeroWhenAllValuesAreAlike()
+    {
+        // KV head 0 of layer 1 gets one value vector at every position: sparsifying its query heads (0 and 1) changes
+        // their attention (the map term) but not their output (the output term), whatever the pattern.
+        var hooks = new HookSet().Add(HookNames.ForLayer(1).V, v =>
+        {
+            var r = v.clone();
+            r[.., .., 0] = v[.., 0, 0].unsqueeze(1).expand(-1, v.shape[1], -1);
+            return r;
+        });
+        using var ctx = Context(hooks);
+        var map = new SensitivityScore().Compute(ctx)[0];
+        var a = map.Params!["attention_map_term"]!.AsArray()[1]!.AsArray().Select(x => x!.GetValue<double>()).ToArray();
+        var o = map.Params!["head_output_term"]!.AsArray()[1]!.AsArray().Select(x => x!.GetValue<double>()).ToArray();
+        for (int h = 0; h < 2; h++)
+        {
+            Assert.True(o[h] < 1e-12 * Math.Max(1, a[h]), $"head 1.{h}: output term {o[h]}");
+            Assert.True(a[h] > 0, $"head 1.{h}: map term {a[h]}");
+        }
+        Assert.True(o[2] > 0 && o[3] > 0, "the other KV head's query heads keep an output term");
+    }
+
+    [Fact]
     public void HeterogeneityIsZeroWhenAllHeadsAgree()
     {
         // Same q/k/v for every head of layer 0 and the same W_O slice: every head's output equals the layer centre.

@@ -9,10 +9,12 @@ using F = TorchSharp.torch.nn.functional;
 namespace HeadWise.Analysis.Scores;
 
 /// <summary>
-/// Importance by masking (AttentionInfluence): each head's output is zeroed in turn and the change in next-token loss and the
-/// KL divergence from the clean next-token distribution are measured over the probe documents; per-document loss changes
-/// (AttentionInfluence's data-selection signal) go in the parameters. Encoders have no next-token loss: their importance is
-/// the relative squared change of the final hidden states.
+/// Importance by masking one head at a time ("Are Sixteen Heads Really Better than One?", Michel et al.): each head's output
+/// is zeroed in turn and the change in mean next-token loss over the probe documents is its importance; a second map gives
+/// the KL divergence of the masked next-token distribution from the clean one. Michel et al. report the change in each
+/// task's metric (BLEU, accuracy); a language model's metric here is its loss. Encoders have no next-token loss: their
+/// importance is the relative squared change of the final hidden states. (AttentionInfluence, which masks the retrieval
+/// heads together and ranks documents, is <see cref="AttentionInfluenceScore"/>.)
 /// </summary>
 public sealed class ImportanceScore : IHeadScore
 {
@@ -24,14 +26,12 @@ public sealed class ImportanceScore : IHeadScore
         int layers = ctx.Spec.Layers, heads = ctx.Spec.Heads;
         var loss = HeadMap.Zeros(layers, heads);
         var kl = HeadMap.Zeros(layers, heads);
-        var perDoc = new JsonArray();
         using var ids = ctx.ProbeBatch();
         using var clean = RunOutput(ctx, ids, ctx.NewHooks());
         using var cleanLoss = ctx.Spec.Causal ? DocLoss(clean, ids) : null;
         for (int l = 0; l < layers; l++)
         {
             ctx.Progress($"importance: layer {l + 1}/{layers}");
-            var row = new JsonArray();
             for (int h = 0; h < heads; h++)
             {
                 using var scope = torch.NewDisposeScope();
@@ -42,19 +42,16 @@ public sealed class ImportanceScore : IHeadScore
                     var d = delta.data<float>().ToArray();
                     loss[l][h] = d.Average();
                     kl[l][h] = KlNext(clean, masked);
-                    row.Add(new JsonArray(d.Select(x => (JsonNode)Math.Round(x, 6)).ToArray()));
                 }
                 else
                 {
                     var change = ((masked - clean).pow(HeldScalars.Two).sum(-1) / clean.pow(HeldScalars.Two).sum(-1)).mean([1]); // [N]
                     var d = change.data<float>().ToArray();
                     loss[l][h] = d.Average();
-                    row.Add(new JsonArray(d.Select(x => (JsonNode)Math.Round(x, 6)).ToArray()));
                 }
             }
-            perDoc.Add(row);
         }
-        var ps = new JsonObject { ["ablation"] = "zero", ["documents"] = ctx.Probes.Count, ["per_document"] = perDoc,
+        var ps = new JsonObject { ["ablation"] = "zero", ["documents"] = ctx.Probes.Count,
             ["measure"] = ctx.Spec.Causal ? "mean next-token loss change" : "relative squared change of final hidden states" };
         if (!ctx.Spec.Causal) return [new HeadMap(Name, loss, ps)];
         return [new HeadMap(Name, loss, ps), new HeadMap("importance-kl", kl, new JsonObject { ["ablation"] = "zero", ["measure"] = "KL(clean || masked), nats per token" })];

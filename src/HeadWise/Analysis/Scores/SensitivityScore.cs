@@ -7,10 +7,14 @@ using static TorchSharp.torch;
 namespace HeadWise.Analysis.Scores;
 
 /// <summary>
-/// HeSS-style sensitivity to sparsified attention. Each head's pattern A is perturbed to its top-k sparsification A'
-/// (the k largest keys per query kept and renormalised), and the loss change is estimated to second order with the
-/// empirical Fisher: dL ~ 1/2 (g . (A' - A))^2 per calibration document, g = dLoss/dA from one backward pass. No head is
-/// actually sparsified: one forward and one backward give every head's estimate. Needs a next-token loss (decoders).
+/// HeSS (Head Sensitivity Score, Kim et al.): how much a head's sparsified attention costs. Each head's pattern A is
+/// perturbed to its top-k sparsification A' (the k largest keys per query kept and renormalised) and the loss change is
+/// estimated to second order, with the Hessian approximated by the diagonal empirical Fisher (squared gradients of one
+/// backward pass on the calibration documents), for two error terms: the attention-map error dA = A' - A and the head-output
+/// error dO = dA V. HeSS = 1/2 sum (dL/dA * dA)^2 + 1/2 sum (dL/dO * dO)^2 per document, averaged over the documents.
+/// No head is actually sparsified: one forward and one backward give every head's estimate. Needs a next-token loss.
+/// HeSS is published for VGGT's global attention (a 3D-vision model); only its abstract was readable here, which names
+/// the Hessian "with respect to two distinct error terms": the two terms above are HeadWise's reading (docs/fidelity.md).
 /// </summary>
 public sealed class SensitivityScore(double keepFraction = 0.1) : IHeadScore
 {
@@ -22,20 +26,28 @@ public sealed class SensitivityScore(double keepFraction = 0.1) : IHeadScore
         int layers = ctx.Spec.Layers;
         long t = ctx.Probes[0].Length;
         int k = (int)Math.Max(2, Math.Ceiling(keepFraction * t));
-        var leaves = new Tensor?[layers];
+        var patterns = new Tensor?[layers];
+        var outputs = new Tensor?[layers];
+        var values = new Tensor?[layers];
         var hooks = ctx.NewHooks();
         for (int l = 0; l < layers; l++)
         {
             int layer = l;
-            // Replace the pattern by a leaf with the same numbers so its gradient can be read after backward.
-            hooks.Add(HookNames.ForLayer(l).Pattern, p =>
+            var names = HookNames.ForLayer(l);
+            // The pattern becomes a leaf with the same numbers so its gradient can be read after backward; the head output
+            // keeps its gradient; the values are read as they are.
+            hooks.Add(names.Pattern, p =>
             {
                 var leaf = p.detach().clone().requires_grad_(true).DetachFromDisposeScope();
-                leaves[layer] = leaf;
+                patterns[layer] = leaf;
                 return leaf;
             });
+            hooks.Add(names.Z, z => { z.retain_grad(); outputs[layer] = z.DetachFromDisposeScope(); return z; });
+            hooks.Add(names.V, v => { values[layer] = v.detach().clone().DetachFromDisposeScope(); return v; });
         }
-        var values = new double[layers][];
+        var hess = new double[layers][];
+        var mapTerm = new double[layers][];
+        var outTerm = new double[layers][];
         try
         {
             using var ids = ctx.ProbeBatch();
@@ -47,18 +59,28 @@ public sealed class SensitivityScore(double keepFraction = 0.1) : IHeadScore
             for (int l = 0; l < layers; l++)
             {
                 using var scope = torch.NewDisposeScope();
-                var p = leaves[l]!.detach();
-                var g = leaves[l]!.grad!;
-                var delta = Sparsify(p, k) - p;
-                var est = (g * delta).sum([2, 3]).pow(HeldScalars.Two).mul(HeldScalars.Half).mean([0]); // [H]
-                values[l] = est.to_type(ScalarType.Float64).data<double>().ToArray();
+                var a = patterns[l]!.detach();                                     // [B, H, T, S]
+                var dA = Sparsify(a, k) - a;
+                var v = values[l]!.repeat_interleave(ctx.Spec.GroupSize, 2).transpose(1, 2); // [B, H, S, d]
+                var dO = torch.matmul(dA, v).transpose(1, 2);                      // [B, T, H, d], as hook_z
+                var termA = (patterns[l]!.grad! * dA).pow(HeldScalars.Two).sum([2, 3]).mul(HeldScalars.Half).mean([0]); // [H]
+                var termO = (outputs[l]!.grad! * dO).pow(HeldScalars.Two).sum([1, 3]).mul(HeldScalars.Half).mean([0]);
+                mapTerm[l] = termA.to_type(ScalarType.Float64).data<double>().ToArray();
+                outTerm[l] = termO.to_type(ScalarType.Float64).data<double>().ToArray();
+                hess[l] = mapTerm[l].Zip(outTerm[l], (x, y) => x + y).ToArray();
             }
         }
         finally
         {
-            foreach (var leaf in leaves) leaf?.Dispose();
+            foreach (var x in patterns.Concat(outputs).Concat(values)) x?.Dispose();
         }
-        return [new HeadMap(Name, values, new JsonObject { ["keep_top_k"] = k, ["estimate"] = "0.5 * (dL/dA . (A_topk - A))^2, mean over documents" })];
+        JsonArray Rows(double[][] m) => new(m.Select(r => (JsonNode)new JsonArray(r.Select(x => (JsonNode)x).ToArray())).ToArray());
+        return [new HeadMap(Name, hess, new JsonObject
+        {
+            ["keep_top_k"] = k, ["keep_fraction"] = keepFraction,
+            ["estimate"] = "1/2 sum (dL/dA * dA)^2 + 1/2 sum (dL/dO * dO)^2 (diagonal empirical Fisher), mean over documents",
+            ["attention_map_term"] = Rows(mapTerm), ["head_output_term"] = Rows(outTerm),
+        })];
     }
 
     /// <summary>Keeps the k largest entries of each row (dim -1) and renormalises the row.</summary>
