@@ -30,14 +30,15 @@ public static class BenchRunner
         if (o.Samples < 1) throw new HeadWiseException($"samples must be >= 1, got {o.Samples}");
     }
 
+    /// <param name="hooks">Interventions applied to every forward call (null: the plain model).</param>
     public static BenchResult Run(LoadedModel model, IEvalTask task, TaskOptions o, IKvCacheFactory factory,
-        Action<int, int>? onSample = null, CancellationToken cancel = default)
+        Action<int, int>? onSample = null, CancellationToken cancel = default, Heads.IForwardHooks? hooks = null)
     {
         Validate(model.Spec, task, o);
         var wall = Stopwatch.StartNew();
         long rssBefore = ProcessMemory.CurrentRss();
         var samples = task.Generate(model.Tokenizer, o);
-        var runner = new SampleRunner(model);
+        var runner = new SampleRunner(model, hooks: hooks);
         var outcomes = new List<SampleOutcome>(samples.Count);
         foreach (var s in samples)
         {

@@ -17,9 +17,10 @@ public sealed record SampleOutcome(EvalSample Sample, double Score, double? Exac
 /// Runs one sample through a cache of any kind: chunked prefill (teacher-forced with full logits over the scored
 /// part), then greedy decoding for answer tasks, through <see cref="Generation.Generator"/> with whatever cache the policy made.
 /// </summary>
-public sealed class SampleRunner(LoadedModel model, int chunk = 512)
+/// <param name="hooks">Interventions on every forward call (e.g. heads zero-ablated for the Retrieval Head paper's causal check).</param>
+public sealed class SampleRunner(LoadedModel model, int chunk = 512, Heads.IForwardHooks? hooks = null)
 {
-    private readonly Generation.Generator _generator = new(model.Transformer) { PrefillChunk = chunk };
+    private readonly Generation.Generator _generator = new(model.Transformer) { PrefillChunk = chunk, Hooks = hooks };
 
     /// <summary>
     /// Scored tokens go through the cache in chunks this small, so a compressing cache evicts between them as it would while
@@ -84,7 +85,7 @@ public sealed class SampleRunner(LoadedModel model, int chunk = 512)
     {
         using var scope = torch.NewDisposeScope();
         using var ids = torch.tensor(tokens.Select(t => (long)t).ToArray(), [1, tokens.Length]);
-        var logits = model.Transformer.Forward(ids, cache)[0];
+        var logits = model.Transformer.Forward(ids, cache, hooks)[0];
         int m = Math.Min(tokens.Length, all.Length - 1 - start);
         if (m <= 0) return (0, 0);
         var pred = logits.narrow(0, 0, m);

@@ -42,6 +42,9 @@ public sealed class HeadScoreTests
         Assert.Equal(1.0, map[1, 2], 5);
         Assert.True(map[0, 0] < 0.99);
         Assert.Equal(map.Flat().Count(v => v > 0.3) / 8.0, map.Params!["sink_ratio"]!.GetValue<double>(), 9);
+        // Over layers 1 and up only: layer 1's four heads, the constructed sink among them.
+        Assert.Equal(Enumerable.Range(0, 4).Count(h => map[1, h] > 0.3) / 4.0, map.Params!["sink_ratio_from_layer_1"]!.GetValue<double>(), 9);
+        Assert.True(map.Params!["sink_ratio_from_layer_1"]!.GetValue<double>() >= 0.25);
     }
 
     [Fact]

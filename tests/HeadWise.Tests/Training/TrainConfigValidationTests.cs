@@ -123,7 +123,7 @@ public class TrainConfigValidationTests
     public void Shipped_configs_are_valid_and_find_the_shared_data()
     {
         var root = RepoRoot();
-        foreach (var name in new[] { "testbed-2k.json", "tiny-ci.json" })
+        foreach (var name in new[] { "testbed-2k.json", "testbed-gqa.json", "tiny-ci.json" })
         {
             var c = TrainConfig.Load(Path.Combine(root, "configs", name));
             Assert.All(c.Data, d => Assert.True(File.Exists(d) || Directory.Exists(d), d));
@@ -133,6 +133,14 @@ public class TrainConfigValidationTests
         Assert.Equal(testbed.Heads, testbed.EffectiveKvHeads);   // multi-head attention, no GQA
         Assert.Null(testbed.InitFrom);                             // one run from random weights
         Assert.Equal(2048, testbed.Curriculum[^1].SeqLen);         // trained at its full context
+
+        var gqa = TrainConfig.Load(Path.Combine(root, "configs", "testbed-gqa.json"));
+        Assert.Equal(2048, gqa.Context);
+        Assert.True(gqa.EffectiveKvHeads < gqa.Heads && gqa.Heads % gqa.EffectiveKvHeads == 0);   // grouped-query attention
+        Assert.Null(gqa.InitFrom);
+        Assert.Equal(2048, gqa.Curriculum[^1].SeqLen);
+        Assert.True(gqa.Curriculum[^1].MinSeqLen <= 256);            // trained at every length
+        Assert.True(gqa.EvalEvery > 0);                              // sinks measured during training
     }
 
     internal static string RepoRoot()
