@@ -1,18 +1,26 @@
 using System.CommandLine;
 using HeadWise.Cli.Commands;
 
-var root = new RootCommand("HeadWise: load a transformer checkpoint, see and score its attention heads, run it with head-wise KV caches.")
+try
 {
-    InfoCommand.Create(),
-    GenerateCommand.Create(),
-    AttentionCommand.Create(),
-    AttributeCommand.Create(),
-    BenchCommand.Create(),
-    SweepCommand.Create(),
-    ConvertCommand.Create(),
-    EmbedCommand.Create(),
-    ProfileCommand.Create(),
-    PatternCommand.Create(),
-    TrainCommand.Create(),
-};
-return root.Parse(args).Invoke();
+    var root = new RootCommand("HeadWise: load a transformer checkpoint, see and score its attention heads, run it with head-wise KV caches.")
+    {
+        InfoCommand.Create(),
+        GenerateCommand.Create(),
+        AttentionCommand.Create(),
+        AttributeCommand.Create(),
+        BenchCommand.Create(),
+        SweepCommand.Create(),
+        ConvertCommand.Create(),
+        EmbedCommand.Create(),
+        ProfileCommand.Create(),
+        PatternCommand.Create(),
+        TrainCommand.Create(),
+    };
+    var parsed = root.Parse(args);
+    return parsed.Errors.Count > 0 ? CliRun.ParseErrors(parsed) : parsed.Invoke();
+}
+catch (Exception e)
+{
+    return CliRun.Report(e);
+}

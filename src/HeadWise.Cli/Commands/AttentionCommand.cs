@@ -17,6 +17,7 @@ internal static class AttentionCommand
         var layer = new Option<int>("--layer", "-l") { Description = "Layer (0-based)", Required = true };
         var head = new Option<int?>("--head") { Description = "Query head (0-based); omit for every head of the layer as a grid" };
         var png = new Option<string>("--png") { Description = "PNG file to write", Required = true };
+        layer.InRange(0, Models.ModelSpec.MaxLayers - 1);
         var command = new Command("attention", "Draw an attention pattern as a heatmap with token labels") { model, prompt, layer, head, png };
         foreach (var o in load.All) command.Options.Add(o);
         command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(model)!, load.Get(r), r.GetValue(prompt)!, r.GetValue(layer), r.GetValue(head), r.GetValue(png)!)));

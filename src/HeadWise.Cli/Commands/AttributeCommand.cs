@@ -18,6 +18,7 @@ internal static class AttributeCommand
         var target = new Option<string>("--target") { Description = "Target token text (its first token, as it would continue the prompt)", Required = true };
         var contrast = new Option<string?>("--contrast") { Description = "Contrast token: attribute logit(target) - logit(contrast)" };
         var top = new Option<int>("--top") { Description = "Heads to list", DefaultValueFactory = _ => 10 };
+        top.InRange(1, 1 << 20);
         var command = new Command("attribute", "Direct logit attribution: the heads that most raise the target token's logit") { model, prompt, target, contrast, top, json };
         foreach (var o in load.All) command.Options.Add(o);
         command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(model)!, load.Get(r), r.GetValue(prompt)!, r.GetValue(target)!,

@@ -10,7 +10,7 @@ internal sealed class EvalOptions
     public readonly Option<string> Task = new("--task") { Description = $"Task: {string.Join(", ", TaskRegistry.Names)}", Required = true };
     public readonly Option<string> Lengths = new("--lengths") { Description = "Prompt lengths in tokens, comma-separated", DefaultValueFactory = _ => "256" };
     public readonly Option<string> Depths = new("--depths") { Description = "Needle depths in [0, 1], comma-separated", DefaultValueFactory = _ => "0,0.25,0.5,0.75,1" };
-    public readonly Option<int> Samples = new("--samples") { Description = "Prompts per grid cell", DefaultValueFactory = _ => 1 };
+    public readonly Option<int> Samples = new Option<int>("--samples") { Description = "Prompts per grid cell", DefaultValueFactory = _ => 1 }.InRange(1, 100_000);
     public readonly Option<int> Seed = new("--seed") { Description = "Seed for the prompts", DefaultValueFactory = _ => 1 };
     public readonly Option<string?> Haystack = new("--haystack") { Description = "Text file for niah/multikey haystacks and perplexity (default: shared/data/moby-dick.txt when found)" };
 
@@ -18,8 +18,10 @@ internal sealed class EvalOptions
 
     public TaskOptions Read(ParseResult r) => new()
     {
-        Lengths = List(r.GetValue(Lengths)!, "--lengths", s => int.Parse(s, CultureInfo.InvariantCulture)),
-        Depths = List(r.GetValue(Depths)!, "--depths", s => double.Parse(s, CultureInfo.InvariantCulture)),
+        Lengths = List(r.GetValue(Lengths)!, "--lengths", s => int.Parse(s, CultureInfo.InvariantCulture) is var n && n is >= 1 and <= 1 << 24 ? n
+            : throw new HeadWiseException($"--lengths: {n} is out of range (1..{1 << 24})")),
+        Depths = List(r.GetValue(Depths)!, "--depths", s => double.Parse(s, CultureInfo.InvariantCulture) is var d && d is >= 0 and <= 1 ? d
+            : throw new HeadWiseException($"--depths: {d} is not a depth in [0, 1]")),
         Samples = r.GetValue(Samples),
         Seed = r.GetValue(Seed),
         HaystackPath = r.GetValue(Haystack) ?? FindDefaultHaystack(),

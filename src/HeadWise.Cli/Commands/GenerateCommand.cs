@@ -16,6 +16,9 @@ internal static class GenerateCommand
         var temperature = new Option<double>("--temperature", "-t") { Description = "0 = greedy (deterministic)", DefaultValueFactory = _ => 0.8 };
         var topP = new Option<double>("--top-p") { Description = "Nucleus sampling mass", DefaultValueFactory = _ => 0.9 };
         var seed = new Option<int>("--seed") { Description = "Sampling seed", DefaultValueFactory = _ => 42 };
+        maxTokens.InRange(0, 1 << 24);
+        temperature.InRange(0, 100);
+        topP.InRange(0, 1, minExclusive: true);
         var kv = new KvOptions();
         var command = new Command("generate", "Generate text from a prompt (or from BOS)") { model, prompt, maxTokens, temperature, topP, seed };
         foreach (var o in load.All) command.Options.Add(o);

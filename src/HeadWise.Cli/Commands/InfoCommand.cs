@@ -15,6 +15,7 @@ internal static class InfoCommand
         var kvSizes = new Option<bool>("--kv") { Description = "Also print the KV cache size each policy needs at --context tokens" };
         var context = new Option<int?>("--context") { Description = "Context length for --kv (default: the model's)" };
         var kv = new KvOptions();
+        context.InRange(1, 1 << 24);
         var command = new Command("info", "Describe a model: architecture, layers, heads, KV heads, sizes, parameters, tokenizer") { model, json, kvSizes, context };
         foreach (var o in load.All) command.Options.Add(o);
         foreach (var o in kv.All) command.Options.Add(o);

@@ -19,6 +19,8 @@ internal static class ProfileCommand
         var docs = new Option<int>("--probe-docs") { Description = "Number of probe documents", DefaultValueFactory = _ => 4 };
         var tokens = new Option<int>("--probe-tokens") { Description = "Tokens per probe document (capped by the model's context)", DefaultValueFactory = _ => 128 };
         var outDir = new Option<string>("--out") { Description = "Output folder", Required = true };
+        docs.InRange(1, 4096);
+        tokens.InRange(2, 1 << 24);
         var command = new Command("profile", "Score every head with the published methods into one atlas (json, heatmaps, html)")
             { model, scores, probe, seed, docs, tokens, outDir };
         foreach (var o in load.All) command.Options.Add(o);
@@ -30,7 +32,7 @@ internal static class ProfileCommand
     private static int Run(string path, LoadOptions loadOptions, string? scoreList, string? probeFile, int seed, int docs, int tokens, string outDir)
     {
         var chosen = ScoreRegistry.Parse(scoreList);
-        var text = probeFile is null ? ProbeSet.DefaultText : File.ReadAllText(probeFile);
+        var text = probeFile is null ? ProbeSet.DefaultText : Formats.BoundedFile.ReadAllText(probeFile, "probe text", Formats.FileLimits.Text);
         using var m = ModelLoader.Load(path, loadOptions);
         // A short text (the built-in one under a coarse vocabulary) still gives two documents, each shorter.
         int textTokens = m.Tokenizer.Encode(text, addBos: false).Count;

@@ -17,7 +17,7 @@ public static class DuoPattern
 
     public static double[][] Read(string path)
     {
-        var lines = File.ReadAllLines(path).Where(l => l.Trim().Length > 0).ToArray();
+        var lines = Formats.BoundedFile.ReadAllLines(path, "DuoAttention pattern", Formats.FileLimits.PatternTsv).Where(l => l.Trim().Length > 0).ToArray();
         if (lines.Length == 0) throw new HeadWiseException($"{path}: empty; expected one line per layer of tab-separated gate values");
         var rows = new double[lines.Length][];
         for (int i = 0; i < lines.Length; i++)
@@ -26,7 +26,7 @@ public static class DuoPattern
             rows[i] = new double[cells.Length];
             for (int j = 0; j < cells.Length; j++)
                 if (!double.TryParse(cells[j], NumberStyles.Float, CultureInfo.InvariantCulture, out rows[i][j]) || !double.IsFinite(rows[i][j]))
-                    throw new HeadWiseException($"{path}: line {i + 1}, column {j + 1}: '{cells[j]}' is not a number");
+                    throw new HeadWiseException($"{path}: line {i + 1}, column {j + 1}: {ErrorText.Quote(cells[j])} is not a number");
             if (rows[i].Length != rows[0].Length)
                 throw new HeadWiseException($"{path}: line {i + 1} has {rows[i].Length} values but line 1 has {rows[0].Length} (one per KV head)");
         }

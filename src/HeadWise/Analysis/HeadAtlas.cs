@@ -20,14 +20,14 @@ public sealed class HeadAtlas
     public void Add(HeadMap map)
     {
         if (map.Layers != Layers || map.Heads != Heads)
-            throw new HeadWiseException($"score '{map.Name}' is {map.Layers} x {map.Heads} but the atlas is {Layers} layers x {Heads} heads");
+            throw new HeadWiseException($"score {ErrorText.Quote(map.Name)} is {map.Layers} x {map.Heads} but the atlas is {Layers} layers x {Heads} heads");
         Scores[map.Name] = map.Values;
         Params[map.Name] = map.Params?.DeepClone() ?? new JsonObject();
     }
 
     public HeadMap this[string name] => Scores.TryGetValue(name, out var v)
         ? new HeadMap(name, v, Params[name] as JsonObject)
-        : throw new HeadWiseException($"the atlas has no score '{name}'; it has: {string.Join(", ", Scores.Keys)}");
+        : throw new HeadWiseException($"the atlas has no score {ErrorText.Quote(name)}; it has: {string.Join(", ", Scores.Keys)}");
 
     public JsonObject Skipped => Params["skipped"] as JsonObject ?? (JsonObject)(Params["skipped"] = new JsonObject());
 
@@ -45,25 +45,38 @@ public sealed class HeadAtlas
 
     public static HeadAtlas Load(string path)
     {
-        JsonNode? root;
-        try { root = JsonNode.Parse(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new HeadWiseException($"{path}: not valid JSON ({e.Message})"); }
-        if (root is not JsonObject o) throw new HeadWiseException($"{path}: expected a JSON object at the top");
-        int Int(string field) => o[field] is JsonValue v && v.TryGetValue(out int x) && x > 0 ? x
-            : throw new HeadWiseException($"{path}: field '{field}' must be a positive integer");
+        using var doc = Formats.BoundedFile.ReadJson(path, "atlas", Formats.FileLimits.Atlas);
+        var o = doc.RootElement;
+        if (o.ValueKind != JsonValueKind.Object) throw new HeadWiseException($"{path}: expected a JSON object at the top");
+        JsonElement? Field(string name) => o.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
+        int Int(string field) => Field(field) is { ValueKind: JsonValueKind.Number } v && v.TryGetInt32(out int x) && x > 0 ? x
+            : throw new HeadWiseException($"{path}: field {ErrorText.Quote(field)} must be a positive integer");
         var atlas = new HeadAtlas
         {
-            Model = o["model"]?.GetValue<string>() ?? throw new HeadWiseException($"{path}: field 'model' is missing"),
+            Model = Field("model") is { ValueKind: JsonValueKind.String } m ? m.GetString()! : throw new HeadWiseException($"{path}: field 'model' must be a string"),
             Layers = Int("layers"), Heads = Int("heads"), KvHeads = Int("kv_heads"),
-            Params = o["params"] as JsonObject is { } p ? (JsonObject)p.DeepClone() : [],
+            Params = Field("params") is { ValueKind: JsonValueKind.Object } p ? JsonNode.Parse(p.GetRawText()) as JsonObject ?? [] : [],
         };
-        if (o["scores"] is not JsonObject scores) throw new HeadWiseException($"{path}: field 'scores' must be an object of layers x heads arrays");
-        foreach (var (name, node) in scores)
+        if (atlas.KvHeads > atlas.Heads || atlas.Heads % atlas.KvHeads != 0)
+            throw new HeadWiseException($"{path}: kv_heads {atlas.KvHeads} must divide heads {atlas.Heads}");
+        if (Field("scores") is not { ValueKind: JsonValueKind.Object } scores)
+            throw new HeadWiseException($"{path}: field 'scores' must be an object of layers x heads arrays");
+        foreach (var score in scores.EnumerateObject())
         {
-            var rows = (node as JsonArray)?.Select(r => (r as JsonArray)?.Select(v => v!.GetValue<double>()).ToArray()).ToArray();
-            if (rows is null || rows.Length != atlas.Layers || rows.Any(r => r is null || r.Length != atlas.Heads))
-                throw new HeadWiseException($"{path}: score '{name}' must be {atlas.Layers} rows of {atlas.Heads} numbers");
-            atlas.Scores[name] = rows!;
+            var bad = new HeadWiseException($"{path}: score {ErrorText.Quote(score.Name)} must be {atlas.Layers} rows of {atlas.Heads} finite numbers");
+            if (score.Value.ValueKind != JsonValueKind.Array || score.Value.GetArrayLength() != atlas.Layers) throw bad;
+            var rows = new double[atlas.Layers][];
+            int l = 0;
+            foreach (var row in score.Value.EnumerateArray())
+            {
+                if (row.ValueKind != JsonValueKind.Array || row.GetArrayLength() != atlas.Heads) throw bad;
+                rows[l] = new double[atlas.Heads];
+                int h = 0;
+                foreach (var v in row.EnumerateArray())
+                    rows[l][h++] = v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var d) && double.IsFinite(d) ? d : throw bad;
+                l++;
+            }
+            if (!atlas.Scores.TryAdd(score.Name, rows)) throw new HeadWiseException($"{path}: score {ErrorText.Quote(score.Name)} appears twice");
         }
         return atlas;
     }

@@ -17,6 +17,7 @@ public sealed class Sampler
 
     public int Next(ReadOnlySpan<float> logits)
     {
+        CheckFinite(logits);
         if (_temperature == 0) return ArgMax(logits);
         var probs = new double[logits.Length];
         double max = double.NegativeInfinity;
@@ -35,6 +36,14 @@ public sealed class Sampler
             if (r <= 0) return order[i];
         }
         return order[n - 1];
+    }
+
+    /// <summary>NaN or infinite logits come from NaN/Inf weights in the file (or an overflow); no token can be picked from them.</summary>
+    public static void CheckFinite(ReadOnlySpan<float> logits)
+    {
+        foreach (var l in logits)
+            if (!float.IsFinite(l))
+                throw new HeadWiseException($"the model's logits are not finite ({(float.IsNaN(l) ? "NaN" : l.ToString())}): its weights hold NaN or infinite values, or overflow");
     }
 
     public static int ArgMax(ReadOnlySpan<float> logits)

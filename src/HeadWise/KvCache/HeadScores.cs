@@ -35,10 +35,10 @@ public sealed class HeadScores
     public double[][] PerKvHead(string name, ModelSpec spec, string user, Func<IEnumerable<double>, double>? reduce = null)
     {
         if (!_scores.TryGetValue(name, out var rows))
-            throw new HeadWiseException($"{user} needs the head score '{name}' but {Source} has only: {(_scores.Count == 0 ? "none" : string.Join(", ", _scores.Keys))}");
+            throw new HeadWiseException($"{user} needs the head score {ErrorText.Quote(name)} but {Source} has only: {(_scores.Count == 0 ? "none" : string.Join(", ", _scores.Keys))}");
         int width = rows.Length > 0 ? rows[0].Length : 0;
         if (rows.Length != spec.Layers || rows.Any(r => r.Length != width) || (width != spec.KvHeads && width != spec.Heads))
-            throw new HeadWiseException($"score '{name}' in {Source} is {rows.Length} layers x {string.Join("/", rows.Select(r => r.Length).Distinct())} heads " +
+            throw new HeadWiseException($"score {ErrorText.Quote(name)} in {Source} is {rows.Length} layers x {string.Join("/", rows.Select(r => r.Length).Distinct())} heads " +
                 $"but the model has {spec.Layers} layers x {spec.Heads} heads ({spec.KvHeads} KV heads)");
         if (width == spec.KvHeads) return rows.Select(r => r.ToArray()).ToArray();
         reduce ??= Enumerable.Average;

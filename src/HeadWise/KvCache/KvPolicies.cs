@@ -95,7 +95,7 @@ public static class KvPolicies
             : Use(key, fallback);
 
         public double Double(string key, double fallback) => _values.TryGetValue(key, out var v) && _used.Add(key)
-            ? double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) ? x : throw new HeadWiseException($"{_policy}: {key}='{v}' is not a number")
+            ? double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) && double.IsFinite(x) ? x : throw new HeadWiseException($"{_policy}: {key}='{v}' is not a finite number")
             : Use(key, fallback);
 
         private T Use<T>(string key, T fallback) { _used.Add(key); return fallback; }

@@ -47,7 +47,7 @@ public static class ModelLoader
     private static string DetectFormat(string path)
     {
         Span<byte> magic = stackalloc byte[4];
-        using (var fs = File.OpenRead(path)) magic = magic[..fs.Read(magic)];
+        using (var fs = BoundedFile.OpenRead(path, "model file")) magic = magic[..fs.Read(magic)];
         if (magic.SequenceEqual("GGUF"u8)) return "gguf";
         if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) return "gguf"; // let the reader name the bad magic
         if (path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase)) return "llama2c";
@@ -91,6 +91,8 @@ public static class ModelLoader
         {
             var spec = WithCompute(GgufModelSpec.Read(file), options);
             var tokenizer = options.Tokenizer is { } t ? LoadTokenizerFile(t) : TokenizerFactory.FromGgufMetadata(file.Metadata, path);
+            if (tokenizer.VocabSize > spec.VocabSize)
+                throw new InvalidModelFileException(path, $"the tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary is {spec.VocabSize}");
             using var source = new GgufTensorSource(file, spec);
             return Build(path, "gguf", spec, source, tokenizer);
         }
@@ -131,12 +133,16 @@ public static class ModelLoader
         return Build(path, "onnx", spec, weights, tokenizer);
     }
 
-    /// <summary>tokenizer.json (any kind), vocab.txt (WordPiece, lower-cased as the uncased BERTs are) or a llama2.c tokenizer.bin.</summary>
+    /// <summary>
+    /// tokenizer.json (any kind), vocab.txt (WordPiece, lower-cased as the uncased BERTs are), a SentencePiece
+    /// tokenizer.model or a llama2.c tokenizer.bin.
+    /// </summary>
     public static Tokenizers.ITokenizer LoadTokenizerFile(string path)
     {
         if (!File.Exists(path)) throw new HeadWiseException($"{path}: tokenizer file not found");
         if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return TokenizerJson.Load(path);
         if (path.EndsWith(".txt", StringComparison.OrdinalIgnoreCase)) return WordPieceTokenizer.FromVocabFile(path);
+        if (path.EndsWith(".model", StringComparison.OrdinalIgnoreCase)) return SentencePieceModelFile.Load(path);
         return TokenizerFactory.FromLlama2cFile(path);
     }
 }

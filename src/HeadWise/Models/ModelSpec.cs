@@ -100,11 +100,17 @@ public sealed record ModelSpec
     public int QDim => Heads * HeadDim;
     public int KvDim => KvHeads * HeadDim;
 
-    /// <summary>Checks the numbers agree with each other; throws naming the field that does not.</summary>
+    /// <summary>The most layers any loader accepts (the largest released models have about 128).</summary>
+    public const int MaxLayers = 1024;
+
+    /// <summary>
+    /// Checks the numbers agree with each other and are finite and in range; throws naming the field that is not.
+    /// Every loader calls it before anything is sized by these numbers.
+    /// </summary>
     public void Validate(string source)
     {
         void Require(bool ok, string what) { if (!ok) throw new InvalidModelFileException(source, what); }
-        Require(Layers > 0 && Layers <= 1024, $"layer count {Layers} is out of range (1..1024)");
+        Require(Layers > 0 && Layers <= MaxLayers, $"layer count {Layers} is out of range (1..{MaxLayers})");
         Require(Dim > 0 && Dim <= 1 << 16, $"hidden size {Dim} is out of range");
         Require(Heads > 0 && Heads <= 1024, $"head count {Heads} is out of range");
         Require(KvHeads > 0 && KvHeads <= Heads && Heads % KvHeads == 0, $"KV head count {KvHeads} must divide the head count {Heads}");
@@ -113,6 +119,20 @@ public sealed record ModelSpec
         Require(FfnDim > 0 && FfnDim <= 1 << 18, $"feed-forward size {FfnDim} is out of range");
         Require(VocabSize > 0 && VocabSize <= 1 << 24, $"vocabulary size {VocabSize} is out of range");
         Require(ContextLength > 0 && ContextLength <= 1 << 24, $"context length {ContextLength} is out of range");
-        Require(RopeTheta > 0, $"rope theta {RopeTheta} must be positive");
+        Require(double.IsFinite(NormEps) && NormEps > 0 && NormEps <= 0.1, $"norm epsilon {NormEps} is out of range (a finite number in (0, 0.1])");
+        Require(Positions != PositionKind.Rope || double.IsFinite(RopeTheta) && RopeTheta > 1 && RopeTheta <= 1e12,
+            $"rope theta {RopeTheta} is out of range (a finite number in (1, 1e12])");
+        Require(TokenTypes is >= 0 and <= 1 << 16, $"token type count {TokenTypes} is out of range");
+        if (RopeScaling is { } s)
+        {
+            Require(s.Type is "linear" or "llama3", $"rope scaling type {ErrorText.Quote(s.Type)} is not supported (linear, llama3)");
+            Require(double.IsFinite(s.Factor) && s.Factor > 0 && s.Factor <= 1e6, $"rope scaling factor {s.Factor} is out of range (a finite number in (0, 1e6])");
+            if (s.Type == "llama3")
+            {
+                Require(double.IsFinite(s.LowFreqFactor) && s.LowFreqFactor > 0 && double.IsFinite(s.HighFreqFactor) && s.HighFreqFactor > s.LowFreqFactor,
+                    $"rope scaling low/high frequency factors {s.LowFreqFactor}/{s.HighFreqFactor} must be finite, positive and low < high");
+                Require(s.OriginalContext > 0, $"rope scaling original context {s.OriginalContext} must be positive");
+            }
+        }
     }
 }

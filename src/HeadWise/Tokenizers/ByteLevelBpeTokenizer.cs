@@ -14,6 +14,15 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     /// <summary>The GPT-2 pre-tokenizer split.</summary>
     public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
+    /// <summary>
+    /// The longest one match of the pre-tokenizer regex may take: patterns come from files, and a catastrophic one
+    /// ((a+)+$) would otherwise spin forever on a prompt. Real patterns take microseconds.
+    /// </summary>
+    public static readonly TimeSpan PatternTimeout = TimeSpan.FromSeconds(1);
+    /// <summary>The longest pre-tokenizer pattern accepted (real ones are under 200 characters).</summary>
+    public const int MaxPatternLength = 4096;
+
+    private readonly string _source;
     private readonly string[] _tokens;
     private readonly TokenType[] _types;
     private readonly byte[][] _decodeBytes;
@@ -34,6 +43,7 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         VocabularyChecks.IdInRange(source, eosId, tokens.Length, "EOS id");
         if (tokens.Any(t => t is null)) throw new InvalidModelFileException(source, "the token list contains a null entry");
 
+        _source = source;
         _tokens = tokens;
         _types = VocabularyChecks.Types(source, tokenTypes, tokens.Length);
         BosId = bosId; EosId = eosId;
@@ -43,10 +53,13 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         for (int i = 0; i < tokens.Length; i++) vocab[tokens[i]] = i;   // duplicates: the last id wins, as in llama.cpp
         for (int i = 0; i < merges.Length; i++)
             if (merges[i] is null || merges[i].IndexOf(' ', 1) < 0)
-                throw new InvalidModelFileException(source, $"merge {i} (\"{merges[i]}\") is not of the form \"left right\"");
+                throw new InvalidModelFileException(source, $"merge {i} ({ErrorText.Quote(merges[i])}) is not of the form \"left right\"");
 
         Regex pattern;
-        try { pattern = new Regex(preTokenizerPattern ?? Gpt2Pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant); }
+        if (preTokenizerPattern is { Length: 0 }) throw new InvalidModelFileException(source, "the pre-tokenizer pattern is empty");
+        if (preTokenizerPattern is { Length: > MaxPatternLength })
+            throw new InvalidModelFileException(source, $"the pre-tokenizer pattern is {preTokenizerPattern.Length:N0} characters; at most {MaxPatternLength:N0} are accepted");
+        try { pattern = new Regex(preTokenizerPattern ?? Gpt2Pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant, PatternTimeout); }
         catch (ArgumentException e) { throw new InvalidModelFileException(source, $"pre-tokenizer pattern does not compile: {e.Message}"); }
 
         try
@@ -84,7 +97,14 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         ArgumentNullException.ThrowIfNull(text);
         var ids = new List<int>(text.Length / 3 + 2);
         if (addBos && BosId is int bos) ids.Add(bos);
-        void EncodeRun(string run) => ids.AddRange(_inner.EncodeToIds(run));
+        void EncodeRun(string run)
+        {
+            try { ids.AddRange(_inner.EncodeToIds(run)); }
+            catch (RegexMatchTimeoutException)
+            {
+                throw new InvalidModelFileException(_source, $"the pre-tokenizer regex took over {PatternTimeout.TotalSeconds:0.#} s on one match of this text: the pattern backtracks catastrophically");
+            }
+        }
         if (parseSpecial) _specials.Split(text, EncodeRun, ids.Add);
         else if (text.Length > 0) EncodeRun(text);
         return ids;

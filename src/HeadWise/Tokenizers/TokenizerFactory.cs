@@ -67,7 +67,7 @@ public static class TokenizerFactory
                         $"tokenizer.ggml.pre = \"{pre}\" is not a supported pre-tokenizer (supported: {string.Join(", ", PreTokenizerPatterns.Keys)})");
                 return new ByteLevelBpeTokenizer(tokens, merges, types, bos, eos, m.Bool("tokenizer.ggml.add_bos_token") ?? false, pattern, sourcePath);
             default:
-                throw new InvalidModelFileException(sourcePath, $"tokenizer.ggml.model = \"{model}\" is not supported (supported: llama, gpt2)");
+                throw new InvalidModelFileException(sourcePath, $"tokenizer.ggml.model = {ErrorText.Quote(model)} is not supported (supported: llama, gpt2)");
         }
     }
 }

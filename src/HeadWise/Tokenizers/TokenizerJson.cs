@@ -33,6 +33,8 @@ public sealed record TokenizerJsonModel
     public bool Lowercase { get; init; }
     /// <summary>SentencePiece style with a normalizer (Llama-2 layout): the Rust library's text pipeline (<see cref="HfTextPipeline"/>).</summary>
     public HfTextPipeline? Pipeline { get; init; }
+    /// <summary>WordPiece: drop accents (BertNormalizer strip_accents; null follows lowercase, as in tokenizers).</summary>
+    public bool StripAccents { get; init; }
     public string Source { get; init; } = "(tokenizer.json)";
 
     /// <summary>SentencePiece scores from the merge order: a piece made by an earlier merge scores higher.</summary>
@@ -59,7 +61,7 @@ public sealed record TokenizerJsonModel
     {
         "llama" => new SentencePieceBpeTokenizer(Tokens, Scores(), Types, BosId, EosId, UnkId, AddBos, AddSpacePrefix, Source, Pipeline),
         "gpt2" => new ByteLevelBpeTokenizer(Tokens, Merges, Types, BosId, EosId, AddBos, Pattern, Source),
-        _ => WordPieceTokenizer.FromTokens(Tokens, Lowercase, Source),
+        _ => WordPieceTokenizer.FromTokens(Tokens, Lowercase, Source, StripAccents),
     };
 }
 
@@ -70,16 +72,14 @@ public static class TokenizerJson
 
     public static TokenizerJsonModel Read(string path)
     {
-        if (!File.Exists(path)) throw new InvalidModelFileException(path, "file not found");
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllBytes(path)); }
-        catch (JsonException e) { throw new InvalidModelFileException(path, $"not valid JSON: {e.Message}"); }
-        using (doc) return Parse(doc.RootElement, path);
+        using var doc = Formats.BoundedFile.ReadJson(path, "tokenizer.json", Formats.FileLimits.TokenizerJson);
+        return Parse(doc.RootElement, path);
     }
 
     private static TokenizerJsonModel Parse(JsonElement root, string path)
     {
         InvalidModelFileException Bad(string what) => new(path, what);
+        TokenizerJsonFields.Check(root, path);
         if (!root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object) throw Bad("field 'model' is missing");
         var type = Str(model, "type") ?? (model.TryGetProperty("merges", out _) ? "BPE" : null) ?? throw Bad("field 'model.type' is missing");
         if (!model.TryGetProperty("vocab", out var vocab) || vocab.ValueKind != JsonValueKind.Object) throw Bad("field 'model.vocab' must be an object");
@@ -88,32 +88,39 @@ public static class TokenizerJson
         foreach (var p in vocab.EnumerateObject())
         {
             if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out var id) || id < 0)
-                throw Bad($"model.vocab['{p.Name}'] must be a non-negative integer id");
+                throw Bad($"model.vocab[{ErrorText.Quote(p.Name)}] must be a non-negative integer id");
             byId[id] = p.Name;
         }
         var special = new HashSet<int>();
         var added = new HashSet<int>();
         var normalizedAdded = new HashSet<int>();
-        if (root.TryGetProperty("added_tokens", out var addedTokens) && addedTokens.ValueKind == JsonValueKind.Array)
+        if (root.TryGetProperty("added_tokens", out var addedTokens) && addedTokens.ValueKind != JsonValueKind.Null)
+        {
+            if (addedTokens.ValueKind != JsonValueKind.Array) throw Bad("field 'added_tokens' must be an array");
+            int i = 0;
             foreach (var a in addedTokens.EnumerateArray())
             {
-                var id = a.GetProperty("id").GetInt32();
-                byId[id] = a.GetProperty("content").GetString() ?? throw Bad($"added token {id} has no content");
+                if (a.ValueKind != JsonValueKind.Object) throw Bad($"added_tokens[{i}] must be an object");
+                if (!a.TryGetProperty("id", out var idElement) || idElement.ValueKind != JsonValueKind.Number || !idElement.TryGetInt32(out var id) || id < 0)
+                    throw Bad($"added_tokens[{i}].id must be a non-negative integer");
+                byId[id] = Str(a, "content") ?? throw Bad($"added_tokens[{i}].content must be a string");
                 added.Add(id);
                 bool isSpecial = a.TryGetProperty("special", out var sp) && sp.ValueKind == JsonValueKind.True;
                 if (isSpecial) special.Add(id);
                 // Matched in the normalized text (content normalized too) or in the raw text; the library's default is !special.
                 if (a.TryGetProperty("normalized", out var nz0) ? nz0.ValueKind == JsonValueKind.True : !isSpecial) normalizedAdded.Add(id);
+                i++;
             }
+        }
         if (byId.Count == 0) throw Bad("the vocabulary is empty");
-        int count = byId.Keys.Max() + 1;
+        long count = (long)byId.Keys.Max() + 1;
         if (count != byId.Count) throw Bad($"token ids are not contiguous: {byId.Count} tokens but the largest id is {count - 1}");
         var tokens = byId.Values.ToArray();
         var index = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < tokens.Length; i++) index.TryAdd(tokens[i], i);
         int? Id(string? token) => token is not null && index.TryGetValue(token, out var i) ? i : null;
 
-        var (bosToken, eosToken, addBos) = PostProcessor(root);
+        var (bosToken, eosToken, addBos) = PostProcessor(root, path);
         var unk = Id(Str(model, "unk_token"));
         var types = new int[tokens.Length];
         for (int i = 0; i < tokens.Length; i++)
@@ -128,6 +135,9 @@ public static class TokenizerJson
                     Kind = "wordpiece", Tokens = tokens, Types = types, UnkId = unk, Source = path,
                     BosId = Id(bosToken ?? "[CLS]"), EosId = Id(eosToken ?? "[SEP]"), AddBos = true,
                     Lowercase = norm.ValueKind == JsonValueKind.Object && norm.TryGetProperty("lowercase", out var lc) && lc.ValueKind == JsonValueKind.True,
+                    StripAccents = norm.ValueKind == JsonValueKind.Object && norm.TryGetProperty("strip_accents", out var sa) && sa.ValueKind != JsonValueKind.Null
+                        ? sa.ValueKind == JsonValueKind.True
+                        : norm.ValueKind == JsonValueKind.Object && norm.TryGetProperty("lowercase", out var lc2) && lc2.ValueKind == JsonValueKind.True,
                 };
             case "BPE":
                 var merges = Merges(model, path);
@@ -139,8 +149,8 @@ public static class TokenizerJson
                     // SentencePiece style: '▁' for spaces, a '▁' before the text, <0xNN> byte pieces.
                     for (int i = 0; i < tokens.Length; i++)
                         if (types[i] == (int)TokenType.Normal && SentencePieceBpeTokenizer.TryParseBytePiece(tokens[i], out _)) types[i] = (int)TokenType.Byte;
-                    bool prefix = Has(normalizer, "Prepend") || Metaspace(pre) is { } ms && (ms.TryGetProperty("prepend_scheme", out var ps)
-                        ? ps.GetString() is not "never" : !ms.TryGetProperty("add_prefix_space", out var aps) || aps.ValueKind != JsonValueKind.False);
+                    bool prefix = Has(normalizer, "Prepend") || Metaspace(pre) is { } ms && (ms.TryGetProperty("prepend_scheme", out _)
+                        ? Str(ms, "prepend_scheme") is not "never" : !ms.TryGetProperty("add_prefix_space", out var aps) || aps.ValueKind != JsonValueKind.False);
                     var textNormalizer = HfNormalizer.Parse(normalizer, path);
                     return new TokenizerJsonModel
                     {
@@ -159,23 +169,28 @@ public static class TokenizerJson
                     BosId = Id(bosToken) ?? eosGuess, EosId = eosGuess, AddBos = addBos, Pattern = pattern,
                 };
             default:
-                throw Bad($"model.type '{type}' is not supported (BPE, WordPiece)");
+                throw Bad($"model.type {ErrorText.Quote(type)} is not supported (BPE, WordPiece)");
         }
     }
 
     private static string[] Merges(JsonElement model, string path)
     {
-        if (!model.TryGetProperty("merges", out var m) || m.ValueKind != JsonValueKind.Array) return [];
+        if (!model.TryGetProperty("merges", out var m) || m.ValueKind == JsonValueKind.Null) return [];
+        if (m.ValueKind != JsonValueKind.Array) throw new InvalidModelFileException(path, "field 'model.merges' must be an array");
         var list = new string[m.GetArrayLength()];
         int i = 0;
         foreach (var e in m.EnumerateArray())
-            list[i++] = e.ValueKind switch
+        {
+            list[i] = e.ValueKind switch
             {
                 JsonValueKind.String => e.GetString()!,
                 // tokenizers >= 0.20 write ["left", "right"]
-                JsonValueKind.Array when e.GetArrayLength() == 2 => e[0].GetString() + " " + e[1].GetString(),
+                JsonValueKind.Array when e.GetArrayLength() == 2 && e[0].ValueKind == JsonValueKind.String && e[1].ValueKind == JsonValueKind.String
+                    => e[0].GetString() + " " + e[1].GetString(),
                 _ => throw new InvalidModelFileException(path, $"model.merges[{i}] is neither \"a b\" nor [\"a\", \"b\"]"),
             };
+            i++;
+        }
         return list;
     }
 
@@ -183,37 +198,69 @@ public static class TokenizerJson
     private static string PreTokenizerPattern(JsonElement pre, string path)
     {
         if (pre.ValueKind != JsonValueKind.Object) throw new InvalidModelFileException(path, "a byte-level BPE tokenizer needs a pre_tokenizer");
-        var parts = Str(pre, "type") == "Sequence" ? pre.GetProperty("pretokenizers").EnumerateArray().ToList() : [pre];
-        foreach (var part in parts)
+        foreach (var part in Items(pre, "pretokenizers", "pre_tokenizer", path))
         {
-            if (Str(part, "type") == "Split" && part.TryGetProperty("pattern", out var pat))
-                return Str(pat, "Regex") ?? System.Text.RegularExpressions.Regex.Escape(Str(pat, "String") ?? "");
+            if (Str(part, "type") == "Split") return SplitPattern(part, path);
             if (Str(part, "type") == "ByteLevel" && (!part.TryGetProperty("use_regex", out var ur) || ur.ValueKind != JsonValueKind.False))
                 return ByteLevelBpeTokenizer.Gpt2Pattern;
         }
         throw new InvalidModelFileException(path, "pre_tokenizer has neither a Split regex nor ByteLevel with use_regex");
     }
 
+    /// <summary>
+    /// Split's pattern: {"Regex": "..."} compiled as is (with a match timeout, in the tokenizer) or {"String": "..."}
+    /// matched literally. An empty or non-string pattern is refused: it would split nothing, or everything, silently.
+    /// </summary>
+    private static string SplitPattern(JsonElement split, string path)
+    {
+        if (!split.TryGetProperty("pattern", out var pattern) || pattern.ValueKind != JsonValueKind.Object)
+            throw new InvalidModelFileException(path, "pre_tokenizer Split needs a 'pattern' object ({\"Regex\": ...} or {\"String\": ...})");
+        foreach (var (key, literal) in new[] { ("Regex", false), ("String", true) })
+        {
+            if (!pattern.TryGetProperty(key, out var value)) continue;
+            if (value.ValueKind != JsonValueKind.String || value.GetString() is not { Length: > 0 } text)
+                throw new InvalidModelFileException(path, $"pre_tokenizer Split pattern.{key} must be a non-empty string");
+            return literal ? System.Text.RegularExpressions.Regex.Escape(text) : text;
+        }
+        throw new InvalidModelFileException(path, "pre_tokenizer Split pattern has neither 'Regex' nor 'String'");
+    }
+
     /// <summary>The special tokens the post-processor wraps a single text in: (BOS, EOS, whether BOS is added).</summary>
-    private static (string? Bos, string? Eos, bool AddBos) PostProcessor(JsonElement root)
+    private static (string? Bos, string? Eos, bool AddBos) PostProcessor(JsonElement root, string path)
     {
         if (!root.TryGetProperty("post_processor", out var pp) || pp.ValueKind != JsonValueKind.Object) return (null, null, false);
-        var list = Str(pp, "type") == "Sequence" ? pp.GetProperty("processors").EnumerateArray().ToList() : [pp];
-        foreach (var proc in list)
+        foreach (var proc in Items(pp, "processors", "post_processor", path))
         {
             switch (Str(proc, "type"))
             {
                 case "BertProcessing" or "RobertaProcessing":
-                    return (proc.GetProperty("cls")[0].GetString(), proc.GetProperty("sep")[0].GetString(), true);
+                    return (PairToken(proc, "cls", path), PairToken(proc, "sep", path), true);
                 case "TemplateProcessing" when proc.TryGetProperty("single", out var single):
+                    if (single.ValueKind != JsonValueKind.Array) throw new InvalidModelFileException(path, "post_processor TemplateProcessing 'single' must be an array");
                     var items = single.EnumerateArray().ToList();
-                    int seq = items.FindIndex(x => x.TryGetProperty("Sequence", out _));
-                    string? SpecialAt(int i) => i >= 0 && i < items.Count && items[i].TryGetProperty("SpecialToken", out var st) ? Str(st, "id") : null;
+                    int seq = items.FindIndex(x => x.ValueKind == JsonValueKind.Object && x.TryGetProperty("Sequence", out _));
+                    string? SpecialAt(int i) => i >= 0 && i < items.Count && items[i].ValueKind == JsonValueKind.Object
+                        && items[i].TryGetProperty("SpecialToken", out var st) ? Str(st, "id") : null;
                     var bos = SpecialAt(seq - 1);
                     return (bos, SpecialAt(seq + 1), bos is not null);
             }
         }
         return (null, null, false);
+    }
+
+    /// <summary>BertProcessing's cls/sep: ["token", id].</summary>
+    private static string PairToken(JsonElement processor, string field, string path) =>
+        processor.TryGetProperty(field, out var pair) && pair.ValueKind == JsonValueKind.Array && pair.GetArrayLength() >= 1
+        && pair[0].ValueKind == JsonValueKind.String ? pair[0].GetString()!
+            : throw new InvalidModelFileException(path, $"post_processor {Str(processor, "type")} needs {ErrorText.Quote(field)} as [\"token\", id]");
+
+    /// <summary>A Sequence's parts (its array field), or the element itself.</summary>
+    private static List<JsonElement> Items(JsonElement e, string arrayField, string what, string path)
+    {
+        if (Str(e, "type") != "Sequence") return [e];
+        if (!e.TryGetProperty(arrayField, out var parts) || parts.ValueKind != JsonValueKind.Array)
+            throw new InvalidModelFileException(path, $"{what} Sequence needs an array {ErrorText.Quote(arrayField)}");
+        return parts.EnumerateArray().ToList();
     }
 
     private static bool Has(JsonElement e, string type)
@@ -229,7 +276,7 @@ public static class TokenizerJson
     {
         if (pre.ValueKind != JsonValueKind.Object) return null;
         if (Str(pre, "type") == "Metaspace") return pre;
-        if (pre.TryGetProperty("pretokenizers", out var arr))
+        if (pre.TryGetProperty("pretokenizers", out var arr) && arr.ValueKind == JsonValueKind.Array)
             foreach (var x in arr.EnumerateArray()) if (Str(x, "type") == "Metaspace") return x;
         return null;
     }

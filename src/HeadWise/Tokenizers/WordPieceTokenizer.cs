@@ -22,11 +22,11 @@ public sealed class WordPieceTokenizer : ITokenizer
     /// <summary>Reads a vocab.txt (one token per line, the line number is the id).</summary>
     public static WordPieceTokenizer FromVocabFile(string path, bool lowercase = true)
     {
-        if (!File.Exists(path)) throw new InvalidModelFileException(path, "vocabulary file not found");
-        return FromTokens(File.ReadAllLines(path), lowercase, path);
+        return FromTokens(Formats.BoundedFile.ReadAllLines(path, "vocabulary file", Formats.FileLimits.Vocabulary), lowercase, path);
     }
 
-    public static WordPieceTokenizer FromTokens(string[] tokens, bool lowercase, string source)
+    /// <param name="stripAccents">Drop combining marks after lower-casing (BertNormalizer strip_accents).</param>
+    public static WordPieceTokenizer FromTokens(string[] tokens, bool lowercase, string source, bool stripAccents = false)
     {
         VocabularyChecks.NotEmpty(source, tokens, "the token list");
         foreach (var required in new[] { "[CLS]", "[SEP]", "[UNK]", "[PAD]", "[MASK]" })
@@ -34,7 +34,7 @@ public sealed class WordPieceTokenizer : ITokenizer
         var text = new MemoryStream(Encoding.UTF8.GetBytes(string.Join("\n", tokens) + "\n"));
         try
         {
-            var inner = BertTokenizer.Create(text, new BertOptions { LowerCaseBeforeTokenization = lowercase });
+            var inner = BertTokenizer.Create(text, new BertOptions { LowerCaseBeforeTokenization = lowercase, RemoveNonSpacingMarks = stripAccents });
             return new WordPieceTokenizer(tokens, inner);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)

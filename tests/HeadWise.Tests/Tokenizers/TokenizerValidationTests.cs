@@ -59,7 +59,7 @@ public sealed class TokenizerValidationTests
     {
         var meta = LlamaMeta();
         meta["tokenizer.ggml.model"] = "bert";
-        Fails(() => TokenizerFactory.FromGgufMetadata(meta, "m.gguf"), "m.gguf", "\"bert\"", "not supported");
+        Fails(() => TokenizerFactory.FromGgufMetadata(meta, "m.gguf"), "m.gguf", "'bert'", "not supported");
         meta.Remove("tokenizer.ggml.model");
         Fails(() => TokenizerFactory.FromGgufMetadata(meta, "m.gguf"), "tokenizer.ggml.model is missing");
         meta = LlamaMeta();

@@ -35,7 +35,7 @@ public sealed partial class SentenceSource
 
     private static SentenceSource Split(string path)
     {
-        var text = WhiteSpace().Replace(File.ReadAllText(path).Replace('_', ' '), " ");
+        var text = WhiteSpace().Replace(Formats.BoundedFile.ReadAllText(path, "haystack text", Formats.FileLimits.Text).Replace('_', ' '), " ");
         var sentences = SentenceEnd().Split(text)
             .Select(s => s.Trim())
             .Where(s => s.Length > 0 && char.IsUpper(s[0]) && !s.Any(char.IsDigit))

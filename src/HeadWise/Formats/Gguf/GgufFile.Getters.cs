@@ -75,12 +75,13 @@ public sealed partial class GgufFile
 
     private object Require(string key) => Metadata.TryGetValue(key, out var v) ? v : throw Missing(key);
 
-    private InvalidModelFileException Missing(string key) => new(Path, $"metadata key '{key}' is missing");
+    private InvalidModelFileException Missing(string key) => new(Path, $"metadata key {ErrorText.Quote(key)} is missing");
 
     private InvalidModelFileException Error(string key, object value, string expected) =>
-        new(Path, $"metadata key '{key}' has type {Describe(value)}, expected {expected}");
+        new(Path, $"metadata key {ErrorText.Quote(key)} has type {Describe(value)}, expected {expected}");
 
-    private static string Describe(object v) => v is Array a ? $"{a.GetType().GetElementType()!.Name}[{a.Length}]" : $"{v.GetType().Name} ({v})";
+    private static string Describe(object v) => v is Array a ? $"{a.GetType().GetElementType()!.Name}[{a.Length}]"
+        : $"{v.GetType().Name} ({(v is string s ? ErrorText.Quote(s) : v)})";
 
     private static bool TryInteger(object v, out long value)
     {

@@ -85,9 +85,7 @@ public sealed unsafe partial class GgufFile : IDisposable
     {
         ArgumentNullException.ThrowIfNull(path);
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("GGUF reading needs a little-endian host");
-        if (!File.Exists(path)) throw new InvalidModelFileException(path, "file not found");
-
-        var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
+        var fs = BoundedFile.OpenRead(path, "GGUF file");
         var length = fs.Length;
         if (length < 24) // magic + version + two counts; also: an empty file cannot be mapped
         {

@@ -84,7 +84,7 @@ internal sealed unsafe class GgufMetadataReader
         GgufValueType.Int64 => (long)ReadUInt64(key),
         GgufValueType.Float64 => BitConverter.UInt64BitsToDouble(ReadUInt64(key)),
         GgufValueType.Array => ReadArray(key, depth),
-        _ => throw Error($"metadata key '{key}' has unknown value type {(uint)type}"),
+        _ => throw Error($"metadata key {ErrorText.Quote(key)} has unknown value type {(uint)type}"),
     };
 
     private bool ReadBool(string key)
@@ -94,7 +94,7 @@ internal sealed unsafe class GgufMetadataReader
         {
             0 => false,
             1 => true,
-            _ => throw Error($"metadata key '{key}': bool value {b} is neither 0 nor 1"),
+            _ => throw Error($"metadata key {ErrorText.Quote(key)}: bool value {b} is neither 0 nor 1"),
         };
     }
 
@@ -112,10 +112,10 @@ internal sealed unsafe class GgufMetadataReader
 
     private object ReadArray(string key, int depth)
     {
-        if (depth >= MaxNesting) throw Error($"metadata key '{key}': arrays nested deeper than {MaxNesting}");
+        if (depth >= MaxNesting) throw Error($"metadata key {ErrorText.Quote(key)}: arrays nested deeper than {MaxNesting}");
         var elemId = ReadUInt32($"array element type of {key}");
         var elem = (GgufValueType)elemId;
-        if (elemId > (uint)GgufValueType.Float64) throw Error($"metadata key '{key}' has unknown array element type {elemId}");
+        if (elemId > (uint)GgufValueType.Float64) throw Error($"metadata key {ErrorText.Quote(key)} has unknown array element type {elemId}");
         var n = (int)Math.Min(int.MaxValue, ReadCount($"array length of {key}", MinSize(elem)));
         switch (elem)
         {

@@ -12,15 +12,15 @@ public static class GgufModelSpec
         string arch = file.Architecture;
         if (!SupportedArchitectures.Contains(arch))
             throw new InvalidModelFileException(file.Path,
-                $"architecture '{arch}' is not supported (supported: {string.Join(", ", SupportedArchitectures)})");
-        int Int(string key) => checked((int)file.GetInteger($"{arch}.{key}"));
-        int? OptInt(string key) => file.TryGetInteger($"{arch}.{key}", out var v) ? checked((int)v) : null;
+                $"architecture {ErrorText.Quote(arch)} is not supported (supported: {string.Join(", ", SupportedArchitectures)})");
+        int Int(string key) => ToInt(file, $"{arch}.{key}", file.GetInteger($"{arch}.{key}"));
+        int? OptInt(string key) => file.TryGetInteger($"{arch}.{key}", out var v) ? ToInt(file, $"{arch}.{key}", v) : null;
         double? OptNum(string key) => file.TryGetNumber($"{arch}.{key}", out var v) ? v : null;
 
         int dim = Int("embedding_length"), heads = Int("attention.head_count");
-        int vocab = file.TryGetInteger($"{arch}.vocab_size", out var vs) ? checked((int)vs)
+        int vocab = file.TryGetInteger($"{arch}.vocab_size", out var vs) ? ToInt(file, $"{arch}.vocab_size", vs)
             : file.ContainsKey("tokenizer.ggml.tokens") ? file.GetArray<string>("tokenizer.ggml.tokens").Length
-            : checked((int)file.GetTensor("token_embd.weight").TorchShape[0]);
+            : ToInt(file, "token_embd.weight rows", file.GetTensor("token_embd.weight").TorchShape[0]);
         bool gpt2 = arch == "gpt2";
         bool tied = !file.TryGetTensor("output.weight", out _);
         var spec = new ModelSpec
@@ -52,6 +52,11 @@ public static class GgufModelSpec
         spec.Validate(file.Path);
         return spec;
     }
+
+    /// <summary>A count from the metadata as int; ModelSpec.Validate then checks its range.</summary>
+    private static int ToInt(GgufFile file, string key, long value) =>
+        value is >= 0 and <= int.MaxValue ? (int)value
+            : throw new InvalidModelFileException(file.Path, $"metadata key {ErrorText.Quote(key)} is {value}, out of range (0..{int.MaxValue})");
 
     private static RopeScaling? ReadRopeScaling(GgufFile file, string arch)
     {

@@ -35,7 +35,7 @@ public sealed class HfCheckpoint : ITensorSource
         if (!System.IO.Directory.Exists(directory)) throw new InvalidModelFileException(directory, "model folder not found");
         var configPath = Path.Combine(directory, "config.json");
         if (!File.Exists(configPath)) throw new InvalidModelFileException(directory, "config.json is missing");
-        var (spec, biases) = HfConfig.ParseWithBiases(File.ReadAllText(configPath), configPath);
+        var (spec, biases) = HfConfig.ParseWithBiases(HfConfig.ReadText(configPath), configPath);
 
         var weights = OpenWeights(directory);
         try

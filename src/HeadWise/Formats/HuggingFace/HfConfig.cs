@@ -10,9 +10,11 @@ public static class HfConfig
 
     public static ModelSpec Load(string configPath)
     {
-        if (!File.Exists(configPath)) throw new InvalidModelFileException(configPath, "file not found");
-        return Parse(File.ReadAllText(configPath), configPath);
+        return Parse(ReadText(configPath), configPath);
     }
+
+    /// <summary>config.json's text, bounded (<see cref="FileLimits.JsonConfig"/>).</summary>
+    internal static string ReadText(string configPath) => BoundedFile.ReadAllText(configPath, "config.json", FileLimits.JsonConfig);
 
     /// <param name="source">Path used in error messages.</param>
     public static ModelSpec Parse(string json, string source) => ParseWithBiases(json, source).Spec;
@@ -55,7 +57,7 @@ public static class HfConfig
     private static ModelSpec Decoder(Fields c, string type)
     {
         var act = c.OptString("hidden_act") ?? "silu";
-        if (act != "silu") throw new InvalidModelFileException(c.Source, $"field 'hidden_act' is '{act}'; {type} needs 'silu' (SwiGLU)");
+        if (act != "silu") throw new InvalidModelFileException(c.Source, $"field 'hidden_act' is {ErrorText.Quote(act)}; {type} needs 'silu' (SwiGLU)");
         var dim = c.Int("hidden_size");
         var heads = c.Int("num_attention_heads");
         return new ModelSpec
@@ -113,7 +115,7 @@ public static class HfConfig
         var heads = c.Int("num_attention_heads");
         var posType = c.OptString("position_embedding_type") ?? "absolute";
         if (posType != "absolute")
-            throw new InvalidModelFileException(c.Source, $"field 'position_embedding_type' is '{posType}'; only 'absolute' is supported");
+            throw new InvalidModelFileException(c.Source, $"field 'position_embedding_type' is {ErrorText.Quote(posType)}; only 'absolute' is supported");
         return new ModelSpec
         {
             Architecture = "bert",
@@ -158,7 +160,7 @@ public static class HfConfig
             "linear" => new RopeScaling("linear", s.Double("factor")),
             "llama3" => new RopeScaling("llama3", s.Double("factor"), s.OptDouble("low_freq_factor") ?? 1,
                 s.OptDouble("high_freq_factor") ?? 4, s.OptInt("original_max_position_embeddings") ?? 8192),
-            _ => throw new InvalidModelFileException(c.Source, $"rope_scaling type '{type}' is not supported (linear, llama3)"),
+            _ => throw new InvalidModelFileException(c.Source, $"rope_scaling type {ErrorText.Quote(type)} is not supported (linear, llama3)"),
         };
     }
 
@@ -178,10 +180,11 @@ public static class HfConfig
         private InvalidModelFileException Bad(string name, string what) => new(Source, $"field '{Prefix}{name}' {what}");
 
         public int? OptInt(string name) => Get(name) is { } v
-            ? v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : throw Bad(name, $"must be an integer (found {v.GetRawText()})")
+            ? v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : throw Bad(name, $"must be an integer (found {ErrorText.Quote(v.GetRawText(), 40)})")
             : null;
         public double? OptDouble(string name) => Get(name) is { } v
-            ? v.ValueKind == JsonValueKind.Number ? v.GetDouble() : throw Bad(name, $"must be a number (found {v.GetRawText()})")
+            ? v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var d) && double.IsFinite(d) ? d
+                : throw Bad(name, $"must be a finite number (found {ErrorText.Quote(v.GetRawText(), 40)})")
             : null;
         public bool? OptBool(string name) => Get(name) is { } v
             ? v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : throw Bad(name, "must be true or false")

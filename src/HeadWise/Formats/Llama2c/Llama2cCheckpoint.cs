@@ -44,8 +44,7 @@ public sealed unsafe class Llama2cCheckpoint : IDisposable
     public static Llama2cCheckpoint Open(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (!File.Exists(path)) throw new InvalidModelFileException(path, "file not found");
-        var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
+        FileStream? fs = BoundedFile.OpenRead(path, "llama2.c checkpoint");
         try
         {
             var length = fs.Length;
@@ -56,15 +55,13 @@ public sealed unsafe class Llama2cCheckpoint : IDisposable
                 throw new InvalidModelFileException(path, "versioned llama2.c export (magic \"ak42\") is not supported; export with the legacy (version 0) format");
             var header = ParseHeader(raw);
             if (header.Problem() is { } problem) throw new InvalidModelFileException(path, problem);
-            List<Entry> layout;
-            long floats;
-            try { (layout, floats) = Layout(header); }
-            catch (OverflowException) { throw new InvalidModelFileException(path, $"header {header} implies a size that overflows"); }
-            var expected = Llama2cHeader.Bytes + floats * 4;
+            // The size the header implies is checked against the file before anything is sized by the header.
+            var expected = (Int128)Llama2cHeader.Bytes + header.FloatCount() * 4;
             if (length != expected)
                 throw new InvalidModelFileException(path, length < expected
                     ? $"truncated file: {length} bytes, but the header ({header}) implies {expected} bytes"
                     : $"file is {length} bytes, but the header ({header}) implies {expected} bytes: {length - expected} unexpected trailing bytes");
+            var (layout, _) = Layout(header);
 
             var map = MemoryMappedFile.CreateFromFile(fs, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
             fs = null;
@@ -146,7 +143,7 @@ public sealed unsafe class Llama2cCheckpoint : IDisposable
         ObjectDisposedException.ThrowIf(_base == null, this);
         var e = Find(name);
         if (destination.Length != e.Count)
-            throw new ArgumentException($"destination has {destination.Length} elements but tensor '{name}' has {e.Count}", nameof(destination));
+            throw new ArgumentException($"destination has {destination.Length} elements but tensor {ErrorText.Quote(name)} has {e.Count}", nameof(destination));
         new ReadOnlySpan<float>(_base + Llama2cHeader.Bytes + e.FloatOffset * 4, destination.Length).CopyTo(destination);
     }
 
@@ -158,7 +155,7 @@ public sealed unsafe class Llama2cCheckpoint : IDisposable
     }
 
     private Entry Find(string name) =>
-        _byName.TryGetValue(name, out var e) ? e : throw new InvalidModelFileException(Path, $"no tensor named '{name}'");
+        _byName.TryGetValue(name, out var e) ? e : throw new InvalidModelFileException(Path, $"no tensor named {ErrorText.Quote(name)}");
 
     /// <summary>
     /// Writes a legacy llama2.c checkpoint. <paramref name="tensor"/> is asked for every exposed GGUF-named tensor
@@ -182,10 +179,10 @@ public sealed unsafe class Llama2cCheckpoint : IDisposable
             {
                 FreqReal => RopeTable(header, Math.Cos),
                 FreqImag => RopeTable(header, Math.Sin),
-                _ => tensor(e.Name) ?? throw new ArgumentException($"no data for tensor '{e.Name}'"),
+                _ => tensor(e.Name) ?? throw new ArgumentException($"no data for tensor {ErrorText.Quote(e.Name)}"),
             };
             if (data.Length != e.Count)
-                throw new ArgumentException($"tensor '{e.Name}' needs {e.Count} floats, got {data.Length}");
+                throw new ArgumentException($"tensor {ErrorText.Quote(e.Name)} needs {e.Count} floats, got {data.Length}");
             fs.Write(MemoryMarshal.AsBytes(data.AsSpan()));
         }
     }

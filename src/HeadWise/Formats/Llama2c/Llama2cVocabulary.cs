@@ -17,10 +17,7 @@ public sealed record Llama2cVocabulary(string[] Pieces, float[] Scores, int MaxT
     public static Llama2cVocabulary Read(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (!File.Exists(path)) throw new InvalidModelFileException(path, "file not found");
-        var info = new FileInfo(path);
-        if (info.Length > 1L << 30) throw new InvalidModelFileException(path, $"{info.Length} bytes is absurdly large for a tokenizer.bin");
-        var data = File.ReadAllBytes(path);
+        var data = BoundedFile.ReadAllBytes(path, "llama2.c tokenizer", FileLimits.Vocabulary);
         if (data.Length < 4) throw new InvalidModelFileException(path, $"truncated file: {data.Length} bytes, too short for max_token_length");
 
         var max = BinaryPrimitives.ReadInt32LittleEndian(data);

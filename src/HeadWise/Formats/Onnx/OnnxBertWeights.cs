@@ -38,8 +38,9 @@ public sealed partial class OnnxBertWeights : ITensorSource
 
         var spec = DeriveSpec(path, graph, inits, Find, heads);
         var wanted = HfTensorMap.For(spec, null).Select(t => ResolveLinear(path, graph, t, Find)).ToList();
+        var softmax = SoftmaxByLayer(path, graph, spec.Layers);
         var mapped = MappedTensorSource.Build(path, inits, wanted, n => inits.Contains(n) ? n : Find(n));
-        return new OnnxBertWeights(spec, mapped, SoftmaxByLayer(path, graph, spec.Layers), graph.Inputs, graph.Outputs);
+        return new OnnxBertWeights(spec, mapped, softmax, graph.Inputs, graph.Outputs);
     }
 
     public void Deconstruct(out ModelSpec spec, out ITensorSource tensors) { spec = Spec; tensors = this; }

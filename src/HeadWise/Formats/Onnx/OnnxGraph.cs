@@ -68,7 +68,7 @@ internal sealed class OnnxGraph
 
     public static OnnxGraph Load(string path)
     {
-        var data = File.ReadAllBytes(path);
+        var data = BoundedFile.ReadAllBytes(path, "ONNX model", FileLimits.OnnxModel);
         var graph = new OnnxGraph { Data = data };
         var model = new ProtoReader(data, 0, data.Length, path);
         var found = false;

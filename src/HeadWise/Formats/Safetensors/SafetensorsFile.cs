@@ -15,12 +15,12 @@ public sealed unsafe class SafetensorsFile : ISafetensorsSource
     private readonly Dictionary<string, SafetensorsTensorInfo> _tensors;
     private byte* _base;  // start of the mapped view
     private readonly long _dataStart;
-    private Microsoft.Win32.SafeHandles.SafeFileHandle? _handle;
+    private readonly FileStream _file;  // the file that was mapped; tensor bytes are read from its handle
 
-    private SafetensorsFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* basePtr, long dataStart,
+    private SafetensorsFile(string path, FileStream file, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* basePtr, long dataStart,
         Dictionary<string, SafetensorsTensorInfo> tensors, Dictionary<string, string> metadata)
     {
-        SourcePath = path; _map = map; _view = view; _base = basePtr; _dataStart = dataStart; _tensors = tensors; Metadata = metadata;
+        SourcePath = path; _file = file; _map = map; _view = view; _base = basePtr; _dataStart = dataStart; _tensors = tensors; Metadata = metadata;
     }
 
     public string SourcePath { get; }
@@ -35,16 +35,22 @@ public sealed unsafe class SafetensorsFile : ISafetensorsSource
     public static SafetensorsFile Open(string path)
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors reading needs a little-endian machine");
-        if (!File.Exists(path)) throw new InvalidModelFileException(path, "file not found");
-        var length = new FileInfo(path).Length;
-        if (length < 8) throw new InvalidModelFileException(path, $"file is {length} bytes, too short for the 8-byte header length");
+        // Sized by what the path points at: in a Hugging Face cache the file is a symlink into ../../blobs.
+        var file = BoundedFile.OpenRead(path, "safetensors file");
+        var length = file.Length;
+        if (length < 8)
+        {
+            file.Dispose();
+            throw new InvalidModelFileException(path, $"file is {length} bytes, too short for the 8-byte header length");
+        }
 
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        MemoryMappedFile? map = null;
         MemoryMappedViewAccessor? view = null;
         byte* ptr = null;
         try
         {
-            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            map = MemoryMappedFile.CreateFromFile(file, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: true);
+            view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref ptr);
             ptr += view.PointerOffset;
 
@@ -56,13 +62,14 @@ public sealed unsafe class SafetensorsFile : ISafetensorsSource
 
             var dataStart = 8 + headerLength;
             var (tensors, metadata) = SafetensorsHeader.Parse(path, new ReadOnlySpan<byte>(ptr + 8, (int)headerLength), length - dataStart);
-            return new SafetensorsFile(path, map, view, ptr, dataStart, tensors, metadata);
+            return new SafetensorsFile(path, file, map, view, ptr, dataStart, tensors, metadata);
         }
         catch
         {
             if (ptr != null) view!.SafeMemoryMappedViewHandle.ReleasePointer();
             view?.Dispose();
-            map.Dispose();
+            map?.Dispose();
+            file.Dispose();
             throw;
         }
     }
@@ -120,7 +127,6 @@ public sealed unsafe class SafetensorsFile : ISafetensorsSource
     /// </summary>
     private void ReadInto(string dtype, long offset, Span<float> destination)
     {
-        _handle ??= File.OpenHandle(SourcePath, FileMode.Open, FileAccess.Read, FileShare.Read);
         if (dtype == SafetensorsDType.F32)
         {
             ReadExactly(MemoryMarshal.AsBytes(destination), offset);
@@ -144,7 +150,7 @@ public sealed unsafe class SafetensorsFile : ISafetensorsSource
     {
         while (into.Length > 0)
         {
-            int n = RandomAccess.Read(_handle!, into, offset);
+            int n = RandomAccess.Read(_file.SafeFileHandle, into, offset);
             if (n <= 0) throw new InvalidModelFileException(SourcePath, $"file ended at byte {offset} while reading tensor data");
             into = into[n..];
             offset += n;
@@ -180,9 +186,9 @@ public sealed unsafe class SafetensorsFile : ISafetensorsSource
     {
         if (_base == null) return;
         _base = null;
-        _handle?.Dispose();
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _view.Dispose();
         _map.Dispose();
+        _file.Dispose();
     }
 }

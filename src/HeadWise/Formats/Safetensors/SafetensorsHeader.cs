@@ -14,11 +14,7 @@ internal static class SafetensorsHeader
     public static (Dictionary<string, SafetensorsTensorInfo> Tensors, Dictionary<string, string> Metadata) Parse(
         string path, ReadOnlySpan<byte> json, long dataLength)
     {
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(json.ToArray()); }
-        catch (JsonException e) { throw new InvalidModelFileException(path, $"safetensors header is not valid JSON: {e.Message}"); }
-
-        using (doc)
+        using (var doc = BoundedFile.ParseJson(json.ToArray(), path, "safetensors header"))
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw new InvalidModelFileException(path, "safetensors header must be a JSON object");
@@ -28,7 +24,7 @@ internal static class SafetensorsHeader
             {
                 if (prop.Name == "__metadata__") { ReadMetadata(path, prop.Value, metadata); continue; }
                 if (tensors.ContainsKey(prop.Name))
-                    throw new InvalidModelFileException(path, $"tensor '{prop.Name}' appears twice in the header");
+                    throw new InvalidModelFileException(path, $"tensor {ErrorText.Quote(prop.Name)} appears twice in the header");
                 tensors[prop.Name] = ReadEntry(path, prop.Name, prop.Value, dataLength);
             }
             CheckCoverage(path, tensors.Values, dataLength);
@@ -43,20 +39,20 @@ internal static class SafetensorsHeader
         foreach (var m in value.EnumerateObject())
         {
             if (m.Value.ValueKind != JsonValueKind.String)
-                throw new InvalidModelFileException(path, $"__metadata__ value '{m.Name}' must be a string");
+                throw new InvalidModelFileException(path, $"__metadata__ value {ErrorText.Quote(m.Name)} must be a string");
             metadata[m.Name] = m.Value.GetString()!;
         }
     }
 
     private static SafetensorsTensorInfo ReadEntry(string path, string name, JsonElement e, long dataLength)
     {
-        InvalidModelFileException Fail(string problem) => new InvalidModelFileException(path, $"tensor '{name}': {problem}");
+        InvalidModelFileException Fail(string problem) => new InvalidModelFileException(path, $"tensor {ErrorText.Quote(name)}: {problem}");
         if (e.ValueKind != JsonValueKind.Object) throw Fail("header entry is not an object");
 
         if (!e.TryGetProperty("dtype", out var dt) || dt.ValueKind != JsonValueKind.String) throw Fail("missing string field 'dtype'");
         var dtype = dt.GetString()!;
         var size = SafetensorsDType.SizeOf(dtype);
-        if (size == 0) throw Fail($"unsupported dtype '{dtype}'");
+        if (size == 0) throw Fail($"unsupported dtype {ErrorText.Quote(dtype)}");
 
         if (!e.TryGetProperty("shape", out var sh) || sh.ValueKind != JsonValueKind.Array) throw Fail("missing array field 'shape'");
         var shape = new long[sh.GetArrayLength()];

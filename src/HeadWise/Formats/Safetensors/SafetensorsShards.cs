@@ -28,11 +28,10 @@ public sealed class SafetensorsShards : ISafetensorsSource
     public void ReadBFloat16(string name, Span<ushort> destination) => Owner(name).ReadBFloat16(name, destination);
 
     private SafetensorsFile Owner(string name) =>
-        _owner.TryGetValue(name, out var f) ? f : throw new InvalidModelFileException(SourcePath, $"tensor '{name}' is not in the weight_map");
+        _owner.TryGetValue(name, out var f) ? f : throw new InvalidModelFileException(SourcePath, $"tensor {ErrorText.Quote(name)} is not in the weight_map");
 
     public static SafetensorsShards Open(string indexPath)
     {
-        if (!File.Exists(indexPath)) throw new InvalidModelFileException(indexPath, "file not found");
         var weightMap = ReadWeightMap(indexPath);
         var dir = Path.GetDirectoryName(Path.GetFullPath(indexPath))!;
         var files = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
@@ -45,14 +44,14 @@ public sealed class SafetensorsShards : ISafetensorsSource
                 {
                     // Shards are plain file names beside the index; refuse paths that would leave the folder.
                     if (shard.Length == 0 || Path.GetFileName(shard) != shard)
-                        throw new InvalidModelFileException(indexPath, $"weight_map shard '{shard}' (for tensor '{tensor}') is not a plain file name");
+                        throw new InvalidModelFileException(indexPath, $"weight_map shard {ErrorText.Quote(shard)} (for tensor {ErrorText.Quote(tensor)}) is not a plain file name");
                     var shardPath = Path.Combine(dir, shard);
-                    if (!File.Exists(shardPath))
-                        throw new InvalidModelFileException(indexPath, $"shard '{shard}' named in weight_map (for tensor '{tensor}') is missing");
+                    if (!BoundedFile.IsRegularFile(shardPath))
+                        throw new InvalidModelFileException(indexPath, $"shard {ErrorText.Quote(shard)} named in weight_map (for tensor {ErrorText.Quote(tensor)}) is missing");
                     files[shard] = file = SafetensorsFile.Open(shardPath);
                 }
                 if (!file.Contains(tensor))
-                    throw new InvalidModelFileException(indexPath, $"weight_map puts tensor '{tensor}' in shard '{shard}', which does not hold it");
+                    throw new InvalidModelFileException(indexPath, $"weight_map puts tensor {ErrorText.Quote(tensor)} in shard {ErrorText.Quote(shard)}, which does not hold it");
                 owner[tensor] = file;
             }
         }
@@ -67,9 +66,8 @@ public sealed class SafetensorsShards : ISafetensorsSource
 
     private static List<(string Tensor, string Shard)> ReadWeightMap(string indexPath)
     {
-        try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+            using var doc = BoundedFile.ReadJson(indexPath, "safetensors index", FileLimits.JsonConfig);
             if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("weight_map", out var map)
                 || map.ValueKind != JsonValueKind.Object)
                 throw new InvalidModelFileException(indexPath, "missing object field 'weight_map'");
@@ -77,13 +75,12 @@ public sealed class SafetensorsShards : ISafetensorsSource
             foreach (var p in map.EnumerateObject())
             {
                 if (p.Value.ValueKind != JsonValueKind.String)
-                    throw new InvalidModelFileException(indexPath, $"weight_map entry '{p.Name}' must be a shard file name");
+                    throw new InvalidModelFileException(indexPath, $"weight_map entry {ErrorText.Quote(p.Name)} must be a shard file name");
                 list.Add((p.Name, p.Value.GetString()!));
             }
             if (list.Count == 0) throw new InvalidModelFileException(indexPath, "weight_map is empty");
             return list;
         }
-        catch (JsonException e) { throw new InvalidModelFileException(indexPath, $"not valid JSON: {e.Message}"); }
     }
 
     public void Dispose()
