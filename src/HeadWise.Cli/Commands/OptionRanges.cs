@@ -12,8 +12,7 @@ internal static class OptionRanges
     {
         option.Validators.Add(r =>
         {
-            var v = r.GetValueOrDefault<int>();
-            if (v < min || v > max) r.AddError($"{option.Name} must be in {min}..{max}, got {v}");
+            if (TryValue<int>(r, out var v) && (v < min || v > max)) r.AddError($"{option.Name} must be in {min}..{max}, got {v}");
         });
         return option;
     }
@@ -22,9 +21,16 @@ internal static class OptionRanges
     {
         option.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<int?>() is int v && (v < min || v > max)) r.AddError($"{option.Name} must be in {min}..{max}, got {v}");
+            if (TryValue<int?>(r, out var n) && n is int v && (v < min || v > max)) r.AddError($"{option.Name} must be in {min}..{max}, got {v}");
         });
         return option;
+    }
+
+    // A token that does not convert already has its parse error (reading the value would throw): nothing to add.
+    private static bool TryValue<T>(System.CommandLine.Parsing.OptionResult r, out T value)
+    {
+        try { value = r.GetValueOrDefault<T>()!; return true; }
+        catch (InvalidOperationException) { value = default!; return false; }
     }
 
     /// <summary>A finite value in [min, max] (or (min, max] when <paramref name="minExclusive"/>).</summary>
@@ -32,7 +38,7 @@ internal static class OptionRanges
     {
         option.Validators.Add(r =>
         {
-            var v = r.GetValueOrDefault<double>();
+            if (!TryValue<double>(r, out var v)) return;
             if (!double.IsFinite(v) || v < min || v > max || (minExclusive && v == min))
                 r.AddError($"{option.Name} must be a finite number in {(minExclusive ? "(" : "[")}{min}, {max}], got {v}");
         });
