@@ -49,9 +49,9 @@ public class RealLayoutTests
         File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute
                                   | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         // Root may write into a read-only folder, so as root the check runs as nobody, who truly cannot.
-        var asNobody = Environment.UserName == "root" && CanRunAs("nobody");
+        var asNobody = Environment.UserName == "root" && CanRunAs("65534");
         var r = HostileCli.Run(["generate", "--model", dir, "--prompt", "Once", "--max-tokens", "2", "--temperature", "0"],
-            env: new Dictionary<string, string> { ["HOME"] = "/tmp", ["DOTNET_CLI_HOME"] = "/tmp" }, runAs: asNobody ? "nobody" : null);
+            env: new Dictionary<string, string> { ["HOME"] = "/tmp", ["DOTNET_CLI_HOME"] = "/tmp" }, runAs: asNobody ? "65534" : null);
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.StartsWith("Once", r.Stdout);
     }
