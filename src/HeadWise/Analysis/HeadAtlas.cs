@@ -63,7 +63,7 @@ public sealed class HeadAtlas
             throw new HeadWiseException($"{path}: field 'scores' must be an object of layers x heads arrays");
         foreach (var score in scores.EnumerateObject())
         {
-            var bad = new HeadWiseException($"{path}: score {ErrorText.Quote(score.Name)} must be {atlas.Layers} rows of {atlas.Heads} finite numbers");
+            var bad = new HeadWiseException($"{path}: score {ErrorText.Quote(score.Name)} must be {atlas.Layers} rows of {atlas.Heads} numbers, all finite");
             if (score.Value.ValueKind != JsonValueKind.Array || score.Value.GetArrayLength() != atlas.Layers) throw bad;
             var rows = new double[atlas.Layers][];
             int l = 0;
