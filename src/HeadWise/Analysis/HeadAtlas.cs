@@ -43,6 +43,15 @@ public sealed class HeadAtlas
         File.WriteAllText(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
+    // JsonObject builds its dictionary lazily and throws on a duplicate name then; walking it once here makes that a file error.
+    private static JsonObject ParamsOf(JsonElement p, string path)
+    {
+        var o = JsonNode.Parse(p.GetRawText()) as JsonObject ?? [];
+        try { _ = o.ToJsonString(); }
+        catch (ArgumentException) { throw new HeadWiseException($"{path}: field 'params' has a duplicate name"); }
+        return o;
+    }
+
     public static HeadAtlas Load(string path)
     {
         using var doc = Formats.BoundedFile.ReadJson(path, "atlas", Formats.FileLimits.Atlas);
@@ -55,7 +64,7 @@ public sealed class HeadAtlas
         {
             Model = Field("model") is { ValueKind: JsonValueKind.String } m ? m.GetString()! : throw new HeadWiseException($"{path}: field 'model' must be a string"),
             Layers = Int("layers"), Heads = Int("heads"), KvHeads = Int("kv_heads"),
-            Params = Field("params") is { ValueKind: JsonValueKind.Object } p ? JsonNode.Parse(p.GetRawText()) as JsonObject ?? [] : [],
+            Params = Field("params") is { ValueKind: JsonValueKind.Object } p ? ParamsOf(p, path) : [],
         };
         if (atlas.KvHeads > atlas.Heads || atlas.Heads % atlas.KvHeads != 0)
             throw new HeadWiseException($"{path}: kv_heads {atlas.KvHeads} must divide heads {atlas.Heads}");

@@ -75,15 +75,36 @@ public static class BoundedFile
     public static JsonDocument ReadJson(string path, string what, long maxBytes) => ParseJson(ReadAllBytes(path, what, maxBytes), path, what);
 
     /// <summary>
-    /// Parses JSON bytes, refusing invalid UTF-8 up front: System.Text.Json checks the text of a string only when it is
-    /// read, so a bad byte inside a name would otherwise surface later as an InvalidOperationException.
+    /// Parses JSON bytes, refusing invalid UTF-8 and strings that do not decode (an escaped lone surrogate, "\ud800")
+    /// up front: System.Text.Json decodes a string only when it is read, so either would otherwise surface later, in
+    /// whichever reader touches it, as an InvalidOperationException.
     /// </summary>
     public static JsonDocument ParseJson(ReadOnlyMemory<byte> json, string path, string what)
     {
         if (!System.Text.Unicode.Utf8.IsValid(json.Span))
             throw new InvalidModelFileException(path, $"{what} is not valid UTF-8");
-        try { return JsonDocument.Parse(json); }
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(json); }
         catch (JsonException e) { throw new InvalidModelFileException(path, $"{what} is not valid JSON: {e.Message}"); }
+        try { CheckStrings(doc.RootElement); }
+        catch (InvalidOperationException e)
+        {
+            doc.Dispose();
+            throw new InvalidModelFileException(path, $"{what} has a string that is not valid text ({e.Message})");
+        }
+        return doc;
+    }
+
+    private static void CheckStrings(JsonElement e)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.String: e.GetString(); break;
+            case JsonValueKind.Array: foreach (var item in e.EnumerateArray()) CheckStrings(item); break;
+            case JsonValueKind.Object:
+                foreach (var p in e.EnumerateObject()) { _ = p.Name; CheckStrings(p.Value); }
+                break;
+        }
     }
 
     /// <summary>The whole file as UTF-8 text (a BOM is dropped; invalid bytes become U+FFFD), at most <paramref name="maxBytes"/> bytes.</summary>

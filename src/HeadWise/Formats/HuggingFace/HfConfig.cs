@@ -25,10 +25,7 @@ public static class HfConfig
     /// </summary>
     internal static (ModelSpec Spec, LinearBiases Biases) ParseWithBiases(string json, string source)
     {
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(json); }
-        catch (JsonException e) { throw new InvalidModelFileException(source, $"not valid JSON: {e.Message}"); }
-        using (doc)
+        using (var doc = BoundedFile.ParseJson(System.Text.Encoding.UTF8.GetBytes(json), source, "config.json"))
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidModelFileException(source, "config must be a JSON object");
             var c = new Fields(doc.RootElement, source);

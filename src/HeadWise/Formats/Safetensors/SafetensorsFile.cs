@@ -95,7 +95,6 @@ public sealed unsafe class SafetensorsFile : ISafetensorsSource
             throw new ArgumentException($"tensor '{name}' has {t.ElementCount} elements but the destination holds {destination.Length}", nameof(destination));
         if (t.DType == SafetensorsDType.BF16)
         {
-            _handle ??= File.OpenHandle(SourcePath, FileMode.Open, FileAccess.Read, FileShare.Read);
             ReadExactly(MemoryMarshal.AsBytes(destination), _dataStart + t.Begin);
             return;
         }

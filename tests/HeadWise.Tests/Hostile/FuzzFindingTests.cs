@@ -1,0 +1,37 @@
+using HeadWise.Formats.Safetensors;
+
+namespace HeadWise.Tests.Hostile;
+
+/// <summary>
+/// Inputs the fuzzers found that crashed a reader, committed as found (Hostile/findings/), each now a one-line error.
+/// </summary>
+public class FuzzFindingTests
+{
+    private static string Finding(string name) => Path.Combine(AppContext.BaseDirectory, "Hostile", "findings", name);
+
+    /// <summary>
+    /// shard-index, 49 s into its first run: an escaped lone surrogate ("\ud800") in a weight_map value passed the
+    /// UTF-8 check and threw InvalidOperationException when the string was read. Every JSON reader had the hole.
+    /// </summary>
+    [Fact]
+    public void A_lone_surrogate_escape_in_a_shard_index_is_a_file_error()
+    {
+        var dir = TestPaths.NewTempDir("finding");
+        var index = Path.Combine(dir, "model.safetensors.index.json");
+        File.Copy(Finding("shard-index-lone-surrogate.json"), index);
+        var e = Assert.ThrowsAny<HeadWiseException>(() => SafetensorsShards.Open(index));
+        Assert.Contains("not valid text", e.Message);
+        File.Copy(HostileFiles.Testbed("config.json"), Path.Combine(dir, "config.json"));
+        File.Copy(HostileFiles.Testbed("tokenizer.json"), Path.Combine(dir, "tokenizer.json"));
+        HostileCli.AssertOneLineError(HostileCli.Run("info", "--model", dir), "not valid text");
+    }
+
+    [Fact]
+    public void A_lone_surrogate_escape_in_config_json_is_a_file_error()
+    {
+        var dir = HostileFiles.TestbedFolder(editConfig: c => c["_name_or_path"] = "x");
+        var config = Path.Combine(dir, "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"_name_or_path\":\"x\"", "\"_name_or_path\":\"\\ud800\""));
+        HostileCli.AssertOneLineError(HostileCli.Run("info", "--model", dir), "not valid text");
+    }
+}
