@@ -3,8 +3,11 @@ using HeadWise.Cli.Commands;
 
 try
 {
-    var root = new RootCommand("HeadWise: load a transformer checkpoint, see and score its attention heads, run it with head-wise KV caches.")
+    // A plain Command named "headwise" rather than RootCommand, which takes its name from the assembly (HeadWise.Cli).
+    var root = new Command("headwise", "HeadWise: load a transformer checkpoint, see and score its attention heads, run it with head-wise KV caches.")
     {
+        new System.CommandLine.Help.HelpOption(),
+        new VersionOption(),
         InfoCommand.Create(),
         GenerateCommand.Create(),
         AttentionCommand.Create(),

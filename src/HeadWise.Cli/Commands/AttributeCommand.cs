@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using HeadWise.Heads;
 using HeadWise.Heads.Attribution;
 using HeadWise.Models;
 using TorchSharp;
@@ -19,16 +20,19 @@ internal static class AttributeCommand
         var contrast = new Option<string?>("--contrast") { Description = "Contrast token: attribute logit(target) - logit(contrast)" };
         var top = new Option<int>("--top") { Description = "Heads to list", DefaultValueFactory = _ => 10 };
         top.InRange(1, 1 << 20);
-        var command = new Command("attribute", "Direct logit attribution: the heads that most raise the target token's logit") { model, prompt, target, contrast, top, json };
+        var save = CommonOptions.SaveActivations();
+        var command = new Command("attribute", "Direct logit attribution: the heads that most raise the target token's logit") { model, prompt, target, contrast, top, json, save };
         foreach (var o in load.All) command.Options.Add(o);
-        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(model)!, load.Get(r), r.GetValue(prompt)!, r.GetValue(target)!,
-            r.GetValue(contrast), r.GetValue(top), r.GetValue(json))));
+        command.SetAction(r => CliRun.Guard(() => Run(CommonOptions.ResolveModel(r.GetValue(model)!), load.Get(r), r.GetValue(prompt)!, r.GetValue(target)!,
+            r.GetValue(contrast), r.GetValue(top), r.GetValue(json), r.GetValue(save))));
         return command;
     }
 
-    private static int Run(string path, LoadOptions loadOptions, string prompt, string targetText, string? contrastText, int top, string? jsonPath)
+    private static int Run(string path, LoadOptions loadOptions, string prompt, string targetText, string? contrastText, int top, string? jsonPath, string? save)
     {
         if (top < 1) throw new HeadWiseException($"--top must be >= 1, got {top}");
+        OutputPaths.CheckFileFolder(jsonPath, "--json");
+        OutputPaths.CheckFileFolder(save, "--save-activations");
         using var m = ModelLoader.Load(path, loadOptions);
         var tok = m.Tokenizer;
         var ids = tok.Encode(prompt, addBos: tok.AddBosByDefault);
@@ -55,6 +59,13 @@ internal static class AttributeCommand
                 heads = Enumerable.Range(0, m.Spec.Layers).Select(l => Enumerable.Range(0, m.Spec.Heads).Select(h => dla.Heads[l, h]).ToArray()),
                 components = dla.Components.Select(x => new { name = x.Name, value = x.Value }),
             }, JsonOptions.Indented));
+        if (save is not null)
+        {
+            // What direct logit attribution reads: each head's output, the residual stream and the final norm's scale.
+            var (_, cache) = m.Transformer.RunWithCache(tokens, n => n.EndsWith("attn.hook_result") || n.EndsWith("hook_resid_post") || n == HookNames.FinalScale);
+            using var _c = cache;
+            ActivationExport.Save(save, cache, m, prompt, m.ToStrTokens(tokens));
+        }
         return 0;
     }
 

@@ -22,14 +22,14 @@ internal static class BenchCommand
         {
             var task = TaskRegistry.Create(r.GetValue(eval.Task)!);
             var options = eval.Read(r);
-            using var m = ModelLoader.Load(r.GetValue(model)!, load.Get(r));
+            using var m = ModelLoader.Load(CommonOptions.ResolveModel(r.GetValue(model)!), load.Get(r));
             var factory = kv.Factory(r, m.Spec);
             BenchRunner.Validate(m.Spec, task, options);
-            var result = BenchRunner.Run(m, task, options, factory, (i, n) => Console.Error.Write($"\r{i}/{n} prompts"));
-            Console.Error.WriteLine();
+            var bar = new ProgressBar("bench");
+            var result = BenchRunner.Run(m, task, options, factory, (i, n) => bar.Report(i, n, "prompts"));
             Console.WriteLine($"{result.Model} {result.Task} policy {result.Policy} budget {result.Budget}: accuracy {result.Accuracy * 100:F1}%");
             Console.WriteLine($"KV {result.KvBytes / 1048576.0:F3} MiB of {result.KvBytesFull / 1048576.0:F3} MiB full; prefill {result.PrefillTps:F0} tok/s, decode {result.DecodeTps?.ToString("F0") ?? "-"} tok/s; peak RSS {result.PeakRssBytes / 1048576.0:F0} MiB");
-            foreach (var (len, g) in result.ByLength) Console.WriteLine($"  length {len}: {g.Accuracy * 100:F1}% ({g.Samples} prompts)");
+            foreach (var (len, g) in result.ByLength) Console.WriteLine($"  length {len}: {g.Accuracy * 100:F1}% ({g.Samples} {(g.Samples == 1 ? "prompt" : "prompts")})");
             if (result.ByDepth is not null)
                 foreach (var (d, g) in result.ByDepth) Console.WriteLine($"  depth {d}: {g.Accuracy * 100:F1}%");
             if (r.GetValue(json) is string path) File.WriteAllText(path, result.ToJson());

@@ -9,35 +9,39 @@ internal static class CommonOptions
     /// <summary>The shipped testbed model, the default where a verb works on any decoder.</summary>
     public const string TestbedModel = "models/testbed-2k/model.gguf";
 
-    public static Option<string> Model(bool testbedDefault = true)
+    /// <summary>
+    /// --model for verbs that run any decoder: defaults to the shipped testbed (shown once, relative, in the help; found
+    /// beside the CLI's build or above the working folder by <see cref="ResolveModel"/>).
+    /// </summary>
+    public static Option<string> Model() => new("--model", "-m")
     {
-        var option = new Option<string>("--model", "-m")
-        {
-            Description = "Model checkpoint: a .gguf file, a llama2.c .bin, a Hugging Face folder or a BERT .onnx" +
-                          (testbedDefault ? $" (default: the shipped {TestbedModel})" : ""),
-            Required = !testbedDefault,
-        };
-        if (testbedDefault) option.DefaultValueFactory = _ => FindTestbed();
-        return option;
-    }
+        Description = "Model checkpoint: a .gguf file, a llama2.c .bin or a Hugging Face model folder",
+        DefaultValueFactory = _ => TestbedModel,
+    };
+
+    /// <summary>--model for verbs that need one kind of model file, described by <paramref name="what"/>; no default.</summary>
+    public static Option<string> Model(string what) => new("--model", "-m") { Description = what, Required = true };
 
     /// <summary>
-    /// The testbed beside the CLI's build (walking up from it to the repository), else the relative path, whose loading
-    /// then fails naming it.
+    /// The path to load: the testbed default is looked for beside the CLI's build (walking up to the repository) and above
+    /// the working folder; any other path is used as given.
     /// </summary>
-    private static string FindTestbed()
+    public static string ResolveModel(string path)
     {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            var candidate = Path.Combine(d.FullName, TestbedModel);
-            if (File.Exists(candidate)) return candidate;
-        }
-        return TestbedModel;
+        if (path != TestbedModel || File.Exists(path)) return path;
+        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
+            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
+            {
+                var candidate = Path.Combine(d.FullName, TestbedModel);
+                if (File.Exists(candidate)) return candidate;
+            }
+        throw new HeadWiseException($"the default model {TestbedModel} (the testbed shipped in the HeadWise repository) was not found " +
+                                    "above this folder or the tool; pass --model PATH");
     }
 
-    public static Option<string?> Tokenizer() => new("--tokenizer")
+    public static Option<string?> Tokenizer(string? what = null) => new("--tokenizer")
     {
-        Description = "Tokenizer file: tokenizer.json, a BERT vocab.txt or a llama2.c tokenizer.bin (default: the one beside or inside the model)",
+        Description = what ?? "Tokenizer file: tokenizer.json or a llama2.c tokenizer.bin (default: the one inside a GGUF or beside the model)",
     };
 
     /// <summary>--dtype for every verb that loads a model.</summary>
@@ -48,12 +52,17 @@ internal static class CommonOptions
     };
 
     public static Option<string?> Json() => new("--json") { Description = "Also write the result as JSON to this file" };
+
+    public static Option<string?> SaveActivations() => new("--save-activations")
+    {
+        Description = "Also write the captured activations to this .safetensors file (hook point names; Python: safetensors.torch.load_file)",
+    };
 }
 
 /// <summary>How a verb loads its model: --tokenizer and --dtype.</summary>
-internal sealed class LoadOptionSet
+internal sealed class LoadOptionSet(string? tokenizerWhat = null)
 {
-    public Option<string?> Tokenizer { get; } = CommonOptions.Tokenizer();
+    public Option<string?> Tokenizer { get; } = CommonOptions.Tokenizer(tokenizerWhat);
     public Option<string?> DType { get; } = CommonOptions.DType();
     public IEnumerable<Option> All => [Tokenizer, DType];
 

@@ -8,7 +8,7 @@ internal static class ConvertCommand
 {
     public static Command Create()
     {
-        var model = CommonOptions.Model(testbedDefault: false);
+        var model = CommonOptions.Model("Hugging Face model folder to convert (config.json, *.safetensors, tokenizer.json)");
         var output = new Option<string>("--out", "-o") { Description = "GGUF file to write", Required = true };
         var dtype = new Option<string>("--dtype") { Description = "Element type of the matrices: f32, f16 or bf16", DefaultValueFactory = _ => "f32" };
         var command = new Command("convert", "Convert a Hugging Face model folder (llama, mistral, qwen2, qwen3, gpt2) to GGUF") { model, output, dtype };

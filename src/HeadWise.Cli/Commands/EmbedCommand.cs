@@ -9,8 +9,8 @@ internal static class EmbedCommand
 {
     public static Command Create()
     {
-        var model = CommonOptions.Model(testbedDefault: false);
-        var load = new LoadOptionSet();
+        var model = CommonOptions.Model("Sentence-transformers BERT encoder exported to ONNX (e.g. all-MiniLM-L6-v2 model.onnx)");
+        var load = new LoadOptionSet("BERT WordPiece vocab.txt (default: the vocab.txt beside the .onnx)");
         var text = new Option<string[]>("--text") { Description = "A sentence to embed (repeat for several)", Required = true, AllowMultipleArgumentsPerToken = false };
         var json = CommonOptions.Json();
         var command = new Command("embed", "Sentence embeddings (mean pooling, L2-normalised) and their cosine similarities") { model, text, json };

@@ -23,7 +23,7 @@ internal static class GenerateCommand
         var command = new Command("generate", "Generate text from a prompt (or from BOS)") { model, prompt, maxTokens, temperature, topP, seed };
         foreach (var o in load.All) command.Options.Add(o);
         foreach (var o in kv.All) command.Options.Add(o);
-        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(model)!, load.Get(r), r.GetValue(prompt), r.GetValue(maxTokens),
+        command.SetAction(r => CliRun.Guard(() => Run(CommonOptions.ResolveModel(r.GetValue(model)!), load.Get(r), r.GetValue(prompt), r.GetValue(maxTokens),
             new Sampler(r.GetValue(temperature), r.GetValue(topP), r.GetValue(seed)), spec => kv.Create(r, spec))));
         return command;
     }

@@ -4,7 +4,7 @@ using HeadWise.Models;
 
 namespace HeadWise.Cli.Commands;
 
-/// <summary>`headwise info`: what a checkpoint is (architecture, shape, vocabulary, parameters).</summary>
+/// <summary>`headwise info`: what a checkpoint is (architecture, shape, vocabulary, parameters) and, with --kv, the KV cache each policy keeps.</summary>
 internal static class InfoCommand
 {
     public static Command Create()
@@ -12,7 +12,7 @@ internal static class InfoCommand
         var model = CommonOptions.Model();
         var load = new LoadOptionSet();
         var json = CommonOptions.Json();
-        var kvSizes = new Option<bool>("--kv") { Description = "Also print the KV cache size each policy needs at --context tokens" };
+        var kvSizes = new Option<bool>("--kv") { Description = "Also list the KV cache each policy keeps at --context tokens (in --json too)" };
         var context = new Option<int?>("--context") { Description = "Context length for --kv (default: the model's)" };
         var kv = new KvOptions();
         context.InRange(1, 1 << 24);
@@ -21,20 +21,30 @@ internal static class InfoCommand
         foreach (var o in kv.All) command.Options.Add(o);
         command.SetAction(r => CliRun.Guard(() =>
         {
-            int rc = Run(r.GetValue(model)!, load.Get(r), r.GetValue(json));
-            return rc == 0 && r.GetValue(kvSizes) ? KvInfo.Print(r.GetValue(model)!, load.Get(r), r.GetValue(context), r, kv) : rc;
+            var jsonPath = r.GetValue(json);
+            OutputPaths.CheckFileFolder(jsonPath, "--json");
+            using var m = ModelLoader.Load(CommonOptions.ResolveModel(r.GetValue(model)!), load.Get(r));
+            var info = Describe(m);
+            Print(info);
+            var table = r.GetValue(kvSizes) ? KvInfo.Table(m.Spec, r.GetValue(context), r, kv) : null;
+            if (table is not null) KvInfo.Print(table);
+            if (jsonPath is not null) File.WriteAllText(jsonPath, JsonSerializer.Serialize(info with { Kv = table }, JsonOptions.Indented));
+            return 0;
         }));
         return command;
     }
 
-    private static int Run(string path, LoadOptions loadOptions, string? jsonPath)
+    private static ModelInfo Describe(LoadedModel m)
     {
-        using var m = ModelLoader.Load(path, loadOptions);
         var s = m.Spec;
-        var info = new ModelInfo(m.DisplayName, m.Format, s.Architecture, s.Layers, s.Heads, s.KvHeads, s.HeadDim, s.Dim, s.FfnDim,
+        return new ModelInfo(m.DisplayName, m.Format, s.Architecture, s.Layers, s.Heads, s.KvHeads, s.HeadDim, s.Dim, s.FfnDim,
             s.VocabSize, s.ContextLength, m.Transformer.Weights.ParameterCount, s.WeightType, s.Compute.Name(), m.Transformer.Weights.Bytes, m.Tokenizer.Kind,
             s.Positions == PositionKind.Rope ? $"rope ({s.Rope.ToString().ToLowerInvariant()}, theta {s.RopeTheta:g})" : "learned",
             s.Causal ? "decoder" : "encoder");
+    }
+
+    private static void Print(ModelInfo info)
+    {
         Console.WriteLine($"model            {info.Name} ({info.Format})");
         Console.WriteLine($"architecture     {info.Architecture} {info.Kind}");
         Console.WriteLine($"layers           {info.Layers}");
@@ -46,13 +56,14 @@ internal static class InfoCommand
         Console.WriteLine($"parameters       {info.Parameters:N0}");
         Console.WriteLine($"tensor dtype     {info.TensorDtype}");
         Console.WriteLine($"compute dtype    {info.ComputeDtype} ({info.WeightBytes / 1048576.0:N1} MiB of weights in memory)");
-        if (jsonPath is not null) File.WriteAllText(jsonPath, JsonSerializer.Serialize(info, JsonOptions.Indented));
-        return 0;
     }
 
     private sealed record ModelInfo(string Name, string Format, string Architecture, int Layers, int Heads, int KvHeads, int HeadSize,
         int HiddenSize, int FeedForwardSize, int Vocabulary, int ContextLength, long Parameters, string TensorDtype, string ComputeDtype, long WeightBytes, string Tokenizer,
-        string Positions, string Kind);
+        string Positions, string Kind)
+    {
+        public KvInfo.KvTable? Kv { get; init; }
+    }
 }
 
 internal static class JsonOptions

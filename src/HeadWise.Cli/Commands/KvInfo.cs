@@ -7,25 +7,34 @@ namespace HeadWise.Cli.Commands;
 /// <summary>`headwise info --kv`: the KV cache bytes a context length needs under each policy (the given one, or all that need no atlas).</summary>
 internal static class KvInfo
 {
-    public static int Print(string path, LoadOptions loadOptions, int? context, ParseResult r, KvOptions kv)
+    public sealed record KvRow(string Policy, long Positions, long Bytes, double PercentOfFull);
+
+    public sealed record KvTable(int Context, string Budget, string Dtype, int ElementBytes, long FullBytes, IReadOnlyList<KvRow> Policies, IReadOnlyList<string> NeedAtlas);
+
+    public static KvTable Table(ModelSpec spec, int? context, ParseResult r, KvOptions kv)
     {
-        using var m = ModelLoader.Load(path, loadOptions);
-        var spec = m.Spec;
         int n = context ?? spec.ContextLength;
         if (n < 1 || n > spec.ContextLength) throw new HeadWiseException($"--context must be in 1..{spec.ContextLength}, got {n}");
         bool haveAtlas = r.GetValue(kv.Atlas) is not null;
-        var names = r.GetValue(kv.Policy) is { } one ? [one]
-            : KvPolicies.Names.Where(p => haveAtlas || p is not ("headkv" or "duo" or "taskkv")).ToArray();
+        string[] atlasPolicies = ["headkv", "duo", "taskkv"];
+        var names = r.GetValue(kv.Policy) is { } one ? [one] : KvPolicies.Names.Where(p => haveAtlas || !atlasPolicies.Contains(p)).ToArray();
         long full = KvSizes.Bytes(KvPolicies.Create("full", KvBudget.All, spec), n);
-        Console.WriteLine();
-        Console.WriteLine($"KV cache at {n} tokens, budget {r.GetValue(kv.Budget)} ({spec.Compute.Name()}; kept positions x head size x 2 x {spec.Compute.ElementSize()} bytes)");
-        foreach (var name in names)
+        var rows = names.Select(name =>
         {
             var policy = kv.Create(name, r, spec);
             long bytes = KvSizes.Bytes(policy, n);
-            Console.WriteLine($"  {name,-10} {KvSizes.KeptPositions(policy, n),12:N0} positions {bytes / 1048576.0,10:F2} MiB  {100.0 * bytes / full,6:F1}%");
-        }
-        if (!haveAtlas) Console.WriteLine("  (headkv, duo, taskkv need --atlas)");
-        return 0;
+            return new KvRow(name, KvSizes.KeptPositions(policy, n), bytes, Math.Round(100.0 * bytes / full, 2));
+        }).ToList();
+        return new KvTable(n, r.GetValue(kv.Budget)!, spec.Compute.Name(), spec.Compute.ElementSize(), full, rows,
+            haveAtlas || r.GetValue(kv.Policy) is not null ? [] : atlasPolicies.Where(KvPolicies.Names.Contains).ToArray());
+    }
+
+    public static void Print(KvTable t)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"KV cache at {t.Context} tokens, budget {t.Budget} ({t.Dtype}; kept positions x head size x 2 x {t.ElementBytes} bytes)");
+        foreach (var row in t.Policies)
+            Console.WriteLine($"  {row.Policy,-10} {row.Positions,12:N0} positions {row.Bytes / 1048576.0,10:F2} MiB  {row.PercentOfFull,6:F1}%");
+        if (t.NeedAtlas.Count > 0) Console.WriteLine($"  ({string.Join(", ", t.NeedAtlas)} need --atlas)");
     }
 }

@@ -14,7 +14,7 @@ internal sealed class KvOptions
 
     public Option<string> Budget { get; } = new("--budget")
     {
-        Description = "KV budget: a ratio of the context (0.25) or tokens (512); per layer 'a,b,..'; per head 'a,b;c,d'",
+        Description = "KV budget of each head: a ratio of the tokens seen so far (0.25 keeps a quarter of them) or a token count (512); per layer 'a,b,..'; per KV head 'a,b;c,d'",
         DefaultValueFactory = _ => "0.25",
     };
 

@@ -2,7 +2,6 @@ using System.CommandLine;
 using HeadWise.Eval;
 using HeadWise.Models;
 using HeadWise.Reports;
-using Spectre.Console;
 
 namespace HeadWise.Cli.Commands;
 
@@ -32,14 +31,11 @@ internal static class SweepCommand
                 PolicyParameters(r.GetValue(parameters) ?? []));
             TaskRegistry.Create(plan.Task);
             SweepRunner.Cells(plan); // names and budgets checked before the model loads
-            using var m = ModelLoader.Load(r.GetValue(model)!, load.Get(r));
+            using var m = ModelLoader.Load(CommonOptions.ResolveModel(r.GetValue(model)!), load.Get(r));
             var dir = r.GetValue(outDir)!;
             IReadOnlyList<BenchResult> results = [];
-            AnsiConsole.Progress().Start(ctx =>
-            {
-                var bar = ctx.AddTask("sweep", maxValue: SweepRunner.Cells(plan).Count);
-                results = SweepRunner.Run(m, plan, dir, (done, total, key) => { bar.Value = done; bar.Description = key; });
-            });
+            var bar = new ProgressBar("sweep");
+            results = SweepRunner.Run(m, plan, dir, (done, total, key) => bar.Report(done, total, key));
             var files = SweepReport.Write(results, dir);
             foreach (var x in results) Console.WriteLine($"{x.Policy,-12} {x.Budget,-6} accuracy {x.Accuracy * 100,5:F1}%  KV {x.KvBytes / 1048576.0:F3} MiB");
             Console.WriteLine($"wrote {Path.Combine(dir, "results.json")}, {string.Join(", ", files)}, index.html");

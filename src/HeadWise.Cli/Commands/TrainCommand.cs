@@ -32,24 +32,14 @@ internal static class TrainCommand
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); Console.Error.WriteLine("\nstopping after this step (checkpoint follows)..."); };
         var threads = Environment.GetEnvironmentVariable("HEADWISE_THREADS");
         var command = $"{(threads is null ? "" : $"HEADWISE_THREADS={threads} ")}./headwise train --config {configPath} --out {outDir}";
-        var result = TrainingRun.Run(config, outDir, line => Console.Error.WriteLine(line), ProgressPrinter(), stopAt, cancel.Token, command, exportOnly,
+        var bar = new ProgressBar("train");
+        var result = TrainingRun.Run(config, outDir, bar.Note, ProgressPrinter(bar), stopAt, cancel.Token, command, exportOnly,
             new ExportOptions(probeSamples, probeLengths, harnessSamples));
         Console.WriteLine(result);
         return 0;
     }
 
-    /// <summary>A one-line bar on a terminal; a line every 10 steps when stderr is redirected (logs, nohup).</summary>
-    private static Action<TrainProgress> ProgressPrinter()
-    {
-        bool tty = !Console.IsErrorRedirected;
-        return p =>
-        {
-            if (!tty && p.Step % 10 != 0 && p.Step != p.Steps) return;
-            double frac = (double)p.Step / p.Steps;
-            var bar = new string('#', (int)(frac * 30)).PadRight(30, '.');
-            var line = $"[{bar}] {p.Step}/{p.Steps} loss {p.Loss:F4} lr {p.Lr:0.00e0} {p.TokensPerSecond:N0} tok/s {TimeSpan.FromSeconds(p.ElapsedSeconds):hh\\:mm\\:ss}";
-            if (tty) Console.Error.Write("\r" + line); else Console.Error.WriteLine(line);
-            if (tty && p.Step == p.Steps) Console.Error.WriteLine();
-        };
-    }
+    /// <summary>The shared progress bar, with the loss, learning rate and speed as its label.</summary>
+    private static Action<TrainProgress> ProgressPrinter(ProgressBar bar) =>
+        p => bar.Report(p.Step, p.Steps, $"loss {p.Loss:F4} lr {p.Lr:0.00e0} {p.TokensPerSecond:N0} tok/s");
 }

@@ -60,8 +60,7 @@ public static class BenchRunner
     private static double? Rate(long tokens, double seconds) => tokens > 0 && seconds > 0 ? Math.Round(tokens / seconds, 1) : null;
 
     /// <summary>The model's name, or its file name when the name is only the architecture ("llama").</summary>
-    public static string Label(LoadedModel m) =>
-        string.IsNullOrEmpty(m.Spec.Name) || m.Spec.Name == m.Spec.Architecture ? Path.GetFileNameWithoutExtension(m.Path) : m.Spec.Name;
+    public static string Label(LoadedModel m) => m.DisplayName;
 
     public static string Key(double d) => d.ToString("0.###", CultureInfo.InvariantCulture);
 

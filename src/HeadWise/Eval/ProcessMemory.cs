@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace HeadWise.Eval;
 
 /// <summary>Resident memory of this process. Linux's peak (VmHWM) cannot be reset, so it is the process's peak so far.</summary>
-public static class ProcessMemory
+internal static class ProcessMemory
 {
     public static long CurrentRss() => Read("VmRSS:") ?? Process.GetCurrentProcess().WorkingSet64;
     public static long PeakRss() => Read("VmHWM:") ?? Process.GetCurrentProcess().PeakWorkingSet64;

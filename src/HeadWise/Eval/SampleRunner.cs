@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace HeadWise.Eval;
 
 /// <summary>What one sample scored and cost.</summary>
-public sealed record SampleOutcome(EvalSample Sample, double Score, double? Exact, double? Rouge, double Nll, int ScoredTokens,
+internal sealed record SampleOutcome(EvalSample Sample, double Score, double? Exact, double? Rouge, double Nll, int ScoredTokens,
     long ScoredBytes, long KvBytes, long KvBytesFull, int PrefillTokens, double PrefillSeconds, int DecodeTokens, double DecodeSeconds,
     string? Output);
 
@@ -18,7 +18,7 @@ public sealed record SampleOutcome(EvalSample Sample, double Score, double? Exac
 /// part), then greedy decoding for answer tasks, through <see cref="Generation.Generator"/> with whatever cache the policy made.
 /// </summary>
 /// <param name="hooks">Interventions on every forward call (e.g. heads zero-ablated for the Retrieval Head paper's causal check).</param>
-public sealed class SampleRunner(LoadedModel model, int chunk = 512, Heads.IForwardHooks? hooks = null)
+internal sealed class SampleRunner(LoadedModel model, int chunk = 512, Heads.IForwardHooks? hooks = null)
 {
     private readonly Generation.Generator _generator = new(model.Transformer) { PrefillChunk = chunk, Hooks = hooks };
 

@@ -13,7 +13,7 @@ namespace HeadWise.Formats;
 ///   blk.{L}.layer_output_norm.weight|bias (BERT post-FFN LayerNorm);
 ///   output_norm.weight|bias; output.weight [vocab, dim] (absent when tied).
 /// </summary>
-public interface ITensorSource : IDisposable
+internal interface ITensorSource : IDisposable
 {
     /// <summary>The file or folder the tensors come from, for error messages.</summary>
     string SourcePath { get; }

@@ -6,6 +6,7 @@ public sealed class Sampler
     private readonly double _temperature, _topP;
     private readonly Random _random;
 
+    /// <summary>A sampler: <paramref name="temperature"/> 0 is greedy; otherwise nucleus sampling over <paramref name="topP"/> of the mass, seeded by <paramref name="seed"/>.</summary>
     public Sampler(double temperature = 0, double topP = 1, int seed = 0)
     {
         if (!(temperature >= 0) || double.IsInfinity(temperature)) throw new HeadWiseException($"temperature must be >= 0, got {temperature}");
@@ -15,6 +16,7 @@ public sealed class Sampler
         _random = new Random(seed);
     }
 
+    /// <summary>The next token id for <paramref name="logits"/> (one row over the vocabulary).</summary>
     public int Next(ReadOnlySpan<float> logits)
     {
         CheckFinite(logits);
@@ -46,6 +48,7 @@ public sealed class Sampler
                 throw new HeadWiseException($"the model's logits are not finite ({(float.IsNaN(l) ? "NaN" : l.ToString())}): its weights hold NaN or infinite values, or overflow");
     }
 
+    /// <summary>The index of the largest logit (the first on ties).</summary>
     public static int ArgMax(ReadOnlySpan<float> logits)
     {
         int best = 0;

@@ -6,6 +6,9 @@ namespace HeadWise.Heads;
 /// A parsed hook point name: its layer (null outside the blocks) and its kind from <see cref="HookPoints"/>, which says
 /// which tensor axes hold heads and positions, so captures and interventions can slice any point by head and position.
 /// </summary>
+/// <param name="Name">The full name.</param>
+/// <param name="Layer">The block, or null outside blocks.</param>
+/// <param name="Kind">The row of the hook-point table.</param>
 public sealed partial record HookPoint(string Name, int? Layer, HookPointKind Kind)
 {
     /// <summary>Axis of the heads: 2 for [B,T,H,...] points, 1 for [B,H,T,S]; null when the point has no heads.</summary>

@@ -17,6 +17,10 @@ public sealed class HookSet : IForwardHooks
     // Per layer: the heads the scores/pattern hooks need (sorted union), or null when one of them needs all heads.
     private readonly Dictionary<int, List<int>?> _patternHeads = [];
 
+    /// <summary>An empty set.</summary>
+    public HookSet() { }
+
+    /// <summary>Adds <paramref name="hook"/> at <paramref name="name"/> (checked against the hook-point table; a typo lists the near names).</summary>
     public HookSet Add(string name, Func<Tensor, Tensor> hook) => AddEntry(name, new Entry(hook, null));
 
     /// <summary>
@@ -47,12 +51,16 @@ public sealed class HookSet : IForwardHooks
         return copy;
     }
 
+    /// <summary>The hook points with hooks.</summary>
     public IEnumerable<string> Names => _hooks.Keys;
 
+    /// <inheritdoc/>
     public bool Wants(string hookName) => _hooks.ContainsKey(hookName);
 
+    /// <inheritdoc/>
     public IReadOnlyList<int>? PatternHeads(int layer) => _patternHeads.TryGetValue(layer, out var heads) ? heads : null;
 
+    /// <inheritdoc/>
     public Tensor Apply(string hookName, Tensor activation)
     {
         var x = activation;

@@ -103,7 +103,9 @@ public static class KvPolicies
         public void CheckAllUsed()
         {
             var unknown = _values.Keys.Where(k => !_used.Contains(k)).ToArray();
-            if (unknown.Length > 0) throw new HeadWiseException($"{_policy} has no parameter {string.Join(", ", unknown)}");
+            if (unknown.Length > 0)
+                throw new HeadWiseException($"{_policy} has no parameter {string.Join(", ", unknown)}; " +
+                                            (_used.Count == 0 ? "it takes none" : $"its parameters are {string.Join(", ", _used.Order())}"));
         }
     }
 }

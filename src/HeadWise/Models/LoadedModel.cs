@@ -7,14 +7,22 @@ namespace HeadWise.Models;
 /// <summary>A model ready to run: its description, forward pass and tokenizer, and where it came from.</summary>
 public sealed class LoadedModel(string path, string format, Transformer transformer, ITokenizer tokenizer) : IDisposable
 {
+    /// <summary>Where the model was loaded from.</summary>
     public string Path { get; } = path;
     /// <summary>gguf, llama2c, safetensors, onnx.</summary>
     public string Format { get; } = format;
+    /// <summary>The forward pass (hooks, caches: see <see cref="Heads.HookedRun"/>).</summary>
     public Transformer Transformer { get; } = transformer;
+    /// <summary>The model's tokenizer.</summary>
     public ITokenizer Tokenizer { get; } = tokenizer;
+    /// <summary>The architecture.</summary>
     public ModelSpec Spec => Transformer.Spec;
-    /// <summary>A short display name for titles and reports.</summary>
-    public string DisplayName => string.IsNullOrEmpty(Spec.Name) ? System.IO.Path.GetFileNameWithoutExtension(Path) : Spec.Name;
+    /// <summary>
+    /// A short name for titles and reports: the checkpoint's own name, or the file's name when the checkpoint names only its
+    /// architecture (stories260K's GGUF says "llama").
+    /// </summary>
+    public string DisplayName => string.IsNullOrEmpty(Spec.Name) || Spec.Name == Spec.Architecture
+        ? System.IO.Path.GetFileNameWithoutExtension(Path.TrimEnd('/', System.IO.Path.DirectorySeparatorChar)) : Spec.Name;
 
     /// <summary>
     /// <paramref name="text"/> as token ids [1, T] (int64), ready for <see cref="Models.Transformer.Forward"/>; a BOS token

@@ -17,8 +17,14 @@ public sealed record LoadOptions
 }
 
 /// <summary>Opens any supported checkpoint by looking at what the path is, never at a hub.</summary>
-public static class ModelLoader
+public static partial class ModelLoader
 {
+    /// <summary>
+    /// Opens a checkpoint by what <paramref name="path"/> is: a GGUF file, a llama2.c .bin (tokenizer.bin beside it), a Hugging Face
+    /// folder (config.json, *.safetensors, tokenizer.json) or a BERT .onnx (vocab.txt beside it); <paramref name="options"/> may name
+    /// another tokenizer and the compute dtype. A hub name ("org/model") is refused with an offline message; a bad file is one
+    /// <see cref="HeadWiseException"/>.
+    /// </summary>
     public static LoadedModel Load(string path, LoadOptions? options = null)
     {
         options ??= new LoadOptions();
@@ -39,10 +45,16 @@ public static class ModelLoader
         };
     }
 
-    /// <summary>"org/name" with no such local path: what a user types for a hub model.</summary>
+    /// <summary>
+    /// "org/name" with no such local path: what a user types for a hub model. Names may hold dots
+    /// (TinyLlama/TinyLlama-1.1B-Chat-v1.0); a checkpoint file extension means a local file that is missing.
+    /// </summary>
     private static bool LooksLikeHubId(string path) =>
-        !File.Exists(path) && !Directory.Exists(path) && !Path.IsPathRooted(path) && !path.StartsWith('.') &&
-        path.Count(c => c == '/') == 1 && !Path.HasExtension(path);
+        !File.Exists(path) && !Directory.Exists(path) && HubId().IsMatch(path) &&
+        !new[] { ".gguf", ".bin", ".onnx", ".safetensors", ".json", ".pt", ".pth" }.Any(e => path.EndsWith(e, StringComparison.OrdinalIgnoreCase));
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]*[A-Za-z0-9]$")]
+    private static partial System.Text.RegularExpressions.Regex HubId();
 
     private static string DetectFormat(string path)
     {

@@ -63,7 +63,7 @@ public sealed class ModelWeights : IDisposable
     public void Dispose() { foreach (var t in All()) t.Dispose(); }
 
     /// <summary>Reads every tensor of the spec's layout from <paramref name="source"/>, checking names and shapes before reading any.</summary>
-    public static ModelWeights Load(ModelSpec spec, ITensorSource source)
+    internal static ModelWeights Load(ModelSpec spec, ITensorSource source)
     {
         Runtime.Torch.EnsureStarted();
         var present = CheckLayout(spec, source);

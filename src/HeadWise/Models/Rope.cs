@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace HeadWise.Models;
 
 /// <summary>Rotary position embedding with precomputed cos/sin tables, in either pairing layout.</summary>
-public sealed class Rope : IDisposable
+internal sealed class Rope : IDisposable
 {
     private readonly Tensor _cos, _sin; // [context, head_dim/2]
     private readonly Tensor? _cis;      // cos + i sin [context, head_dim/2] (complex64), for the interleaved layout

@@ -21,6 +21,7 @@ public sealed class Transformer : IDisposable
     private readonly Scalar _scale, _normEps;
     private readonly ScalarType _compute;
 
+    /// <summary>The forward pass of <paramref name="spec"/> over <paramref name="weights"/> (normally made by <see cref="ModelLoader.Load"/>).</summary>
     public Transformer(ModelSpec spec, ModelWeights weights)
     {
         Spec = spec;
@@ -31,7 +32,9 @@ public sealed class Transformer : IDisposable
         _compute = spec.Compute.ScalarType();
     }
 
+    /// <summary>The architecture.</summary>
     public ModelSpec Spec { get; }
+    /// <summary>The weights, TransformerLens-style per layer (W_Q, W_K, ... as <see cref="LayerWeights"/>).</summary>
     public ModelWeights Weights { get; }
 
     /// <summary>
@@ -315,6 +318,7 @@ public sealed class Transformer : IDisposable
     private static Tensor HookHeadsFirst(IForwardHooks? hooks, string name, Tensor x) =>
         hooks is not null && hooks.Wants(name) ? Hook(hooks, name, x.transpose(1, 2)).transpose(1, 2) : x;
 
+    /// <summary>Frees the weights and RoPE tables.</summary>
     public void Dispose()
     {
         _rope?.Dispose();

@@ -6,6 +6,7 @@ namespace HeadWise.Reports;
 /// <summary>Accuracy (%) against mean KV cache size (MiB), one line per policy: the trade-off curve of a sweep.</summary>
 public static class AccuracyMemoryPlot
 {
+    /// <summary>Writes the PNG of <paramref name="results"/> (one sweep) to <paramref name="path"/>.</summary>
     public static void Save(IReadOnlyList<BenchResult> results, string path, int width = 900, int height = 560)
     {
         if (results.Count == 0) throw new HeadWiseException("no results to plot");
@@ -29,7 +30,7 @@ public static class AccuracyMemoryPlot
         plot.Axes.SetLimitsY(-5, 105);
         var xs = results.Select(r => r.KvBytes / 1048576.0).ToArray();
         plot.Axes.SetLimitsX(0, xs.Max() * 1.1 + 1e-6); // from zero, so savings read as fractions of the full cache
-        plot.ShowLegend(Alignment.LowerRight);
+        plot.ShowLegend(Edge.Right); // beside the plot: inside it, the legend hid a point (issue 21)
         plot.SavePng(path, width, height);
     }
 }

@@ -7,6 +7,7 @@ namespace HeadWise.Reports;
 /// <summary>Needle-in-a-haystack heatmap of one result: prompt length (tokens) across, needle depth (%) down, accuracy (%) as colour.</summary>
 public static class NeedleHeatmap
 {
+    /// <summary>Writes the needle grid of <paramref name="r"/> as a PNG.</summary>
     public static void Save(BenchResult r, string path, int width = 900, int height = 560)
     {
         if (r.Depths is null) throw new HeadWiseException($"task {r.Task} has no needle depth to draw a heatmap of");

@@ -4,7 +4,7 @@ namespace HeadWise.Tokenizers;
 /// GPT-2's bytes_to_unicode: each byte gets a printable character, so that byte-level tokens are plain strings
 /// ('Ġ' is the space byte, 'Ċ' the newline).
 /// </summary>
-public static class ByteLevelAlphabet
+internal static class ByteLevelAlphabet
 {
     private static readonly char[] ByteToCharTable = BuildTable();
     private static readonly Dictionary<char, byte> CharToByteTable =

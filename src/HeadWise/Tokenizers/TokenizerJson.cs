@@ -8,7 +8,7 @@ namespace HeadWise.Tokenizers;
 /// Three model kinds are recognised: byte-level BPE ("gpt2": GPT-2, Qwen2, Llama-3), SentencePiece-style BPE with
 /// byte fallback ("llama": Llama-2, Mistral) and WordPiece ("wordpiece": BERT).
 /// </summary>
-public sealed record TokenizerJsonModel
+internal sealed record TokenizerJsonModel
 {
     /// <summary>"gpt2", "llama" or "wordpiece" (the <see cref="ITokenizer.Kind"/> the tokenizer will have).</summary>
     public required string Kind { get; init; }
@@ -66,7 +66,7 @@ public sealed record TokenizerJsonModel
 }
 
 /// <summary>Reads tokenizer.json files.</summary>
-public static class TokenizerJson
+internal static class TokenizerJson
 {
     public static ITokenizer Load(string path) => Read(path).Build();
 

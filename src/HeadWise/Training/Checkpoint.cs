@@ -6,14 +6,14 @@ using static TorchSharp.torch;
 namespace HeadWise.Training;
 
 /// <summary>Where a run stands: the next step to take, time spent so far, and the config it was started with.</summary>
-public sealed record CheckpointState(int Step, double ElapsedSeconds, string ConfigJson);
+internal sealed record CheckpointState(int Step, double ElapsedSeconds, string ConfigJson);
 
 /// <summary>
 /// A resumable checkpoint folder: parameters (float32, in <see cref="ModelWeights.All"/> order), the optimizer's
 /// state (TorchSharp's own format) and state.json. Written to a temporary folder and renamed, so a run killed while
 /// saving leaves the previous checkpoint intact.
 /// </summary>
-public static class Checkpoint
+internal static class Checkpoint
 {
     private const uint Magic = 0x54505743; // "CWPT"
 

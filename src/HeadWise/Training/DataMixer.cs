@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace HeadWise.Training;
 
 /// <summary>One optimisation step's batch: inputs and targets [B, L] (int64), loss weights [B, L] (float32).</summary>
-public sealed class TrainingBatch : IDisposable
+internal sealed class TrainingBatch : IDisposable
 {
     public required Tensor Inputs { get; init; }
     public required Tensor Targets { get; init; }
@@ -20,7 +20,7 @@ public sealed class TrainingBatch : IDisposable
 /// on (seed, step): resuming at step s continues the very stream an uninterrupted run would have read, with no
 /// random-generator state to save.
 /// </summary>
-public sealed class DataMixer
+internal sealed class DataMixer
 {
     private readonly TrainConfig _config;
     private readonly LongContextTasks _tasks;

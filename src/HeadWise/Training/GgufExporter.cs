@@ -9,7 +9,7 @@ namespace HeadWise.Training;
 /// Writes a trained model as GGUF "llama" with its byte-level BPE as a "gpt2" vocabulary, so that HeadWise and
 /// llama.cpp both load it. The model was trained in the interleaved RoPE layout GGUF llama uses: Q/K go out as they are.
 /// </summary>
-public static class GgufExporter
+internal static class GgufExporter
 {
     public static void Write(string path, ModelSpec spec, ModelWeights weights, BpeVocabulary vocab, GgmlType type = GgmlType.F32)
     {

@@ -34,7 +34,7 @@ public sealed record HeadCensus(int Heads, int Retrieval, int Sink, int Local, i
 /// key lies more than 32 tokens back and holds the very token being produced (it copies from the needle); the score is
 /// the share of answer tokens hit. Sink, local and previous-token masses are averaged over queries past the first 16.
 /// </summary>
-public static class HeadBehaviourCheck
+internal static class HeadBehaviourCheck
 {
     private static readonly (SampleKind Kind, NeedleStyle Style)[] Prompts =
         [(SampleKind.Passkey, NeedleStyle.MagicNumber), (SampleKind.Niah, NeedleStyle.Keyed), (SampleKind.Niah, NeedleStyle.Fact), (SampleKind.Niah, NeedleStyle.MagicNumber)];

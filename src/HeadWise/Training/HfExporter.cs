@@ -13,7 +13,7 @@ namespace HeadWise.Training;
 /// Hugging Face Llama rotates Q/K in the halves layout, so each head's rows are permuted from interleaved
 /// (pairs 2i, 2i+1) to halves (i, i + d/2): the inverse of the permutation llama.cpp's converter applies.
 /// </summary>
-public static class HfExporter
+internal static class HfExporter
 {
     public static void Write(string dir, ModelSpec spec, ModelWeights w, BpeVocabulary vocab, string dtype = "F32")
     {

@@ -4,7 +4,7 @@ using HeadWise.Tokenizers;
 namespace HeadWise.Training;
 
 /// <summary>The kinds of training sequence the data mixer draws.</summary>
-public enum SampleKind { Text, Passkey, Niah, KvRetrieval, Copy }
+internal enum SampleKind { Text, Passkey, Niah, KvRetrieval, Copy }
 
 /// <summary>What a needle-in-a-haystack sample hides and asks for.</summary>
 public enum NeedleStyle
@@ -24,7 +24,7 @@ public enum NeedleStyle
 /// with BOS. Passkey and needle prompts are worded by <see cref="PromptWording"/> in all of its phrasings (the
 /// evaluation harness asks in the first of each); their contents (places, keys, phrases) are never the evaluation's.
 /// </summary>
-public sealed class LongContextTasks
+internal sealed class LongContextTasks
 {
     public const string KvIntro = "Below is a list of keys and their values. Remember them.\n";
     public const string CopySeparator = "\n\nRepeat:\n\n";

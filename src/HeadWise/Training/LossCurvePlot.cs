@@ -1,7 +1,7 @@
 namespace HeadWise.Training;
 
 /// <summary>The loss curve as a PNG: per-step training loss and its moving average, with curriculum phase starts marked.</summary>
-public static class LossCurvePlot
+internal static class LossCurvePlot
 {
     public static void Save(string path, IReadOnlyList<StepRecord> steps, TrainConfig config)
     {

@@ -1,7 +1,7 @@
 namespace HeadWise.Training;
 
 /// <summary>Linear warm-up from 0 to the peak rate, then a cosine decay to the minimum rate at the last step.</summary>
-public static class LrSchedule
+internal static class LrSchedule
 {
     public static double At(int step, TrainConfig c)
     {

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace HeadWise.Training;
 
 /// <summary>The architecture a <see cref="TrainConfig"/> describes, and freshly initialised trainable weights for it.</summary>
-public static class ModelInit
+internal static class ModelInit
 {
     /// <summary>Llama: RMSNorm, SwiGLU, RoPE in the interleaved layout GGUF "llama" stores (no permutation on export), untied output.</summary>
     public static ModelSpec Spec(TrainConfig c, int vocabSize) => new()

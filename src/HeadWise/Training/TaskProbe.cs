@@ -13,7 +13,7 @@ public sealed record ProbeResult(string Task, int Length, int Samples, double Sa
 /// Greedy decoding emits the answer exactly when, with the right answer prefix fed in, the arg-max at each answer
 /// position is the next answer token, so one teacher-forced forward pass per sample decides it (no decoding loop).
 /// </summary>
-public sealed class TaskProbe
+internal sealed class TaskProbe
 {
     private readonly LongContextTasks _tasks;
     private readonly int _seed;

@@ -6,7 +6,7 @@ namespace HeadWise.Training;
 /// The natural text, tokenized once: every file's tail (held_out_fraction of it) goes to the held-out stream,
 /// the rest to the training stream; files are separated by EOS.
 /// </summary>
-public sealed class TextCorpus
+internal sealed class TextCorpus
 {
     public TextCorpus(int[] train, int[] heldOut) { Train = train; HeldOut = heldOut; }
 

@@ -5,7 +5,7 @@ using HeadWise.Tokenizers;
 namespace HeadWise.Training;
 
 /// <summary>The trained byte-level BPE as a Hugging Face tokenizer.json (model BPE, ByteLevel pre-tokenizer and decoder, BOS added).</summary>
-public static class TokenizerJsonWriter
+internal static class TokenizerJsonWriter
 {
     public static string Build(BpeVocabulary v)
     {

@@ -4,7 +4,7 @@ namespace HeadWise.Training;
 /// Checks a <see cref="TrainConfig"/> before anything is trained, so that a bad config fails in a second with a
 /// message naming the field, not an hour later inside a tensor op.
 /// </summary>
-public static class TrainConfigValidator
+internal static class TrainConfigValidator
 {
     public const int SpecialTokens = 2;
 

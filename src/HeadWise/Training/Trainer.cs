@@ -17,7 +17,7 @@ public sealed record TrainProgress(int Step, int Steps, double Loss, double Lr, 
 /// cosine learning rate, gradient clipping, optional bf16 compute; checkpoints that resume to the same loss curve.
 /// Files in the output folder: bpe.json (the vocabulary), checkpoint/ (latest state), train-log.jsonl.
 /// </summary>
-public sealed class Trainer : IDisposable
+internal sealed class Trainer : IDisposable
 {
     private readonly TrainConfig _config;
     private readonly string _out;

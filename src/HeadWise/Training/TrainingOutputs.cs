@@ -24,7 +24,7 @@ public sealed record TrainingMetrics(
 /// tokenizer.json (Hugging Face layout), loss.png, model-card.json and README.md with held-out perplexity, greedy task
 /// accuracy, the head census, sink ratios, the evaluation harness by length and depth, and DuoAttention's gates.
 /// </summary>
-public static class TrainingOutputs
+internal static class TrainingOutputs
 {
     public static string Write(Trainer trainer, TrainConfig config, string outDir, double seconds, Action<string> log, string command, ExportOptions? options = null)
     {

@@ -4,7 +4,7 @@ namespace HeadWise.Training;
 /// One training sequence of L+1 tokens (inputs are the first L, targets the last L), a loss weight per target and which
 /// targets are answers (the tokens a task asks for; probes and head checks score exactly these).
 /// </summary>
-public sealed class TrainingSample
+internal sealed class TrainingSample
 {
     public required int[] Tokens { get; init; }
     public required float[] Weights { get; init; }

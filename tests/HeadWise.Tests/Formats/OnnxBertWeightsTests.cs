@@ -29,7 +29,7 @@ public sealed class MiniLmFixture : IDisposable
 
     public string OnnxPath { get; }
     public string VocabPath { get; }
-    public OnnxBertWeights Weights { get; }
+    internal OnnxBertWeights Weights { get; }
 
     public void Dispose()
     {

@@ -8,7 +8,7 @@ public sealed record Needle(string Text, double Depth);
 /// exactly the requested number of tokens and each needle starts at the sentence boundary nearest its depth.
 /// The last filler sentence is cut to make the length exact.
 /// </summary>
-public static class HaystackBuilder
+internal static class HaystackBuilder
 {
     public sealed record Built(int[] Tokens, int HaystackStart, int HaystackEnd, int[] NeedleStarts, int MaxSentenceTokens, int NeedleTokens);
 

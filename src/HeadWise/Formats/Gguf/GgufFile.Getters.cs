@@ -1,7 +1,7 @@
 namespace HeadWise.Formats.Gguf;
 
 // Typed access to the metadata. Missing keys and wrong types are file errors that name the key.
-public sealed partial class GgufFile
+internal sealed partial class GgufFile
 {
     public bool ContainsKey(string key) => Metadata.ContainsKey(key);
 

@@ -7,7 +7,7 @@ namespace HeadWise.Formats.Gguf;
 /// header (metadata, tensor table, alignment, bounds, overlaps) before any tensor is touched, so later reads
 /// cannot run off the mapping. Spans returned by <see cref="RawBytes"/> are valid until <see cref="Dispose"/>.
 /// </summary>
-public sealed unsafe partial class GgufFile : IDisposable
+internal sealed unsafe partial class GgufFile : IDisposable
 {
     public const uint Magic = 0x46554747; // "GGUF" read as little-endian uint32
     public const int DefaultAlignment = 32;

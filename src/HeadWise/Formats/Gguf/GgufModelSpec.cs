@@ -3,7 +3,7 @@ using HeadWise.Models;
 namespace HeadWise.Formats.Gguf;
 
 /// <summary>Reads a <see cref="ModelSpec"/> from GGUF metadata ("{arch}.block_count" and friends, as llama.cpp writes them).</summary>
-public static class GgufModelSpec
+internal static class GgufModelSpec
 {
     public static readonly string[] SupportedArchitectures = ["llama", "mistral", "qwen2", "qwen3", "gpt2"];
 

@@ -6,7 +6,7 @@ namespace HeadWise.Formats.Gguf;
 /// A GGUF file's tensors under the canonical names of the spec's <see cref="TensorLayout"/>: GGUF names are the
 /// canonical ones except GPT-2's fused blk.N.attn_qkv, presented as separate attn_q/attn_k/attn_v row blocks.
 /// </summary>
-public sealed class GgufTensorSource : ITensorSource
+internal sealed class GgufTensorSource : ITensorSource
 {
     private readonly GgufFile _file;
     private readonly Dictionary<string, (GgufTensorInfo Info, long RowStart, long Rows)> _map = new(StringComparer.Ordinal);

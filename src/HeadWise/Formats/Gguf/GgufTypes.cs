@@ -18,7 +18,7 @@ public enum GgufValueType : uint
 }
 
 /// <summary>Block geometry of each ggml type: elements per block and bytes per block (ggml's type_traits).</summary>
-public static class GgmlTypeInfo
+internal static class GgmlTypeInfo
 {
     public static bool IsKnown(uint id) => TryGetLayout((GgmlType)id, out _, out _);
 
@@ -77,7 +77,7 @@ public static class GgmlTypeInfo
 /// <summary>One tensor's entry in the GGUF header.</summary>
 /// <param name="Shape">Dimensions in ggml order: Shape[0] is the fastest-varying (torch's last) dimension.</param>
 /// <param name="Offset">Byte offset of the data relative to <see cref="GgufFile.DataOffset"/>.</param>
-public sealed record GgufTensorInfo(string Name, long[] Shape, GgmlType Type, ulong Offset, long ElementCount, long ByteSize)
+internal sealed record GgufTensorInfo(string Name, long[] Shape, GgmlType Type, ulong Offset, long ElementCount, long ByteSize)
 {
     /// <summary>The shape in torch order (slowest dimension first), e.g. [out, in] for a linear weight.</summary>
     public long[] TorchShape

@@ -4,14 +4,14 @@ using System.Text;
 namespace HeadWise.Formats.Gguf;
 
 /// <summary>A tensor to write. Shape is in ggml order (Shape[0] fastest); Type is F32, F16 or BF16.</summary>
-public sealed record GgufTensorData(string Name, long[] Shape, GgmlType Type, ReadOnlyMemory<float> Data);
+internal sealed record GgufTensorData(string Name, long[] Shape, GgmlType Type, ReadOnlyMemory<float> Data);
 
 /// <summary>
 /// Writes GGUF v3. Metadata values get the GGUF type matching their C# type (the mapping <see cref="GgufFile"/>
 /// reads back), so reading a written file returns equal values. Tensor data is converted and streamed in
 /// chunks, so the whole file is never held in memory.
 /// </summary>
-public static class GgufWriter
+internal static class GgufWriter
 {
     private const int ChunkElements = 1 << 16;
 

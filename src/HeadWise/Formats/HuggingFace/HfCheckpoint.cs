@@ -7,7 +7,7 @@ namespace HeadWise.Formats.HuggingFace;
 /// A Hugging Face model folder (config.json + model.safetensors or a sharded index) read as canonical tensors.
 /// HF checkpoints keep Q/K in the halves RoPE layout; they are passed through unpermuted (spec.Rope = Halves).
 /// </summary>
-public sealed class HfCheckpoint : ITensorSource
+internal sealed class HfCheckpoint : ITensorSource
 {
     private readonly MappedTensorSource _tensors;
 

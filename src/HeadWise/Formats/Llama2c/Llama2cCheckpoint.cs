@@ -10,7 +10,7 @@ namespace HeadWise.Formats.Llama2c;
 /// stores each projection as a row-major [out, in] matrix, so no data is reordered, and its RoPE is the interleaved
 /// (GGUF llama) form. The precomputed freq_cis tables are skipped.
 /// </summary>
-public sealed unsafe class Llama2cCheckpoint : IDisposable
+internal sealed unsafe class Llama2cCheckpoint : IDisposable
 {
     /// <summary>"ak42": the versioned llama2.c exports (v1/v2), which this reader does not handle.</summary>
     private const uint VersionedMagic = 0x616b3432;

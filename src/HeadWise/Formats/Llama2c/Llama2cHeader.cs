@@ -4,7 +4,7 @@ namespace HeadWise.Formats.Llama2c;
 /// The seven int32 fields at the start of a llama2.c checkpoint. On disk a negative vocab_size means the
 /// classifier is stored separately (wcls); here VocabSize is always positive and SharedClassifier says which.
 /// </summary>
-public sealed record Llama2cHeader(int Dim, int HiddenDim, int Layers, int Heads, int KvHeads, int VocabSize, int SeqLen, bool SharedClassifier = true)
+internal sealed record Llama2cHeader(int Dim, int HiddenDim, int Layers, int Heads, int KvHeads, int VocabSize, int SeqLen, bool SharedClassifier = true)
 {
     public const int Bytes = 7 * sizeof(int);
 

@@ -3,7 +3,7 @@ using HeadWise.Models;
 namespace HeadWise.Formats.Llama2c;
 
 /// <summary>A llama2.c checkpoint as an <see cref="ITensorSource"/> plus the <see cref="ModelSpec"/> its header implies.</summary>
-public sealed class Llama2cTensorSource(Llama2cCheckpoint checkpoint) : ITensorSource
+internal sealed class Llama2cTensorSource(Llama2cCheckpoint checkpoint) : ITensorSource
 {
     public string SourcePath => checkpoint.Path;
     public IReadOnlyCollection<string> Names => checkpoint.Tensors.Select(t => t.Name).ToArray();

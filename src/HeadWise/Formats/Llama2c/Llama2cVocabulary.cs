@@ -8,7 +8,7 @@ namespace HeadWise.Formats.Llama2c;
 /// The token count is not stored; it is whatever the file holds. Pieces are decoded as UTF-8 (invalid
 /// sequences become U+FFFD); <see cref="RawPieces"/> keeps the exact bytes.
 /// </summary>
-public sealed record Llama2cVocabulary(string[] Pieces, float[] Scores, int MaxTokenLength, byte[][] RawPieces)
+internal sealed record Llama2cVocabulary(string[] Pieces, float[] Scores, int MaxTokenLength, byte[][] RawPieces)
 {
     private const int AbsurdTokenLength = 1 << 16;
 

@@ -10,7 +10,7 @@ namespace HeadWise.Formats.Onnx;
 /// graph: the MatMul (or Gemm) whose output is added to the named bias. ONNX MatMul weights are [in, out] and are
 /// transposed to [out, in].
 /// </summary>
-public sealed partial class OnnxBertWeights : ITensorSource
+internal sealed partial class OnnxBertWeights : ITensorSource
 {
     private readonly MappedTensorSource _tensors;
 

@@ -1,7 +1,7 @@
 namespace HeadWise.Formats.Safetensors;
 
 /// <summary>A single safetensors file or a sharded set, under the names the file itself uses.</summary>
-public interface ISafetensorsSource : ITensorSource
+internal interface ISafetensorsSource : ITensorSource
 {
     /// <summary>The header entry for <paramref name="name"/>; throws InvalidModelFileException when absent.</summary>
     SafetensorsTensorInfo Info(string name);

@@ -20,7 +20,7 @@ public static class SafetensorsDType
 }
 
 /// <summary>One tensor's header entry; offsets are relative to the start of the data region.</summary>
-public sealed record SafetensorsTensorInfo(string Name, string DType, long[] Shape, long Begin, long End)
+internal sealed record SafetensorsTensorInfo(string Name, string DType, long[] Shape, long Begin, long End)
 {
     public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
 }

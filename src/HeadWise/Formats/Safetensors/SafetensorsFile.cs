@@ -8,7 +8,7 @@ namespace HeadWise.Formats.Safetensors;
 /// A read-only, memory-mapped safetensors file: 8-byte little-endian header length, JSON header, then the raw
 /// tensor bytes. The whole header is validated in <see cref="Open"/>; tensors are converted to float32 on read.
 /// </summary>
-public sealed unsafe class SafetensorsFile : ISafetensorsSource
+internal sealed unsafe class SafetensorsFile : ISafetensorsSource
 {
     private readonly MemoryMappedFile _map;
     private readonly MemoryMappedViewAccessor _view;

@@ -6,7 +6,7 @@ namespace HeadWise.Formats.Safetensors;
 /// A sharded checkpoint: model.safetensors.index.json ({"weight_map": {tensor: shard file}}) plus the shard files
 /// beside it. The index is authoritative; every shard it names must exist and hold the tensors it claims.
 /// </summary>
-public sealed class SafetensorsShards : ISafetensorsSource
+internal sealed class SafetensorsShards : ISafetensorsSource
 {
     private readonly Dictionary<string, SafetensorsFile> _owner;  // tensor -> shard
     private readonly List<SafetensorsFile> _shards;

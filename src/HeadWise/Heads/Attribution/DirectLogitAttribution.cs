@@ -5,14 +5,25 @@ using static TorchSharp.torch;
 namespace HeadWise.Heads.Attribution;
 
 /// <summary>One additive piece of a logit: the embedding, one head's output, an attention bias, an MLP, the final-norm bias.</summary>
+/// <param name="Name">"embed", "L.H" for a head, "attn_bias L", "mlp L", ...</param>
+/// <param name="Layer">The block, or null outside blocks.</param>
+/// <param name="Head">The query head, or null for non-head components.</param>
+/// <param name="Value">Its direct contribution to the logit (difference).</param>
 public sealed record DlaComponent(string Name, int? Layer, int? Head, double Value);
 
 /// <summary>Direct logit attribution of one position's logit (or logit difference) to every component that writes to the residual stream.</summary>
+/// <param name="Target">The target token id.</param>
+/// <param name="Contrast">The contrast token id, or null.</param>
+/// <param name="Position">The position attributed.</param>
+/// <param name="Logit">The model's logit (difference) there.</param>
+/// <param name="Components">Every component's direct contribution; they sum to <paramref name="Logit"/>.</param>
+/// <param name="Heads">Per head [layer, head] contributions.</param>
 public sealed record DlaResult(int Target, int? Contrast, long Position, double Logit, IReadOnlyList<DlaComponent> Components, double[,] Heads)
 {
     /// <summary>Sum of all components: equals <see cref="Logit"/> up to rounding.</summary>
     public double Sum => Components.Sum(c => c.Value);
 
+    /// <summary>The <paramref name="n"/> heads with the largest contributions.</summary>
     public IEnumerable<DlaComponent> TopHeads(int n) => Components.Where(c => c.Head is not null).OrderByDescending(c => c.Value).Take(n);
 }
 
@@ -23,6 +34,10 @@ public sealed record DlaResult(int Target, int? Contrast, long Position, double 
 /// </summary>
 public static class DirectLogitAttribution
 {
+    /// <summary>
+    /// Direct logit attribution of <paramref name="target"/> (minus <paramref name="contrast"/>) at <paramref name="position"/> (-1: the last)
+    /// of <paramref name="tokens"/> [1, T], with the final norm's scale frozen from the clean run.
+    /// </summary>
     public static DlaResult Compute(Transformer model, Tensor tokens, int target, int? contrast = null, long position = -1)
     {
         var spec = model.Spec;

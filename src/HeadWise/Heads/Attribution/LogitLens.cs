@@ -5,11 +5,18 @@ using static TorchSharp.torch;
 namespace HeadWise.Heads.Attribution;
 
 /// <summary>What the residual stream after one stage would predict if it were the last: top token and the target's standing.</summary>
+/// <param name="Stage">"embed" or "L" (after block L).</param>
+/// <param name="TopToken">The most likely token at this stage.</param>
+/// <param name="TopProbability">Its probability.</param>
+/// <param name="TargetLogit">The target's logit, when a target is given.</param>
+/// <param name="TargetProbability">The target's probability.</param>
+/// <param name="TargetRank">The target's rank (0 = top).</param>
 public sealed record LogitLensRow(string Stage, int TopToken, double TopProbability, double? TargetLogit, double? TargetProbability, int? TargetRank);
 
 /// <summary>Logit lens: the real final norm and unembedding applied to the residual stream before layer 0 and after every layer.</summary>
 public static class LogitLens
 {
+    /// <summary>The logit lens at <paramref name="position"/> (-1: last): the residual stream after each block through the final norm and unembedding.</summary>
     public static IReadOnlyList<LogitLensRow> Compute(Transformer model, Tensor tokens, int? target = null, long position = -1)
     {
         var spec = model.Spec;

@@ -9,6 +9,11 @@ namespace HeadWise.Heads.Attribution;
 /// Activation patching results: for each (layer, head) or (layer, position), the metric after patching that piece of the clean
 /// run into the corrupted run, and the normalised recovery (patched − corrupted) / (clean − corrupted).
 /// </summary>
+/// <param name="Axis">"heads" or "positions".</param>
+/// <param name="Clean">The clean run's logit difference.</param>
+/// <param name="Corrupted">The corrupted run's logit difference.</param>
+/// <param name="Patched">The logit difference with each cell patched from the clean run.</param>
+/// <param name="Recovery">(patched - corrupted) / (clean - corrupted) per cell.</param>
 public sealed record PatchingResult(string Axis, double Clean, double Corrupted, double[,] Patched, double[,] Recovery);
 
 /// <summary>Activation-patching sweeps with the logit difference (target − contrast) at the last position as the metric.</summary>

@@ -15,6 +15,7 @@ public sealed class ActivationPatch(string name, Tensor source, IReadOnlyList<in
     public static ActivationPatch From(ActivationCache cache, string name, IReadOnlyList<int>? heads = null, IReadOnlyList<long>? positions = null) =>
         new(name, cache[name], heads, positions);
 
+    /// <inheritdoc/>
     public void Register(HookSet hooks)
     {
         if (heads is not null && _point.HeadAxis is null) throw new HeadWiseException($"'{name}' has no head axis to patch by head");

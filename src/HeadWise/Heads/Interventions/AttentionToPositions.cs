@@ -24,12 +24,15 @@ public sealed class AttentionToPositions : IIntervention
         if (scale is < 0) throw new HeadWiseException($"attention scale {scale} must be non-negative");
     }
 
+    /// <summary>Multiplies head <paramref name="head"/>'s attention to <paramref name="positions"/> by <paramref name="factor"/>, then renormalises each row.</summary>
     public static AttentionToPositions Scale(int layer, int head, IEnumerable<long> positions, double factor, bool causal = true) =>
         new(layer, head, positions, factor, null, causal);
 
+    /// <summary>Sets head <paramref name="head"/>'s attention to <paramref name="positions"/> to <paramref name="weight"/> and rescales the other keys so rows sum to 1.</summary>
     public static AttentionToPositions Set(int layer, int head, IEnumerable<long> positions, double weight, bool causal = true) =>
         new(layer, head, positions, null, weight, causal);
 
+    /// <inheritdoc/>
     public void Register(HookSet hooks) => hooks.AddForHeads(HookNames.ForLayer(_layer).Pattern, [_head], Edit);
 
     private Tensor Edit(Tensor p) // [B, 1, T, S]

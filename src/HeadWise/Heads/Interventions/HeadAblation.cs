@@ -14,6 +14,7 @@ public sealed class HeadAblation : IIntervention
 
     private HeadAblation(int layer, int head, Tensor? mean) { _layer = layer; _head = head; _mean = mean; }
 
+    /// <summary>Zero ablation of query head <paramref name="head"/> of <paramref name="layer"/>.</summary>
     public static HeadAblation Zero(int layer, int head) => new(layer, head, null);
 
     /// <summary>Mean ablation; <paramref name="reference"/> must hold the layer's whole hook_z [B, T, H, d].</summary>
@@ -25,6 +26,7 @@ public sealed class HeadAblation : IIntervention
         return new HeadAblation(layer, head, z.select(2, head).mean([0, 1]).DetachFromDisposeScope());
     }
 
+    /// <inheritdoc/>
     public void Register(HookSet hooks) => hooks.Add(HookNames.ForLayer(_layer).Z, z =>
     {
         var r = z.clone();

@@ -6,6 +6,7 @@ namespace HeadWise.Heads.Interventions;
 /// </summary>
 public sealed class ValueScale(int layer, int kvHead, double factor) : IIntervention
 {
+    /// <inheritdoc/>
     public void Register(HookSet hooks) => hooks.Add(HookNames.ForLayer(layer).V, v =>
     {
         var r = v.clone();
