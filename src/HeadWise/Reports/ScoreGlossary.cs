@@ -38,8 +38,6 @@ public static class ScoreGlossary
             "Second-order estimate of the loss change when the head's attention is sparsified to its top-k keys (empirical Fisher)."),
         new("qk-select", "qk-select", "Listening to the Wise Few: Select-and-Copy Attention Heads for Multiple-Choice QA", "https://arxiv.org/abs/2410.02343",
             "Share of multiple-choice prompts where the option whose label has the highest query·key score at the answer position is the right one."),
-        new("qk-select-attn", "qk-select", "Listening to the Wise Few: Select-and-Copy Attention Heads for Multiple-Choice QA", "https://arxiv.org/abs/2410.02343",
-            "The same with the attention weight on the option labels instead of the query·key score."),
         new("retrieval", "retrieval", "Retrieval Head Mechanistically Explains Long-Context Factuality", "https://arxiv.org/abs/2404.15574",
             "Share of answer tokens the head copies from the needle while the model decodes the answer (its top-1 key holds the token generated)."),
         new("duo-gate", "duo-gate", "DuoAttention: Efficient Long-Context LLM Inference with Retrieval and Streaming Heads", "https://arxiv.org/abs/2410.10819",
