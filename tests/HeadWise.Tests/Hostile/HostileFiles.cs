@@ -5,7 +5,7 @@ using HeadWise.Formats.Gguf;
 namespace HeadWise.Tests.Hostile;
 
 /// <summary>Hostile variants of real files: stories260K's GGUF with edited metadata or tensors, the testbed's Hugging Face folder with edited JSON.</summary>
-public static class HostileFiles
+internal static class HostileFiles
 {
     public static string Testbed(string file) => Path.Combine(RepoRoot(), "models", "testbed-2k", file);
 
