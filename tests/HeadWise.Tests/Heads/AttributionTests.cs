@@ -59,6 +59,36 @@ public class AttributionTests
         Assert.Equal((int)logits.gt(logits[9]).sum().ToInt64(), rows[^1].TargetRank);
     }
 
+    [Theory]
+    [InlineData("llama")]
+    [InlineData("qwen3")]
+    public void Logit_lens_at_every_stage_is_the_final_rms_norm_and_unembedding_of_that_residual(string family)
+    {
+        // Every stage by hand in float64: x / sqrt(mean(x^2) + eps) * final norm weight, dotted with each unembedding row.
+        using var model = TinyModels.Build(family);
+        using var scope = torch.NewDisposeScope();
+        var tokens = TinyModels.Tokens(7);
+        var hooks = new List<string> { HookNames.ForLayer(0).ResidPre };
+        for (int l = 0; l < model.Spec.Layers; l++) hooks.Add(HookNames.ForLayer(l).ResidPost);
+        var (_, cache) = model.RunWithCache(tokens, hooks.Select(h => new CaptureSpec(h)));
+        using var __ = cache;
+        var rows = LogitLens.Compute(model, tokens, target: 9, position: 4);
+        Assert.Equal(hooks.Count, rows.Count);
+        var unembed = model.Weights.Output!.to(ScalarType.Float64);
+        var norm = model.Weights.OutputNorm!.to(ScalarType.Float64);
+        for (int s = 0; s < hooks.Count; s++)
+        {
+            var x = cache[hooks[s]][0, 4].to(ScalarType.Float64);
+            var logits = unembed.matmul(x / Math.Sqrt(x.pow(2).mean().ToDouble() + model.Spec.NormEps) * norm);
+            Assert.Equal(s == 0 ? "embed" : $"L{s - 1}", rows[s].Stage);
+            Assert.Equal((int)logits.argmax().ToInt64(), rows[s].TopToken);
+            Assert.Equal(logits.softmax(-1).max().ToDouble(), rows[s].TopProbability, 1e-5);
+            Assert.Equal(logits[9].ToDouble(), rows[s].TargetLogit!.Value, 1e-4);
+            Assert.Equal((int)logits.gt(logits[9]).sum().ToInt64(), rows[s].TargetRank);
+        }
+        Assert.NotEqual(rows[0].TargetLogit, rows[1].TargetLogit); // the stages are not one row repeated
+    }
+
     [Theory, MemberData(nameof(Decoders))]
     public void Patching_sweeps_from_the_clean_run_into_itself_recover_everything(string family)
     {
