@@ -28,13 +28,17 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     private readonly byte[][] _decodeBytes;
     private readonly BpeTokenizer _inner;
     private readonly SpecialTokenSplitter _specials;
+    private readonly HfNormalizer? _normalizer;
+    private readonly SpecialTokenSplitter? _normalizedSpecials;
 
     /// <param name="tokens">Token strings in the GPT-2 byte alphabet (GGUF tokenizer.ggml.tokens).</param>
     /// <param name="merges">Merge rules "left right", highest priority first (tokenizer.ggml.merges).</param>
     /// <param name="tokenTypes">GGUF token types; null: all normal.</param>
     /// <param name="preTokenizerPattern">The regex that splits text into words before BPE; null: <see cref="Gpt2Pattern"/>.</param>
+    /// <param name="pipeline">A tokenizer.json's normalizer (Qwen2's and GPT-NeoX's NFC) and added tokens: text is
+    /// prepared as the Rust tokenizers library prepares it (<see cref="HfTextPipeline"/>). GGUF files have none.</param>
     public ByteLevelBpeTokenizer(string[] tokens, string[] merges, int[]? tokenTypes, int? bosId, int? eosId,
-        bool addBos = false, string? preTokenizerPattern = null, string source = "(vocabulary)")
+        bool addBos = false, string? preTokenizerPattern = null, string source = "(vocabulary)", HfTextPipeline? pipeline = null)
     {
         VocabularyChecks.NotEmpty(source, tokens, "the token list");
         if (merges is null) throw new InvalidModelFileException(source, "the merge list is missing");
@@ -76,9 +80,11 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
             throw new InvalidModelFileException(source, $"BPE vocabulary/merges rejected: {e.Message}");
         }
 
-        _specials = new SpecialTokenSplitter(Enumerable.Range(0, tokens.Length)
+        _specials = new SpecialTokenSplitter(pipeline?.RawAdded ?? Enumerable.Range(0, tokens.Length)
             .Where(i => _types[i] is TokenType.Control or TokenType.UserDefined)
             .Select(i => (tokens[i], i)));
+        _normalizer = pipeline?.Normalizer;
+        _normalizedSpecials = pipeline is null ? null : new SpecialTokenSplitter(pipeline.NormalizedAdded);
         _decodeBytes = Enumerable.Range(0, tokens.Length).Select(DecodeBytesOf).ToArray();
     }
 
@@ -98,6 +104,12 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         var ids = new List<int>(text.Length / 3 + 2);
         if (addBos && BosId is int bos) ids.Add(bos);
         void EncodeRun(string run)
+        {
+            if (_normalizer is null) EncodeWords(run);
+            else if (parseSpecial) _normalizedSpecials!.Split(_normalizer.Apply(run), EncodeWords, ids.Add);
+            else EncodeWords(_normalizer.Apply(run));
+        }
+        void EncodeWords(string run)
         {
             try { ids.AddRange(_inner.EncodeToIds(run)); }
             catch (RegexMatchTimeoutException)

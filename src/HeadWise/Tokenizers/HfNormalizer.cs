@@ -45,18 +45,25 @@ public sealed class HfNormalizer
                 var content = Str(e, "content") ?? throw Bad("Replace needs 'content'");
                 if (!e.TryGetProperty("pattern", out var pattern) || pattern.ValueKind != JsonValueKind.Object) throw Bad("Replace needs a 'pattern'");
                 if (Str(pattern, "String") is { } literal) yield return s => literal.Length == 0 ? s : s.Replace(literal, content, StringComparison.Ordinal);
-                else if (Str(pattern, "Regex") is { } regex)
+                else if (Str(pattern, "Regex") is { Length: > 0 } regex)
                 {
-                    var r = new Regex(regex, RegexOptions.CultureInvariant);
-                    yield return s => r.Replace(s, content);
+                    Regex r;
+                    try { r = new Regex(regex, RegexOptions.CultureInvariant, ByteLevelBpeTokenizer.PatternTimeout); }
+                    catch (ArgumentException ex) { throw Bad($"Replace regex does not compile: {ex.Message}"); }
+                    yield return s =>
+                    {
+                        try { return r.Replace(s, content); }
+                        catch (RegexMatchTimeoutException) { throw Bad($"the Replace regex took over {ByteLevelBpeTokenizer.PatternTimeout.TotalSeconds:0.#} s on one match of this text: the pattern backtracks catastrophically"); }
+                    };
                 }
-                else throw Bad("Replace pattern must be String or Regex");
+                else throw Bad("Replace pattern must be a String or a non-empty Regex");
                 break;
             case "NFC": yield return s => s.Normalize(NormalizationForm.FormC); break;
             case "NFD": yield return s => s.Normalize(NormalizationForm.FormD); break;
             case "NFKC": yield return s => s.Normalize(NormalizationForm.FormKC); break;
             case "NFKD": yield return s => s.Normalize(NormalizationForm.FormKD); break;
-            case "Lowercase": yield return s => s.ToLowerInvariant(); break;
+            // Rust lowercases char by char with the full mapping; the one full mapping .NET's simple one lacks is İ → i̇.
+            case "Lowercase": yield return s => s.Replace("\u0130", "i\u0307", StringComparison.Ordinal).ToLowerInvariant(); break;
             case "Strip":
                 bool left = Bool(e, "strip_left", true), right = Bool(e, "strip_right", true);
                 yield return s => left && right ? s.Trim() : left ? s.TrimStart() : right ? s.TrimEnd() : s;

@@ -31,7 +31,7 @@ internal sealed record TokenizerJsonModel
         : TokenizerFactory.PreTokenizerPatterns.Where(kv => kv.Value == Pattern && kv.Key is not ("default" or "gpt2" or "llama3")).Select(kv => kv.Key).FirstOrDefault();
     /// <summary>WordPiece: lower-case the text first (BertNormalizer lowercase).</summary>
     public bool Lowercase { get; init; }
-    /// <summary>SentencePiece style with a normalizer (Llama-2 layout): the Rust library's text pipeline (<see cref="HfTextPipeline"/>).</summary>
+    /// <summary>BPE with a normalizer (Llama-2's Prepend/Replace, Qwen2's NFC): the Rust library's text pipeline (<see cref="HfTextPipeline"/>).</summary>
     public HfTextPipeline? Pipeline { get; init; }
     /// <summary>WordPiece: drop accents (BertNormalizer strip_accents; null follows lowercase, as in tokenizers).</summary>
     public bool StripAccents { get; init; }
@@ -60,7 +60,7 @@ internal sealed record TokenizerJsonModel
     public ITokenizer Build() => Kind switch
     {
         "llama" => new SentencePieceBpeTokenizer(Tokens, Scores(), Types, BosId, EosId, UnkId, AddBos, AddSpacePrefix, Source, Pipeline),
-        "gpt2" => new ByteLevelBpeTokenizer(Tokens, Merges, Types, BosId, EosId, AddBos, Pattern, Source),
+        "gpt2" => new ByteLevelBpeTokenizer(Tokens, Merges, Types, BosId, EosId, AddBos, Pattern, Source, Pipeline),
         _ => WordPieceTokenizer.FromTokens(Tokens, Lowercase, Source, StripAccents),
     };
 }
@@ -151,14 +151,11 @@ internal static class TokenizerJson
                         if (types[i] == (int)TokenType.Normal && SentencePieceBpeTokenizer.TryParseBytePiece(tokens[i], out _)) types[i] = (int)TokenType.Byte;
                     bool prefix = Has(normalizer, "Prepend") || Metaspace(pre) is { } ms && (ms.TryGetProperty("prepend_scheme", out _)
                         ? Str(ms, "prepend_scheme") is not "never" : !ms.TryGetProperty("add_prefix_space", out var aps) || aps.ValueKind != JsonValueKind.False);
-                    var textNormalizer = HfNormalizer.Parse(normalizer, path);
                     return new TokenizerJsonModel
                     {
                         Kind = "llama", Tokens = tokens, Types = types, Merges = merges, UnkId = unk, Source = path,
                         BosId = Id(bosToken ?? "<s>"), EosId = Id(eosToken ?? "</s>"), AddBos = addBos, AddSpacePrefix = prefix,
-                        Pipeline = textNormalizer is null ? null : new HfTextPipeline(textNormalizer,
-                            added.Where(i => !normalizedAdded.Contains(i)).Select(i => (tokens[i], i)).ToArray(),
-                            normalizedAdded.Select(i => (textNormalizer.Apply(tokens[i]), i)).ToArray()),
+                        Pipeline = TextPipeline(normalizer, tokens, added, normalizedAdded, path),
                     };
                 }
                 var pattern = PreTokenizerPattern(pre, path);
@@ -167,10 +164,20 @@ internal static class TokenizerJson
                 {
                     Kind = "gpt2", Tokens = tokens, Types = types, Merges = merges, UnkId = unk, Source = path,
                     BosId = Id(bosToken) ?? eosGuess, EosId = eosGuess, AddBos = addBos, Pattern = pattern,
+                    Pipeline = TextPipeline(normalizer, tokens, added, normalizedAdded, path),
                 };
             default:
                 throw Bad($"model.type {ErrorText.Quote(type)} is not supported (BPE, WordPiece)");
         }
+    }
+
+    /// <summary>The normalizer and where each added token is matched (raw or normalized text); null without a normalizer.</summary>
+    private static HfTextPipeline? TextPipeline(JsonElement normalizer, string[] tokens, HashSet<int> added, HashSet<int> normalizedAdded, string path)
+    {
+        var textNormalizer = HfNormalizer.Parse(normalizer, path);
+        return textNormalizer is null ? null : new HfTextPipeline(textNormalizer,
+            added.Where(i => !normalizedAdded.Contains(i)).Select(i => (tokens[i], i)).ToArray(),
+            normalizedAdded.Select(i => (textNormalizer.Apply(tokens[i]), i)).ToArray());
     }
 
     private static string[] Merges(JsonElement model, string path)

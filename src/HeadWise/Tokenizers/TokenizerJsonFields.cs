@@ -32,8 +32,8 @@ public static class TokenizerJsonFields
         new("added_tokens[].single_word", "false", "true (match only as a whole word)"),
         new("added_tokens[].lstrip", "false", "true (swallow spaces on the left)"),
         new("added_tokens[].rstrip", "false", "true (swallow spaces on the right)"),
-        new("normalizer", "null; SentencePiece BPE: Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD, Lowercase, Strip (HfNormalizer); " +
-                          "WordPiece: BertNormalizer", "any other type; any normalizer on a byte-level BPE (its text is not normalized)"),
+        new("normalizer", "null; BPE: Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD, Lowercase, Strip (HfNormalizer; Qwen2 and " +
+                          "GPT-NeoX use NFC); WordPiece: BertNormalizer", "any other type (Precompiled, BertNormalizer on BPE, ...)"),
         new("normalizer.lowercase", "WordPiece: true or false", "a non-boolean"),
         new("normalizer.strip_accents", "WordPiece: true, false or null (follows lowercase)", "a non-boolean"),
         new("normalizer.clean_text", "WordPiece: true", "false"),
@@ -54,7 +54,7 @@ public static class TokenizerJsonFields
         new("post_processor.single", "TemplateProcessing: SpecialToken before and after the Sequence", "not an array"),
     ];
 
-    private static readonly HashSet<string> SentencePieceNormalizers = ["Sequence", "Prepend", "Replace", "NFC", "NFD", "NFKC", "NFKD", "Lowercase", "Strip"];
+    private static readonly HashSet<string> BpeNormalizers = ["Sequence", "Prepend", "Replace", "NFC", "NFD", "NFKC", "NFKD", "Lowercase", "Strip"];
     private static readonly HashSet<string> BpePreTokenizers = ["ByteLevel", "Split", "Metaspace", "Sequence"];
     private static readonly HashSet<string> WordPiecePreTokenizers = ["BertPreTokenizer"];
     private static readonly HashSet<string> PostProcessors = ["TemplateProcessing", "BertProcessing", "RobertaProcessing", "ByteLevel", "Sequence"];
@@ -85,16 +85,11 @@ public static class TokenizerJsonFields
                         Refuse($"added_tokens[].{flag}", $"is {Raw(v)} for token {ErrorText.Quote(Str(token, "content") ?? "?")}; only false is supported");
 
         bool isWordPiece = root.TryGetProperty("model", out var m) && Str(m, "type") == "WordPiece";
-        // The SentencePiece-style kind (TokenizerJson's test): byte fallback, a Prepend normalizer or a Metaspace pre-tokenizer.
-        bool sentencePiece = !isWordPiece && (Get(m, "byte_fallback") is { ValueKind: JsonValueKind.True }
-            || Parts(root, "normalizer", "normalizers", path).Any(n => Str(n, "type") == "Prepend")
-            || Parts(root, "pre_tokenizer", "pretokenizers", path).Any(p => Str(p, "type") == "Metaspace"));
         foreach (var n in Parts(root, "normalizer", "normalizers", path))
         {
             var type = Str(n, "type");
-            if (isWordPiece ? type != "BertNormalizer" : sentencePiece ? !SentencePieceNormalizers.Contains(type ?? "") : true)
-                Refuse("normalizer", $"type {ErrorText.Quote(type)} is not supported (" + (isWordPiece ? "BertNormalizer" : sentencePiece
-                    ? string.Join(", ", SentencePieceNormalizers) : "a byte-level BPE takes no normalizer") + ")");
+            if (isWordPiece ? type != "BertNormalizer" : !BpeNormalizers.Contains(type ?? ""))
+                Refuse("normalizer", $"type {ErrorText.Quote(type)} is not supported (" + (isWordPiece ? "BertNormalizer" : string.Join(", ", BpeNormalizers)) + ")");
             if (type != "BertNormalizer") continue;
             foreach (var flag in new[] { "lowercase", "strip_accents" })
                 if (Get(n, flag) is { } v && v.ValueKind is not (JsonValueKind.True or JsonValueKind.False))

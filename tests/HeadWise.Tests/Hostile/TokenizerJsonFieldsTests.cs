@@ -26,7 +26,7 @@ public class TokenizerJsonFieldsTests
         ["added_tokens[].single_word"] = t => t["added_tokens"]![0]!["single_word"] = true,
         ["added_tokens[].lstrip"] = t => t["added_tokens"]![0]!["lstrip"] = true,
         ["added_tokens[].rstrip"] = t => t["added_tokens"]![0]!["rstrip"] = true,
-        ["normalizer"] = t => t["normalizer"] = new JsonObject { ["type"] = "NFKC" },
+        ["normalizer"] = t => t["normalizer"] = new JsonObject { ["type"] = "Precompiled", ["precompiled_charsmap"] = "AAAA" },
         ["pre_tokenizer"] = t => t["pre_tokenizer"] = new JsonObject { ["type"] = "Digits", ["individual_digits"] = true },
         ["pre_tokenizer.add_prefix_space"] = t => t["pre_tokenizer"]!["add_prefix_space"] = true,
         ["pre_tokenizer.pattern"] = t => t["pre_tokenizer"] = Split(new JsonObject { ["Regex"] = "" }),
