@@ -197,6 +197,31 @@ public class HfCheckpointTests
     [Fact]
     public void BertWithPrefixAndLegacyGammaBeta()
     {
+        var (dir, tensors) = BertFolder();
+        using var c = HfCheckpoint.Open(dir);
+        Assert.Equal(3 + 2 + 6 * 2 + 2 * 2, c.Names.Count);
+        Assert.Equal(Data(tensors, "bert.embeddings.LayerNorm.beta"), Read(c, "token_embd_norm.bias"));
+        Assert.Equal(Data(tensors, "bert.encoder.layer.0.intermediate.dense.weight"), Read(c, "blk.0.ffn_up.weight"));
+        Assert.Equal(Data(tensors, "bert.encoder.layer.0.output.LayerNorm.weight"), Read(c, "blk.0.layer_output_norm.weight"));
+        Assert.Equal(Data(tensors, "bert.embeddings.token_type_embeddings.weight"), Read(c, "token_types.weight"));
+        Assert.False(c.Spec.Causal);
+    }
+
+    [Fact]
+    public void Converting_an_encoder_folder_to_gguf_is_one_clear_error()
+    {
+        // A BERT folder in transformers' layout (not a decoder with its architecture renamed): the converter writes
+        // decoder GGUFs only, and says so before it reads a tensor.
+        var (dir, _) = BertFolder();
+        var gguf = Path.Combine(dir, "x.gguf");
+        var e = Assert.Throws<HeadWiseException>(() => HeadWise.Formats.Gguf.GgufConverter.Convert(dir, gguf));
+        Assert.Contains("'bert'", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.False(File.Exists(gguf));
+    }
+
+    private static (string Dir, List<(string name, long[] shape, string dtype, ReadOnlyMemory<float> data)> Tensors) BertFolder()
+    {
         const string config = """
             {"model_type":"bert","hidden_size":4,"num_hidden_layers":1,"num_attention_heads":2,"intermediate_size":8,
              "max_position_embeddings":5,"type_vocab_size":2,"vocab_size":7,"layer_norm_eps":1e-12,"hidden_act":"gelu"}
@@ -213,12 +238,6 @@ public class HfCheckpointTests
             shapes.AddRange([(l + n + ".weight", [o, i]), (l + n + ".bias", [o])]);
         foreach (var n in new[] { "attention.output.LayerNorm", "output.LayerNorm" }) shapes.AddRange([(l + n + ".weight", [4]), (l + n + ".bias", [4])]);
         var tensors = WithValues(shapes);
-        using var c = HfCheckpoint.Open(Folder(config, tensors));
-        Assert.Equal(3 + 2 + 6 * 2 + 2 * 2, c.Names.Count);
-        Assert.Equal(Data(tensors, "bert.embeddings.LayerNorm.beta"), Read(c, "token_embd_norm.bias"));
-        Assert.Equal(Data(tensors, "bert.encoder.layer.0.intermediate.dense.weight"), Read(c, "blk.0.ffn_up.weight"));
-        Assert.Equal(Data(tensors, "bert.encoder.layer.0.output.LayerNorm.weight"), Read(c, "blk.0.layer_output_norm.weight"));
-        Assert.Equal(Data(tensors, "bert.embeddings.token_type_embeddings.weight"), Read(c, "token_types.weight"));
-        Assert.False(c.Spec.Causal);
+        return (Folder(config, tensors), tensors);
     }
 }

@@ -83,8 +83,9 @@ public class HfFamilyParityTests
     }
 
     [Fact]
-    public void Converting_an_encoder_is_a_clear_error()
+    public void Converting_an_architecture_the_converter_does_not_know_is_a_clear_error()
     {
+        // A decoder whose model_type is one HeadWise does not read (the real encoder case is in HfCheckpointTests).
         var dir = RandomHfCheckpoint.Write(TestPaths.NewTempDir(), "qwen2");
         var config = Path.Combine(dir, "config.json");
         File.WriteAllText(config, File.ReadAllText(config).Replace("\"qwen2\"", "\"falcon\""));
