@@ -19,21 +19,34 @@ internal static class ProfileCommand
         var seed = new Option<int>("--seed") { Description = "Seed for prompts and optimisation", DefaultValueFactory = _ => 0 };
         var docs = new Option<int>("--probe-docs") { Description = "Number of probe documents", DefaultValueFactory = _ => 4 };
         var tokens = new Option<int>("--probe-tokens") { Description = "Tokens per probe document (capped by the model's context)", DefaultValueFactory = _ => 128 };
+        var scoreParams = new Option<string[]>("--score-params")
+        {
+            Description = "SCORE:key=value,... (repeatable), e.g. duo-gate:steps=500,sinks=16,recent=128; duo-gate keys: " +
+                          string.Join(", ", DuoGateTraining.Keys.Select(k => $"{k.Key} ({k.Value})")),
+        };
         var outDir = new Option<string>("--out") { Description = "Output folder: atlas.json, atlas.csv, one PNG per map, index.html", Required = true };
         var save = CommonOptions.SaveActivations();
         docs.InRange(1, 4096);
         tokens.InRange(2, 1 << 24);
         var command = new Command("profile", "Score every head with the published methods into one atlas (json, csv, heatmaps, interactive html)")
-            { model, scores, probe, seed, docs, tokens, outDir, save };
+            { model, scores, scoreParams, probe, seed, docs, tokens, outDir, save };
         foreach (var o in load.All) command.Options.Add(o);
-        command.SetAction(r => CliRun.Guard(() => Run(CommonOptions.ResolveModel(r.GetValue(model)!), load.Get(r), r.GetValue(scores), r.GetValue(probe),
-            r.GetValue(seed), r.GetValue(docs), r.GetValue(tokens), r.GetValue(outDir)!, r.GetValue(save))));
+        command.SetAction(r => CliRun.Guard(() => Run(CommonOptions.ResolveModel(r.GetValue(model)!), load.Get(r), r.GetValue(scores), r.GetValue(scoreParams),
+            r.GetValue(probe), r.GetValue(seed), r.GetValue(docs), r.GetValue(tokens), r.GetValue(outDir)!, r.GetValue(save))));
         return command;
     }
 
-    private static int Run(string path, LoadOptions loadOptions, string? scoreList, string? probeFile, int seed, int docs, int tokens, string outDir, string? save)
+    private static int Run(string path, LoadOptions loadOptions, string? scoreList, string[]? scoreParams, string? probeFile, int seed, int docs, int tokens,
+        string outDir, string? save)
     {
-        var chosen = ScoreRegistry.Parse(scoreList);
+        var parameters = new Dictionary<string, string>();
+        foreach (var item in scoreParams ?? [])
+        {
+            int colon = item.IndexOf(':');
+            if (colon <= 0) throw new HeadWiseException($"--score-params {ErrorText.Quote(item)} is not SCORE:key=value,...");
+            parameters[item[..colon].Trim()] = item[(colon + 1)..];
+        }
+        var chosen = ScoreRegistry.Parse(scoreList, parameters);
         OutputPaths.CheckFileFolder(save, "--save-activations");
         var text = probeFile is null ? ProbeSet.DefaultText : Formats.BoundedFile.ReadAllText(probeFile, "probe text", Formats.FileLimits.Text);
         using var m = ModelLoader.Load(path, loadOptions);

@@ -1,4 +1,5 @@
 using HeadWise.Analysis;
+using System.Text.Json.Nodes;
 using HeadWise.Models;
 
 namespace HeadWise.KvCache;
@@ -11,21 +12,34 @@ namespace HeadWise.KvCache;
 public sealed class HeadScores
 {
     private readonly Dictionary<string, double[][]> _scores;
+    private readonly Dictionary<string, JsonObject> _params;
 
-    public HeadScores(string source, Dictionary<string, double[][]> scores) { Source = source; _scores = scores; }
+    public HeadScores(string source, Dictionary<string, double[][]> scores, Dictionary<string, JsonObject>? parameters = null)
+    {
+        Source = source; _scores = scores; _params = parameters ?? [];
+    }
 
     /// <summary>Where the scores came from (for messages).</summary>
     public string Source { get; }
 
     public IReadOnlyCollection<string> Names => _scores.Keys;
 
+    /// <summary>The parameters score <paramref name="name"/> was computed with (e.g. duo-gate's streaming pattern), or null.</summary>
+    public JsonObject? ParamsOf(string name) => _params.GetValueOrDefault(name);
+
     /// <summary>Reads an atlas.json (<see cref="HeadAtlas"/>) or a DuoAttention TSV (<see cref="DuoPattern"/>, as the score duo-gate).</summary>
     public static HeadScores Load(string path)
     {
         if (!File.Exists(path)) throw new HeadWiseException($"{path}: head scores file not found");
-        return path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase)
-            ? new HeadScores(path, new() { ["duo-gate"] = DuoPattern.Read(path) })
-            : new HeadScores(path, HeadAtlas.Load(path).Scores);
+        if (path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase))
+        {
+            var pattern = DuoPattern.Read(path);
+            return new HeadScores(path, new() { ["duo-gate"] = pattern.Gates },
+                new() { ["duo-gate"] = new JsonObject { ["sinks"] = pattern.Sinks, ["recent"] = pattern.Recent } });
+        }
+        var atlas = HeadAtlas.Load(path);
+        return new HeadScores(path, atlas.Scores,
+            atlas.Scores.Keys.Where(k => atlas.Params[k] is JsonObject).ToDictionary(k => k, k => (JsonObject)atlas.Params[k]!));
     }
 
     /// <summary>

@@ -21,8 +21,10 @@ public static class KvPolicies
             (s, b, a, o) => new AdaKvPolicy(s, b, o.Int("window", 32), o.Int("kernel", 7), o.Double("floor", 0.2))),
         ["headkv"] = ("HeadKV: per-head budgets from the atlas score 'retrieval' (beta=2)",
             (s, b, a, o) => new HeadKvPolicy(s, b, Atlas(a, "headkv"), o.String("score", "retrieval"), o.Double("beta", 2), o.Int("window", 32), o.Int("kernel", 7))),
-        ["duo"] = ("DuoAttention: full heads above the gate threshold, sinks + recent elsewhere (threshold=0.5, sinks=64)",
-            (s, b, a, o) => new DuoPolicy(s, b, Atlas(a, "duo"), o.Double("threshold", 0.5), o.Int("sinks", 64), o.String("score", "duo-gate"))),
+        ["duo"] = ("DuoAttention: heads whose gate is at or above the sparsity quantile keep everything, the others the sinks + recent window the gates were trained with " +
+                   "(sparsity=0.75 for MHA, 0.5 for GQA; threshold=G picks full heads by gate >= G instead; the budget does not apply)",
+            (s, b, a, o) => new DuoPolicy(s, b, DuoPolicy.PatternFrom(Atlas(a, "duo"), s, o.String("score", "duo-gate")),
+                Optional(o.Double("sparsity", double.NaN)), Optional(o.Double("threshold", double.NaN)))),
         ["taskkv"] = ("Task-KV: heterogeneous heads full, others sinks + recent + middle activations (full=0.2)",
             (s, b, a, o) => new TaskKvPolicy(s, b, Atlas(a, "taskkv"), o.Double("full", 0.2), o.Int("sinks", 4), o.Double("recent", 0.5), o.String("score", "heterogeneity"))),
         ["delta"] = ("DELTA: full first layers, selection layers pick top-k salient tokens, later layers keep selection + sinks + recent (full=2, select=1, sinks=4, recent=0.5)",
@@ -67,6 +69,8 @@ public static class KvPolicies
 
     /// <summary>A cache for <paramref name="policy"/>.</summary>
     public static HeadWiseCache CreateCache(ModelSpec spec, KvPolicy policy) => new(spec, policy);
+
+    private static double? Optional(double x) => double.IsNaN(x) ? null : x;
 
     private static HeadScores Atlas(HeadScores? atlas, string policy) =>
         atlas ?? throw new HeadWiseException($"{policy} reads head scores: give an atlas (atlas.json{(policy == "duo" ? " or DuoAttention's full_attention_heads.tsv" : "")})");

@@ -19,28 +19,24 @@ public sealed class AtlasAndDuoTests
     }
 
     [Fact]
-    public void DuoGateIsReproducibleForASeedAndItsTsvRoundTrips()
+    public void DuoGateLossCurvePlotsAndItsTsvRoundTripsThroughAnAtlas()
     {
-        var score = new DuoGateScore(steps: 6, samples: 2, tail: 8, recent: 8);
+        var score = new DuoGateScore(new DuoGateTraining { Steps = 6, Sinks = 2, Recent = 8, Passkeys = 1, PasskeyWords = 1, MaxLength = 24, LengthIntervals = 2 });
         using var a = Tiny(3);
-        using var b = Tiny(3);
-        var (ga, la) = score.Optimise(a);
-        var (gb, lb) = score.Optimise(b);
-        Assert.Equal(la, lb);
-        Assert.Equal(ga.SelectMany(r => r), gb.SelectMany(r => r));
-        Assert.True(la[^1] < la[0], $"loss should fall: {string.Join(", ", la)}");
+        var (_, la) = score.Optimise(a);
         var dir = TestPaths.NewTempDir();
         AtlasReport.LossCurve(la, Path.Combine(dir, "loss.png"));
         Assert.True(new FileInfo(Path.Combine(dir, "loss.png")).Length > 1000);
         var atlas = new HeadAtlas { Model = "tiny", Layers = 2, Heads = 4, KvHeads = 2 };
         atlas.Add(score.Compute(a)[0]);
         var tsv = Path.Combine(dir, "full_attention_heads.tsv");
-        DuoPattern.Write(tsv, DuoPattern.FromAtlas(atlas));
+        DuoPattern.FromAtlas(atlas).Write(tsv);
         Assert.Equal(2, File.ReadAllLines(tsv).Length);
         Assert.Equal(2, File.ReadAllLines(tsv)[0].Split('\t').Length);
         var back = new HeadAtlas { Model = "tiny", Layers = 2, Heads = 4, KvHeads = 2 };
-        DuoPattern.IntoAtlas(back, DuoPattern.Read(tsv), tsv);
+        DuoPattern.Read(tsv).IntoAtlas(back, tsv);
         Assert.Equal(atlas.Scores["duo-gate"].SelectMany(r => r), back.Scores["duo-gate"].SelectMany(r => r));
+        Assert.Equal((2, 8), DuoPattern.StreamingParams(back.Params["duo-gate"] as System.Text.Json.Nodes.JsonObject));
     }
 
     [Fact]

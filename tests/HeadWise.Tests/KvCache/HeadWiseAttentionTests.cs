@@ -53,10 +53,10 @@ public class HeadWiseAttentionTests
     public void Bytes_equal_the_tensors_and_the_theoretical_count()
     {
         var spec = Spec(layers: 3, heads: 4, kvHeads: 2);
-        var atlas = new HeadScores("test", new() { ["duo-gate"] = [[1, 0], [0, 0], [0, 1]] });
-        using var cache = new HeadWiseCache(spec, new DuoPolicy(spec, KvBudget.Parse("0.25"), atlas, sinks: 2));
+        var pattern = new HeadWise.Analysis.DuoPattern([[1, 0], [0, 0], [0, 1]], Sinks: 2, Recent: 23);
+        using var cache = new HeadWiseCache(spec, new DuoPolicy(spec, KvBudget.Parse("0.25"), pattern, threshold: 0.5));
         Run(cache, spec, tokens: 100, prefill: 64, (_, _) => 0f);
-        // Theoretical: full heads keep 100, streaming heads ceil(0.25 x 100) = 25; 2 full + 4 streaming.
+        // Theoretical: full heads keep 100, streaming heads 2 sinks + 23 recent = 25; 2 full + 4 streaming.
         long theoretical = (2 * 100 + 4 * 25) * HeadDim * 2 * sizeof(float);
         Assert.Equal(theoretical, cache.Bytes);
         Assert.Equal(theoretical, KvSizes.Bytes(cache.Policy, 100));

@@ -86,8 +86,9 @@ public class HeadScoresTests
         File.WriteAllText(path, """{"model":"x","layers":1,"heads":4,"kv_heads":2,"scores":{"duo-gate":[[0.1,0.7,0.2,0.3]]},"params":{}}""");
         var atlas = HeadScores.Load(path);
         Assert.Equal(new[] { 0.4, 0.25 }, atlas.PerKvHead("duo-gate", spec, "test")[0].Select(x => Math.Round(x, 6)));
-        var duo = (HeadWise.KvCache.Policies.DuoPolicy)KvPolicies.Create("duo", KvBudget.Parse("8"), spec, atlas);
-        Assert.True(duo.IsFull(0, 0));   // max(0.1, 0.7) > 0.5
-        Assert.False(duo.IsFull(0, 1));  // max(0.2, 0.3) <= 0.5
+        var duo = (HeadWise.KvCache.Policies.DuoPolicy)KvPolicies.Create("duo", KvBudget.Parse("8"), spec, atlas, "threshold=0.5");
+        Assert.True(duo.IsFull(0, 0));   // max(0.1, 0.7) >= 0.5
+        Assert.False(duo.IsFull(0, 1));  // max(0.2, 0.3) < 0.5
+        Assert.Equal((64, 256), (duo.Sinks, duo.Recent)); // an atlas without the pattern: DuoAttention's defaults
     }
 }

@@ -95,12 +95,13 @@ public class PolicyConstructedCaseTests
     }
 
     [Fact]
-    public void Duo_keeps_everything_in_gated_heads_and_sinks_plus_recent_elsewhere()
+    public void Duo_keeps_everything_in_full_heads_and_the_trained_sinks_plus_recent_elsewhere_whatever_the_budget()
     {
         var spec = Spec(heads: 4);
         var tsv = Path.Combine(TestPaths.NewTempDir(), "full_attention_heads.tsv");
-        File.WriteAllText(tsv, "0.9\t0.1\n");
-        using var cache = new HeadWiseCache(spec, KvPolicies.Create("duo", KvBudget.Parse("6"), spec, HeadScores.Load(tsv), "sinks=2"));
+        new HeadWise.Analysis.DuoPattern([[0.9, 0.1]], Sinks: 2, Recent: 4).Write(tsv);
+        // Sparsity 0.75 of 2 heads: ceil(0.75) = 1 streams. The budget (6) plays no part: the pattern keeps 2 + 4.
+        using var cache = new HeadWiseCache(spec, KvPolicies.Create("duo", KvBudget.Parse("3"), spec, HeadScores.Load(tsv)));
         Run(cache, spec, tokens: 20, prefill: 10, (_, _) => 0f);
         Assert.Equal(Range(0, 20), cache.KeptPositions(0, 0));
         Assert.Equal(new long[] { 0, 1, 16, 17, 18, 19 }, cache.KeptPositions(0, 1));

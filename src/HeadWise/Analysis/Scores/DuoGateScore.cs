@@ -3,19 +3,24 @@ using HeadWise.Heads;
 using HeadWise.Models;
 using TorchSharp;
 using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
 
 namespace HeadWise.Analysis.Scores;
 
 /// <summary>
-/// DuoAttention's learned gates. Each KV head has a gate a in [0, 1] that mixes its full attention with streaming attention
-/// (sinks + recent window, renormalised): A = a A_full + (1 - a) A_stream, applied at hook_pattern. The gates alone are
-/// optimised (Adam) on synthetic passkey sequences to keep the final hidden states of the full model (MSE over the answer
-/// region) with an L1 push toward streaming; they are clamped to [0, 1] after each step as in DuoAttention. The passkey
-/// is worded as the evaluation harness words it (<see cref="Prompts.PromptWording.Passkey"/>).
-/// The map repeats each KV head's gate over its query heads; the parameters hold the gates per KV head and the loss curve.
+/// DuoAttention's learned gates (Xiao et al. 2024), trained as the paper trains them (<see cref="DuoGateTraining"/>).
+/// Each KV head has a gate a in [0, 1] that mixes the output of its full attention with that of streaming attention
+/// (the first <c>sinks</c> keys and the last <c>recent</c>), z = a z_full + (1 - a) z_stream, in every layer at once.
+/// The gates alone are optimised on DuoAttention's synthetic multi-passkey data to keep the final hidden states of the
+/// full model (mean squared error over the question-and-answer tokens) with an L1 push toward streaming; they are
+/// clamped to [0, 1] after each step. The streaming pattern is recorded with the gates (params <c>sinks</c>,
+/// <c>recent</c>) so that <c>duo</c> deploys the pattern it was trained with. The haystack is the probe text.
+/// The map repeats each KV head's gate over its query heads; the params hold the gates per KV head, the whole
+/// training record and the loss curve.
 /// </summary>
-public sealed class DuoGateScore(int steps = 40, double lr = 0.05, double l1 = 0.05, int sinks = 2, int recent = 16, int samples = 4, int tail = 16) : IHeadScore
+public sealed class DuoGateScore(DuoGateTraining? training = null) : IHeadScore
 {
+    public DuoGateTraining Training { get; } = training ?? new DuoGateTraining();
     public string Name => "duo-gate";
     public string? Unsupported(ModelSpec spec) => spec.Causal ? null : "needs causal streaming attention (decoder models only)";
 
@@ -24,92 +29,89 @@ public sealed class DuoGateScore(int steps = 40, double lr = 0.05, double l1 = 0
         var (gates, curve) = Optimise(ctx);
         int group = ctx.Spec.GroupSize;
         var values = gates.Select(row => Enumerable.Range(0, ctx.Spec.Heads).Select(h => row[h / group]).ToArray()).ToArray();
-        return [new HeadMap(Name, values, new JsonObject
-        {
-            ["steps"] = steps, ["lr"] = lr, ["l1"] = l1, ["sinks"] = sinks, ["recent"] = recent, ["samples"] = samples, ["tail"] = tail,
-            ["kv_gates"] = new JsonArray(gates.Select(r => (JsonNode)new JsonArray(r.Select(v => (JsonNode)v).ToArray())).ToArray()),
-            ["loss_curve"] = new JsonArray(curve.Select(v => (JsonNode)v).ToArray()),
-        })];
+        var p = Training.ToJson(ctx.Spec.ContextLength);
+        p["haystack"] = "probe documents";
+        p["kv_gates"] = new JsonArray(gates.Select(r => (JsonNode)new JsonArray(r.Select(v => (JsonNode)v).ToArray())).ToArray());
+        p["loss_curve"] = new JsonArray(curve.Select(v => (JsonNode)v).ToArray());
+        return [new HeadMap(Name, values, p)];
     }
 
     /// <summary>Learned gates [layer][kv head] and the loss after each step.</summary>
     public (double[][] Gates, double[] Loss) Optimise(ProfileContext ctx)
     {
+        var t = Training;
         int layers = ctx.Spec.Layers, kv = ctx.Spec.KvHeads, group = ctx.Spec.GroupSize;
         torch.manual_seed(ctx.Seed);
-        using var ids = PasskeyBatch(ctx);
-        long t = ids.shape[1];
-        int lastLayer = layers - 1;
-        using var mask = StreamingMask(t, sinks, recent);
-        Tensor Hidden(HookSet hooks)
-        {
-            Tensor? h = null;
-            hooks.Add(HookNames.ForLayer(lastLayer).ResidPost, x => { h = x.narrow(1, t - tail, tail).MoveToOuterDisposeScope(); return x; });
-            using (ctx.Model.Forward(ids, null, hooks)) { }
-            return h!;
-        }
-        using var target = Hidden(ctx.NewHooks()).detach();
-        using var gate = new TorchSharp.Modules.Parameter(torch.ones(layers, kv));
-        var hooks = ctx.NewHooks();
+        var data = new DuoTrainingData(ctx.Tokenizer is { } tok ? s => tok.Encode(s, false).ToArray() : null, ctx.Tokenizer?.BosId,
+            Haystack(ctx), t, ctx.Spec.ContextLength, ctx.Spec.VocabSize, ctx.Seed);
+        using var gate = new TorchSharp.Modules.Parameter(torch.full(layers, kv, t.InitialGate));
+        Tensor? mask = null; // this step's [T, T] streaming mask (true: attend), read by the hooks
+        var gated = ctx.NewHooks();
         for (int l = 0; l < layers; l++)
         {
             int layer = l;
-            hooks.Add(HookNames.ForLayer(l).Pattern, p =>
+            var names = HookNames.ForLayer(l);
+            Tensor? q = null, k = null, v = null;
+            // Observe this layer's queries, keys (after RoPE) and values, then mix its head outputs as DuoAttention does:
+            // z = a z_full + (1 - a) z_stream, the full output being the one the forward pass computed.
+            gated.Add(names.RotQ, x => q = x).Add(names.RotK, x => k = x).Add(names.V, x => v = x);
+            gated.Add(names.Z, z =>
             {
-                var a = gate.select(0, layer).repeat_interleave(group).view(1, -1, 1, 1);
-                var stream = p * mask;
-                stream = stream / stream.sum(-1, keepdim: true).clamp_min(HeldScalars.ProbabilityFloor);
-                return a * p + (1 - a) * stream;
+                var kh = k!.transpose(1, 2).repeat_interleave(group, 1);
+                var vh = v!.transpose(1, 2).repeat_interleave(group, 1);
+                var stream = F.scaled_dot_product_attention(q!.transpose(1, 2), kh, vh, mask).transpose(1, 2); // [B, T, H, d]
+                var a = gate.select(0, layer).repeat_interleave(group).view(1, 1, -1, 1);
+                return stream.Plus(a * (z - stream)); // a z_full + (1 - a) z_stream
             });
         }
-        using var opt = torch.optim.Adam([gate], lr);
-        var curve = new double[steps];
-        for (int s = 0; s < steps; s++)
+        using var opt = torch.optim.AdamW([gate], t.LearningRate, weight_decay: 0);
+        using Scalar l1 = t.L1; // held for the whole loop: see HeldScalars
+        var curve = new double[t.Steps];
+        for (int s = 0; s < t.Steps; s++)
         {
             using var scope = torch.NewDisposeScope();
+            var sample = data.Next();
+            var ids = torch.tensor(sample.Tokens, [1, sample.Tokens.Length]);
+            long len = sample.Tokens.Length, answers = len - sample.AnswersFrom;
+            mask = StreamingMask(len, t.Sinks, t.Recent);
+            Tensor target;
+            using (torch.no_grad()) target = Answers(ctx.Model, ids, ctx.NewHooks(), sample.AnswersFrom, answers);
+            foreach (var g in opt.ParamGroups) g.LearningRate = t.LearningRateAt(s);
             opt.zero_grad();
-            var h = Hidden(hooks.Copy());
-            var loss = (h - target).pow(HeldScalars.Two).mean() + l1 * gate.abs().mean();
+            var h = Answers(ctx.Model, ids, gated.Copy(), sample.AnswersFrom, answers);
+            var loss = (h - target).pow(HeldScalars.Two).mean().Plus(gate.abs().mean().mul(l1));
             loss.backward();
             opt.step();
-            using (torch.no_grad()) gate.clamp_(0, 1);
+            using (torch.no_grad()) gate.clamp_(HeldScalars.Zero, HeldScalars.One);
             curve[s] = loss.item<float>();
-            if (s % 10 == 0 || s == steps - 1) ctx.Progress($"duo-gate: step {s + 1}/{steps} loss {curve[s]:g4}");
+            if (s % 50 == 0 || s == t.Steps - 1) ctx.Progress($"duo-gate: step {s + 1}/{t.Steps} ({len} tokens) loss {curve[s]:g4}");
         }
-        var g = gate.detach().to_type(ScalarType.Float64).data<double>().ToArray();
-        return (Enumerable.Range(0, layers).Select(l => g.Skip(l * kv).Take(kv).ToArray()).ToArray(), curve);
+        var gv = gate.detach().to_type(ScalarType.Float64).data<double>().ToArray();
+        return (Enumerable.Range(0, layers).Select(l => gv.Skip(l * kv).Take(kv).ToArray()).ToArray(), curve);
     }
 
-    /// <summary>[T, T] with 1 where a streaming head may look: the first <paramref name="sinks"/> keys and the last <paramref name="recent"/>.</summary>
+    /// <summary>The final normalised hidden states [1, n, D] of the last <paramref name="n"/> positions (the answers).</summary>
+    private static Tensor Answers(Transformer model, Tensor ids, HookSet hooks, int from, long n)
+    {
+        Tensor? h = null;
+        hooks.Add(HookNames.FinalNormalized, x => { h = x.narrow(1, from, n).MoveToOuterDisposeScope(); return x; });
+        using (model.Forward(ids, null, hooks, lastOnly: false)) { }
+        return h!;
+    }
+
+    /// <summary>The probe documents without their BOS, end to end: the book the needles are hidden in.</summary>
+    private static int[] Haystack(ProfileContext ctx)
+    {
+        int? bos = ctx.Tokenizer?.BosId;
+        return ctx.Probes.SelectMany(p => bos is { } b && p.Length > 0 && p[0] == b ? p.Skip(1) : p).ToArray();
+    }
+
+    /// <summary>[T, T], true where a streaming head may look: the first <paramref name="sinks"/> keys and the last <paramref name="recent"/> (itself included).</summary>
     internal static Tensor StreamingMask(long t, int sinks, int recent)
     {
+        using Scalar s = sinks, r = recent;
         var q = torch.arange(t).unsqueeze(1);
         var k = torch.arange(t).unsqueeze(0);
-        return (k.lt(sinks).logical_or((q - k).lt(recent))).logical_and(k.le(q)).to_type(ScalarType.Float32);
-    }
-
-    /// <summary>Passkey sequences as long as the probes: filler from a probe, a key sentence at a seeded depth, and the key asked for at the end.</summary>
-    private Tensor PasskeyBatch(ProfileContext ctx)
-    {
-        var rng = new Random(ctx.Seed);
-        var form = Prompts.PromptWording.Passkey.EvaluationForm;
-        int len = ctx.Probes[0].Length;
-        if (len < tail + recent + 8) throw new HeadWiseException($"duo-gate needs probes of at least {tail + recent + 8} tokens; they have {len}");
-        var rows = new List<long>();
-        for (int i = 0; i < samples; i++)
-        {
-            int key = rng.Next(10000, 99999);
-            var keyIds = ctx.Tokenizer?.Encode(" " + form.NeedleFor("", key.ToString()), false).ToArray()
-                         ?? Enumerable.Range(0, 8).Select(_ => rng.Next(1, ctx.Spec.VocabSize)).ToArray();
-            var askIds = ctx.Tokenizer?.Encode($" {form.QuestionFor("")} {key}.", false).ToArray()
-                         ?? keyIds;
-            var filler = ctx.Probes[i % ctx.Probes.Count];
-            int fill = len - keyIds.Length - askIds.Length;
-            if (fill < 2) throw new HeadWiseException($"duo-gate: probes of {len} tokens leave no room for the passkey text");
-            int depth = 1 + rng.Next(fill - 1);
-            var seq = filler.Take(depth).Concat(keyIds).Concat(filler.Skip(depth).Take(fill - depth)).Concat(askIds).ToArray();
-            rows.AddRange(seq.Select(x => (long)x));
-        }
-        return torch.tensor(rows.ToArray(), [samples, len]);
+        return k.lt(s).logical_or((q - k).lt(r)).logical_and(k.le(q));
     }
 }

@@ -1,36 +1,59 @@
+using HeadWise.Analysis;
 using HeadWise.Models;
 
 namespace HeadWise.KvCache.Policies;
 
 /// <summary>
 /// `duo` (DuoAttention, Xiao et al. 2024, "Efficient Long-Context LLM Inference with Retrieval and Streaming Heads"):
-/// KV heads whose gate (atlas score <c>duo-gate</c>, or DuoAttention's full_attention_heads.tsv) is above
-/// <see cref="Threshold"/> (0.5) keep everything; the others keep sinks plus recent tokens within the budget. The paper
-/// uses 64 sinks and 256 recent tokens (<c>--budget 320</c>); sinks are capped at half the budget.
+/// the KV heads whose learned gate is at or above the <see cref="Sparsity"/> quantile of all gates keep every position
+/// (retrieval heads); every other head is a streaming head that keeps the first <see cref="Sinks"/> positions and the
+/// last <see cref="Recent"/>, the streaming pattern the gates were trained with (read with them: atlas duo-gate params,
+/// or DuoAttention's config.json beside full_attention_heads.tsv). The sparsity defaults to DuoAttention's: 0.75 for
+/// multi-head attention (a quarter of heads full), 0.5 for grouped-query attention; a gate <see cref="Threshold"/>
+/// replaces it when given. The budget does not apply: DuoAttention's memory follows from the sparsity and the pattern.
 /// A query-head gate is reduced over its KV group with max (a KV head is full if any of its query heads needs it).
 /// </summary>
 public sealed class DuoPolicy : KvPolicy
 {
     private readonly bool[][] _full;
 
-    public DuoPolicy(ModelSpec spec, KvBudget budget, HeadScores atlas, double threshold = 0.5, int sinks = 64, string score = "duo-gate")
-        : base(spec, budget)
+    /// <param name="sparsity">Share of KV heads that stream (null: DuoAttention's 0.75 for MHA, 0.5 for GQA).</param>
+    /// <param name="threshold">Gate threshold; when given, heads with gate &gt;= threshold are full and the sparsity is not used.</param>
+    public DuoPolicy(ModelSpec spec, KvBudget budget, DuoPattern pattern, double? sparsity = null, double? threshold = null) : base(spec, budget)
     {
-        if (sinks < 0) throw new HeadWiseException($"duo: sinks must be >= 0, got {sinks}");
+        if (pattern.Layers != spec.Layers || pattern.KvHeads != spec.KvHeads)
+            throw new HeadWiseException($"duo: the pattern is {pattern.Layers} layers x {pattern.KvHeads} KV heads but the model has {spec.Layers} x {spec.KvHeads}");
+        if (threshold is { } th && !double.IsFinite(th)) throw new HeadWiseException($"duo: threshold must be a number, got {th}");
+        Pattern = pattern;
         Threshold = threshold;
-        Sinks = sinks;
-        _full = atlas.PerKvHead(score, spec, "duo", Enumerable.Max).Select(r => r.Select(x => x > threshold).ToArray()).ToArray();
+        Sparsity = threshold is null ? sparsity ?? DuoPattern.PaperSparsity(spec.GroupSize > 1) : null;
+        _full = threshold is { } t ? pattern.FullByThreshold(t) : pattern.FullBySparsity(Sparsity!.Value);
     }
 
-    public double Threshold { get; }
-    public int Sinks { get; }
+    /// <summary>The gates and the streaming pattern read from head scores (atlas or TSV).</summary>
+    public static DuoPattern PatternFrom(HeadScores scores, ModelSpec spec, string score = "duo-gate")
+    {
+        var gates = scores.PerKvHead(score, spec, "duo", Enumerable.Max);
+        var (sinks, recent) = DuoPattern.StreamingParams(scores.ParamsOf(score));
+        return new DuoPattern(gates, sinks, recent);
+    }
+
+    public DuoPattern Pattern { get; }
+    public double? Sparsity { get; }
+    public double? Threshold { get; }
+    public int Sinks => Pattern.Sinks;
+    public int Recent => Pattern.Recent;
     public override string Name => "duo";
 
     /// <summary>True for retrieval (full-cache) heads.</summary>
     public bool IsFull(int layer, int kvHead) => _full[layer][kvHead];
 
-    public override long Capacity(int layer, int head, long length) => _full[layer][head] ? length : Budget.Tokens(layer, head, length);
+    /// <summary>Full heads in (layer, KV head) order.</summary>
+    public IEnumerable<(int Layer, int KvHead)> FullHeads() =>
+        Enumerable.Range(0, Spec.Layers).SelectMany(l => Enumerable.Range(0, Spec.KvHeads).Where(h => _full[l][h]).Select(h => (l, h)));
+
+    public override long Capacity(int layer, int head, long length) => _full[layer][head] ? length : Math.Min(length, (long)Sinks + Recent);
 
     protected override double[] Priority(HeadView head, long length, long capacity) =>
-        Protect(ByPosition(head), head, Math.Min(Sinks, capacity / 2), long.MaxValue);
+        Protect(ByPosition(head), head, Sinks, long.MaxValue);
 }
