@@ -84,7 +84,10 @@ public sealed class DuoGateScore(DuoGateTraining? training = null) : IHeadScore
             opt.step();
             using (torch.no_grad()) gate.clamp_(HeldScalars.Zero, HeldScalars.One);
             curve[s] = loss.item<float>();
-            if (s % 50 == 0 || s == t.Steps - 1) ctx.Progress($"duo-gate: step {s + 1}/{t.Steps} ({len} tokens) loss {curve[s]:g4}");
+            // Every 50 steps, as DuoAttention saves its pattern: the loss and the gates so far (a long run can be read as it goes).
+            if (s % 50 == 0 || s == t.Steps - 1)
+                ctx.Progress($"duo-gate: step {s + 1}/{t.Steps} ({len} tokens) loss {curve[s]:g4} gates " +
+                             string.Join(" | ", gate.detach().data<float>().ToArray().Chunk(kv).Select(r => string.Join(" ", r.Select(g => g.ToString("F2"))))));
         }
         var gv = gate.detach().to_type(ScalarType.Float64).data<double>().ToArray();
         return (Enumerable.Range(0, layers).Select(l => gv.Skip(l * kv).Take(kv).ToArray()).ToArray(), curve);
