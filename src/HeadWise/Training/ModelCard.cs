@@ -152,7 +152,7 @@ public static class ModelCard
     {
         if (m.DuoGates is not { } gates) return;
         sb.AppendLine("## DuoAttention gates");
-        sb.AppendLine($"Learned gate per KV head (`DuoGateScore`: full attention mixed with sinks + recent tokens, gates optimised to keep the final hidden states on passkey prompts; 1 = needs its full cache). " +
+        sb.AppendLine($"Learned gate per KV head (`DuoGateScore`: full attention mixed with sinks + recent tokens, gates optimised to keep the final hidden states on DuoAttention's multi-passkey data, a 100-step run of its 2,000; 1 = needs its full cache). " +
                       $"Each KV head serves {spec.Heads / spec.KvHeads} query heads.");
         sb.AppendLine();
         sb.AppendLine("| layer | " + string.Join(" | ", Enumerable.Range(0, gates[0].Length).Select(h => $"KV head {h}")) + " |");
