@@ -27,7 +27,7 @@ public partial class ReadmeExamplesTests(ITestOutputHelper output)
         var runs = new List<(string[] Args, CliProcess.Result Result)>();
         foreach (var raw in block.Groups[1].Value.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
-            var words = ShellWords(raw, vars);
+            var words = ShellWords(raw, vars).Select(w => SharedBeside(root, w)).ToList();
             if (words is ["mkdir", "-p", var dir]) { Directory.CreateDirectory(Path.Combine(root, dir)); continue; }
             if (words.Count == 1 && words[0].Contains('=')) { var kv = words[0].Split('=', 2); vars[kv[0]] = kv[1]; continue; }
             Assert.Equal("./headwise", words[0]);
@@ -54,6 +54,15 @@ public partial class ReadmeExamplesTests(ITestOutputHelper output)
         Assert.Contains("accuracy 0.0%", Out("bench", a => a.Contains("--policy")));
         Assert.Equal(before, UntrackedFiles(root)); // what the examples write is git-ignored
     }
+
+    /// <summary>
+    /// The README writes ../shared/..., true beside a normal checkout. A clone made elsewhere (CI's `git clone . /tmp/x`)
+    /// finds shared/ through HEADWISE_SHARED, as the tests do; the command is otherwise the one written.
+    /// </summary>
+    private static string SharedBeside(string root, string word) =>
+        word.StartsWith("../shared/") && !Directory.Exists(Path.Combine(root, "..", "shared"))
+            ? Path.Combine(TestPaths.Shared, word["../shared/".Length..])
+            : word;
 
     /// <summary>Splits a shell line into words: single and double quotes, $VAR from <paramref name="vars"/>.</summary>
     private static List<string> ShellWords(string line, IReadOnlyDictionary<string, string> vars)
