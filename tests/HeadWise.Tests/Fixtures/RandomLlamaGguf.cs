@@ -5,7 +5,7 @@ namespace HeadWise.Tests.Fixtures;
 /// <summary>Shape of a random Llama checkpoint a test writes itself.</summary>
 public sealed record RandomLlamaConfig(
     int Layers = 4, int Dim = 128, int Heads = 8, int KvHeads = 2, int FfnDim = 256, int Vocab = 1024,
-    int Context = 1024, bool SeparateOutput = true, float RopeTheta = 10000, int Seed = 1234)
+    int Context = 1024, bool SeparateOutput = true, float RopeTheta = 10000, int Seed = 1234, float QkScale = 2)
 {
     public int HeadDim => Dim / Heads;
 }
@@ -59,8 +59,8 @@ public static class RandomLlamaGguf
         {
             string p = $"blk.{l}.";
             yield return Norm(p + "attn_norm.weight");
-            yield return T(p + "attn_q.weight", 2f / MathF.Sqrt(d), q, d);
-            yield return T(p + "attn_k.weight", 2f / MathF.Sqrt(d), kv, d);
+            yield return T(p + "attn_q.weight", c.QkScale / MathF.Sqrt(d), q, d);
+            yield return T(p + "attn_k.weight", c.QkScale / MathF.Sqrt(d), kv, d);
             yield return T(p + "attn_v.weight", 1f / MathF.Sqrt(d), kv, d);
             yield return T(p + "attn_output.weight", 1f / MathF.Sqrt(q), d, q);
             yield return Norm(p + "ffn_norm.weight");

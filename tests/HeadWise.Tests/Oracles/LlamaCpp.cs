@@ -18,14 +18,15 @@ public sealed class LlamaCpp : IDisposable
     private readonly LLamaWeights _weights;
     private readonly LLamaContext _context;
 
-    public LlamaCpp(string ggufPath, int contextSize, int? threads = null)
+    /// <param name="kvType">KV cache element type: F32 for numerical checks (llama.cpp's CPU default, F16, would add its
+    /// own rounding); F16 where a benchmark compares with HeadWise's 16-bit cache.</param>
+    public LlamaCpp(string ggufPath, int contextSize, int? threads = null, GGMLType kvType = GGMLType.GGML_TYPE_F32)
     {
-        // F32 KV cache and no flash attention: llama.cpp's CPU defaults (F16 cache) would add their own rounding.
         var p = new ModelParams(ggufPath)
         {
             ContextSize = (uint)contextSize, BatchSize = (uint)contextSize, UBatchSize = (uint)contextSize,
             Threads = threads ?? Environment.ProcessorCount, BatchThreads = threads ?? Environment.ProcessorCount,
-            TypeK = GGMLType.GGML_TYPE_F32, TypeV = GGMLType.GGML_TYPE_F32, FlashAttention = false, GpuLayerCount = 0,
+            TypeK = kvType, TypeV = kvType, FlashAttention = false, GpuLayerCount = 0,
         };
         lock (NativeGate)
         {
@@ -42,6 +43,17 @@ public sealed class LlamaCpp : IDisposable
     }
 
     public int VocabSize => _context.Vocab.Count;
+
+    /// <summary>llama.cpp's own quantizer (llama_model_quantize) writes <paramref name="destination"/> from <paramref name="source"/>.</summary>
+    public static void Quantize(string source, string destination, LLamaFtype ftype, int threads)
+    {
+        lock (NativeGate)
+        {
+            NativeApi.llama_empty_call();   // loads the native library, as creating a model would
+            if (!LLama.LLamaQuantizer.Quantize(source, destination, ftype, threads))
+                throw new InvalidOperationException($"llama.cpp could not quantize {source} to {ftype}");
+        }
+    }
 
     public int[] Tokenize(string text, bool addBos) => _context.Tokenize(text, addBos, special: true).Select(t => (int)t).ToArray();
 

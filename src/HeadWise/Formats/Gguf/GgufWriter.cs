@@ -4,7 +4,18 @@ using System.Text;
 namespace HeadWise.Formats.Gguf;
 
 /// <summary>A tensor to write. Shape is in ggml order (Shape[0] fastest); Type is F32, F16 or BF16.</summary>
-internal sealed record GgufTensorData(string Name, long[] Shape, GgmlType Type, ReadOnlyMemory<float> Data);
+internal sealed record GgufTensorData(string Name, long[] Shape, GgmlType Type, ReadOnlyMemory<float> Data)
+{
+    /// <summary>When set, the elements come from here chunk by chunk (fill(start, chunk)) instead of <see cref="Data"/>:
+    /// a tensor too big to hold as floats (a random 8B-shaped checkpoint) is never materialised.</summary>
+    public Action<long, Span<float>>? Fill { get; init; }
+
+    /// <summary>A tensor whose elements <paramref name="fill"/> writes on demand.</summary>
+    public static GgufTensorData Generated(string name, long[] shape, GgmlType type, Action<long, Span<float>> fill) =>
+        new(name, shape, type, ReadOnlyMemory<float>.Empty) { Fill = fill };
+
+    public long ElementCount => Shape.Aggregate(1L, (a, d) => checked(a * d));
+}
 
 /// <summary>
 /// Writes GGUF v3. Metadata values get the GGUF type matching their C# type (the mapping <see cref="GgufFile"/>
@@ -80,8 +91,8 @@ internal static class GgufWriter
                 throw new ArgumentException($"tensor '{t.Name}': GgufWriter writes F32, F16 or BF16, not {t.Type}", nameof(tensors));
             if (t.Shape is not { Length: >= 1 and <= GgufFile.MaxDims } || t.Shape.Any(d => d <= 0))
                 throw new ArgumentException($"tensor '{t.Name}': shape [{string.Join(", ", t.Shape ?? [])}] needs 1 to 4 positive dimensions", nameof(tensors));
-            var count = t.Shape.Aggregate(1L, (a, d) => checked(a * d));
-            if (count != t.Data.Length)
+            var count = t.ElementCount;
+            if (t.Fill is null && count != t.Data.Length)
                 throw new ArgumentException($"tensor '{t.Name}': shape holds {count} elements but Data has {t.Data.Length}", nameof(tensors));
             next = (next + (ulong)alignment - 1) / (ulong)alignment * (ulong)alignment;
             offsets[i] = next;
@@ -92,6 +103,17 @@ internal static class GgufWriter
 
     private static void WriteData(Stream s, GgufTensorData t)
     {
+        if (t.Fill is { } fill)
+        {
+            var chunk = new float[ChunkElements * 16];
+            for (long start = 0; start < t.ElementCount; start += chunk.Length)
+            {
+                int n = (int)Math.Min(chunk.Length, t.ElementCount - start);
+                fill(start, chunk.AsSpan(0, n));
+                WriteData(s, t with { Fill = null, Data = chunk.AsMemory(0, n), Shape = [n] });
+            }
+            return;
+        }
         var data = t.Data.Span;
         if (t.Type == GgmlType.F32)
         {
