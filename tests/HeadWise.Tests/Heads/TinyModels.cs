@@ -64,6 +64,14 @@ public static class TinyModels
         return new Transformer(spec, weights);
     }
 
+    /// <summary>The same model with its matrices in bf16 (vectors float32), computing in bf16, as a bf16 load gives.</summary>
+    public static Transformer BuildBf16(string family, int seed = 11)
+    {
+        using var f32 = Build(family, seed);
+        var weights = f32.Weights.Select((_, t) => (t.dim() >= 2 ? t.to(ScalarType.BFloat16) : t.clone()).DetachFromDisposeScope());
+        return new Transformer(f32.Spec with { Compute = ComputeDType.BF16 }, weights);
+    }
+
     public static Tensor Tokens(int length, int seed = 5, int batch = 1)
     {
         var rng = new Random(seed);
