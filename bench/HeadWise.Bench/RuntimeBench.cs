@@ -10,8 +10,10 @@ using HeadWise.Tests.Oracles;
 namespace HeadWise.Bench;
 
 /// <summary>
-/// Issue 2's benchmark: prefill (512-token prompt) and decode tokens/s for HeadWise and llama.cpp on the same GGUF and
-/// threads, for stories260K and a ~110M-parameter F32 Llama written here, plus the machine's read bandwidth in the same run.
+/// Issues 2 and 17: prefill (512-token prompt) and decode tokens/s for HeadWise and llama.cpp on the same GGUF and
+/// threads, for stories260K and a ~110M-parameter Llama written here as F32 and as BF16 (llama.cpp's quantizer converts
+/// it), plus the machine's read bandwidth in the same run. HeadWise computes in each file's default dtype (float32 for
+/// F32, bf16 for BF16); llama.cpp's KV cache is F32 beside HeadWise's float32 cache and F16 beside its bf16 one.
 /// </summary>
 public static class RuntimeBench
 {
@@ -43,8 +45,11 @@ public static class RuntimeBench
                 Context: 1024, SeparateOutput: false, Seed: 110));
         }
 
+        var bigBf16 = Path.Combine(dir, "llama-110m-bf16.gguf");
+        if (!File.Exists(bigBf16)) LlamaCpp.Quantize(big, bigBf16, LLama.Native.LLamaFtype.MOSTLY_BF16, threads);
+
         var rows = new List<Row>();
-        foreach (var (name, path) in new[] { ("stories260K", stories), ("llama-110M-f32", big) })
+        foreach (var (name, path) in new[] { ("stories260K", stories), ("llama-110M-f32", big), ("llama-110M-bf16", bigBf16) })
             rows.Add(Measure(name, path, threads, prompt, decodeTokens, bandwidth));
 
         Console.WriteLine($"| model | params | weight MB | HeadWise prefill tok/s | llama.cpp prefill tok/s | ratio | HeadWise decode tok/s | llama.cpp decode tok/s | ratio | HeadWise decode / bandwidth limit |");
@@ -63,12 +68,11 @@ public static class RuntimeBench
     private static Row Measure(string name, string path, int threads, int prompt, int decode, double bandwidthGBps)
     {
         var rng = new Random(5);
-        using var file = GgufFile.Open(path);
-        var spec = GgufModelSpec.Read(file);
+        using var loaded = ModelLoader.Load(path);
+        var model = loaded.Transformer;
+        var spec = model.Spec;
         var tokens = new[] { 1 }.Concat(Enumerable.Range(0, prompt - 1).Select(_ => rng.Next(3, spec.VocabSize))).ToArray();
-        using var source = new GgufTensorSource(file, spec);
-        using var model = new Transformer(spec, ModelWeights.Load(spec, source));
-        long weightBytes = model.Weights.ParameterCount * sizeof(float);
+        long weightBytes = model.Weights.Bytes;
 
         // Both libraries the same way, in alternating rounds (HeadWise, then llama.cpp, four times), each keeping its best
         // prefill and best decode (`decode` greedy steps after the prompt): the first, JIT-compiling pass counts for
@@ -76,7 +80,8 @@ public static class RuntimeBench
         // spell is offered to both.
         var gen = new Generator(model) { PrefillChunk = prompt };
         double hwPrefill = 0, hwDecode = 0, cppPrefill = 0, cppDecode = 0;
-        using var cpp = new LlamaCpp(path, prompt + decode + 8, threads);
+        using var cpp = new LlamaCpp(path, prompt + decode + 8, threads,
+            spec.Compute == ComputeDType.BF16 ? LLama.Native.GGMLType.GGML_TYPE_F16 : LLama.Native.GGMLType.GGML_TYPE_F32);
         for (int round = 0; round < 4; round++)
         {
             using (var cache = new FullKvCache(spec, prompt + decode + 1))
