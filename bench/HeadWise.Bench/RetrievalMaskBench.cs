@@ -32,7 +32,7 @@ public static class RetrievalMaskBench
         var scoreName = Arg("--score", "retrieval");
         var scores = atlas[scoreName].Values;
         var options = new TaskOptions { Lengths = [length], Depths = [0.1, 0.3, 0.5, 0.7, 0.9], Samples = samples, Seed = 1, HaystackPath = FindHaystack() };
-        var full = new PolicyCacheFactory("full", KvBudget.All);
+        var full = new PolicyCacheFactory("full", KvBudget.All, CompressModes.Default);
 
         var all = Enumerable.Range(0, model.Spec.Layers).SelectMany(l => Enumerable.Range(0, model.Spec.Heads).Select(h => (Layer: l, Head: h))).ToList();
         var top = all.OrderByDescending(x => scores[x.Layer][x.Head]).ThenBy(x => x.Layer).ThenBy(x => x.Head).Take(k).ToList();

@@ -22,13 +22,14 @@ internal static class GenerateCommand
         var kv = new KvOptions();
         var command = new Command("generate", "Generate text from a prompt (or from BOS)") { model, prompt, maxTokens, temperature, topP, seed };
         foreach (var o in load.All) command.Options.Add(o);
-        foreach (var o in kv.All) command.Options.Add(o);
+        foreach (var o in kv.All.Append(kv.Compress)) command.Options.Add(o);
         command.SetAction(r => CliRun.Guard(() => Run(CommonOptions.ResolveModel(r.GetValue(model)!), load.Get(r), r.GetValue(prompt), r.GetValue(maxTokens),
-            new Sampler(r.GetValue(temperature), r.GetValue(topP), r.GetValue(seed)), spec => kv.Create(r, spec))));
+            new Sampler(r.GetValue(temperature), r.GetValue(topP), r.GetValue(seed)), kv.ReadCompress(r), spec => kv.Create(r, spec))));
         return command;
     }
 
-    private static int Run(string path, LoadOptions loadOptions, string? prompt, int maxTokens, Sampler sampler, Func<ModelSpec, KvCache.KvPolicy?> policyFor)
+    private static int Run(string path, LoadOptions loadOptions, string? prompt, int maxTokens, Sampler sampler, KvCache.CompressMode compress,
+        Func<ModelSpec, KvCache.KvPolicy?> policyFor)
     {
         if (maxTokens < 0) throw new HeadWiseException($"--max-tokens must be >= 0, got {maxTokens}");
         using var m = ModelLoader.Load(path, loadOptions);
@@ -47,7 +48,7 @@ internal static class GenerateCommand
         {
             stdout.Write(streamer.Push(id));
             stdout.Flush();
-        }, policy);
+        }, policy, compress);
         Console.WriteLine();
         var seconds = (DateTime.UtcNow - started).TotalSeconds;
         Console.Error.WriteLine($"[{output.Count} tokens in {seconds:F2} s, {output.Count / Math.Max(seconds, 1e-9):F1} tokens/s]");

@@ -16,8 +16,8 @@ internal static class KvInfo
         int n = context ?? spec.ContextLength;
         if (n < 1 || n > spec.ContextLength) throw new HeadWiseException($"--context must be in 1..{spec.ContextLength}, got {n}");
         bool haveAtlas = r.GetValue(kv.Atlas) is not null;
-        string[] atlasPolicies = ["headkv", "duo", "taskkv"];
-        var names = r.GetValue(kv.Policy) is { } one ? [one] : KvPolicies.Names.Where(p => haveAtlas || !atlasPolicies.Contains(p)).ToArray();
+        var names = r.GetValue(kv.Policy) is { } one ? [one]
+            : KvPolicies.Declarations.Where(d => haveAtlas || d.ReadsScore is null).Select(d => d.Name).ToArray();
         long full = KvSizes.Bytes(KvPolicies.Create("full", KvBudget.All, spec), n);
         var rows = names.Select(name =>
         {
@@ -25,8 +25,8 @@ internal static class KvInfo
             long bytes = KvSizes.Bytes(policy, n);
             return new KvRow(name, KvSizes.KeptPositions(policy, n), bytes, Math.Round(100.0 * bytes / full, 2));
         }).ToList();
-        return new KvTable(n, r.GetValue(kv.Budget)!, spec.Compute.Name(), spec.Compute.ElementSize(), full, rows,
-            haveAtlas || r.GetValue(kv.Policy) is not null ? [] : atlasPolicies.Where(KvPolicies.Names.Contains).ToArray());
+        return new KvTable(n, kv.ReadBudget(r).Text, spec.Compute.Name(), spec.Compute.ElementSize(), full, rows,
+            haveAtlas || r.GetValue(kv.Policy) is not null ? [] : KvPolicies.Declarations.Where(d => d.ReadsScore is not null).Select(d => d.Name).ToArray());
     }
 
     public static void Print(KvTable t)

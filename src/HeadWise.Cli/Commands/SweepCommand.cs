@@ -1,5 +1,6 @@
 using System.CommandLine;
 using HeadWise.Eval;
+using HeadWise.KvCache;
 using HeadWise.Models;
 using HeadWise.Reports;
 
@@ -14,21 +15,23 @@ internal static class SweepCommand
         var load = new LoadOptionSet();
         var eval = new EvalOptions();
         var policies = new Option<string>("--policies") { Description = "KV-cache policies, comma-separated", DefaultValueFactory = _ => "full" };
-        var budgets = new Option<string>("--budgets") { Description = "Budgets, comma-separated (ratios or token counts)", DefaultValueFactory = _ => "1.0" };
+        var budgets = new Option<string>("--budgets") { Description = $"Budgets, comma-separated: ratios in (0, 1] or token counts; {KvOptions.RatioMeaning}", DefaultValueFactory = _ => "1.0" };
+        var ratios = new Option<string?>("--compression-ratios") { Description = "kvpress's compression ratios (1 - budget), comma-separated, each in [0, 1) (instead of --budgets)" };
+        var compress = KvOptions.CompressOption();
         var outDir = new Option<string>("--out") { Description = "Output folder (results.json, timings.json, PNGs, index.html; cells/ for resuming)", Required = true };
         var atlas = new Option<string?>("--atlas") { Description = "Head scores for headkv/duo/taskkv: atlas.json, or DuoAttention's full_attention_heads.tsv" };
         var parameters = new Option<string[]>("--kv-params")
         {
-            Description = "One policy's parameters, POLICY:key=value,... (repeat for several policies), e.g. delta:full=1,select=1",
+            Description = KvOptions.ParamsHelp("one policy's as POLICY:key=value,... (repeat for several policies), e.g. delta:full=1,select=1"),
             AllowMultipleArgumentsPerToken = false,
         };
-        var command = new Command("sweep", "Run a task over policies x budgets, resuming finished cells, and draw the curves") { model, policies, budgets, atlas, parameters, outDir };
+        var command = new Command("sweep", "Run a task over policies x budgets, resuming finished cells, and draw the curves") { model, policies, budgets, ratios, compress, atlas, parameters, outDir };
         foreach (var o in load.All) command.Options.Add(o);
         foreach (var o in eval.All) command.Options.Add(o);
         command.SetAction(r => CliRun.Guard(() =>
         {
-            var plan = new SweepPlan(r.GetValue(eval.Task)!, Split(r.GetValue(policies)!), Split(r.GetValue(budgets)!), eval.Read(r), r.GetValue(atlas),
-                PolicyParameters(r.GetValue(parameters) ?? []));
+            var plan = new SweepPlan(r.GetValue(eval.Task)!, Split(r.GetValue(policies)!), Budgets(r, budgets, ratios), eval.Read(r), r.GetValue(atlas),
+                PolicyParameters(r.GetValue(parameters) ?? []), CompressModes.Parse(r.GetValue(compress)!));
             TaskRegistry.Create(plan.Task);
             SweepRunner.Cells(plan); // names and budgets checked before the model loads
             using var m = ModelLoader.Load(CommonOptions.ResolveModel(r.GetValue(model)!), load.Get(r));
@@ -57,6 +60,16 @@ internal static class SweepCommand
             if (!result.TryAdd(policy, e[(colon + 1)..].Trim())) throw new HeadWiseException($"--kv-params: policy '{policy}' is given twice");
         }
         return result;
+    }
+
+    /// <summary>--budgets, or --compression-ratios as 1 - R (not both).</summary>
+    private static List<string> Budgets(ParseResult r, Option<string> budgets, Option<string?> ratios)
+    {
+        if (r.GetValue(ratios) is not { } text) return Split(r.GetValue(budgets)!);
+        if (r.GetResult(budgets) is { Implicit: false }) throw new HeadWiseException("give --budgets or --compression-ratios, not both");
+        return [.. Split(text).Select(x => double.TryParse(x, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v)
+            ? KvBudget.FromCompressionRatio(v).Text
+            : throw new HeadWiseException($"--compression-ratios '{x}' is not a number; give fractions removed in [0, 1), e.g. 0.75"))];
     }
 
     private static List<string> Split(string s) => [.. s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];

@@ -22,6 +22,8 @@ public sealed record BenchResult
     public required string Task { get; init; }
     public required string Policy { get; init; }
     public required string Budget { get; init; }
+    /// <summary>When the cache compressed: context, question or chunked (<see cref="KvCache.CompressMode"/>).</summary>
+    public required string Compress { get; init; }
     public required int Samples { get; init; }
     public required int Seed { get; init; }
     /// <summary>Mean score in [0, 1]: token accuracy (copy, perplexity), exact match (passkey, multikey), ROUGE-1 recall (niah).</summary>
@@ -31,8 +33,10 @@ public sealed record BenchResult
     public double? PerplexityNats { get; init; }
     public double? Perplexity { get; init; }
     public double? BitsPerByte { get; init; }
-    /// <summary>Mean bytes the cache held after the prompt, over samples.</summary>
+    /// <summary>Mean bytes the cache kept after the prompt (after its compression), over samples.</summary>
     public required long KvBytes { get; init; }
+    /// <summary>Mean over samples of the most bytes the cache held at once (a one-shot compression first holds the whole context).</summary>
+    public required long KvPeakBytes { get; init; }
     /// <summary>Mean bytes a full cache of the same lengths holds (layers x kv_heads x length x head_dim x 2 x 4).</summary>
     public required long KvBytesFull { get; init; }
     public required IReadOnlyList<int> Lengths { get; init; }

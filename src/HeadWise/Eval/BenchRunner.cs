@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using HeadWise.KvCache;
 using HeadWise.Models;
 
 namespace HeadWise.Eval;
@@ -7,9 +8,14 @@ namespace HeadWise.Eval;
 /// <summary>Evaluates (model, task, policy, budget) over a task's grid and aggregates the scores and costs.</summary>
 public static class BenchRunner
 {
-    /// <summary>Checks the grid against the model before any work: lengths (and the answer after them) within context, depths in [0, 1], samples >= 1.</summary>
-    public static void Validate(ModelSpec spec, IEvalTask task, TaskOptions o)
+    /// <summary>
+    /// Checks the grid against the model before any work: lengths (and the answer after them) within context, depths in
+    /// [0, 1], samples >= 1, and a compression point the task has.
+    /// </summary>
+    public static void Validate(ModelSpec spec, IEvalTask task, TaskOptions o, CompressMode compress = CompressMode.Chunked)
     {
+        if (!task.HasContext && compress != CompressMode.Chunked)
+            throw new HeadWiseException($"task {task.Name} scores every token as it streams in and has no context to compress once; use --compress chunked");
         if (o.Lengths.Count == 0) throw new HeadWiseException("give at least one length");
         foreach (var l in o.Lengths)
         {
@@ -34,7 +40,7 @@ public static class BenchRunner
     public static BenchResult Run(LoadedModel model, IEvalTask task, TaskOptions o, IKvCacheFactory factory,
         Action<int, int>? onSample = null, CancellationToken cancel = default, Heads.IForwardHooks? hooks = null)
     {
-        Validate(model.Spec, task, o);
+        Validate(model.Spec, task, o, factory.Compress);
         var wall = Stopwatch.StartNew();
         long rssBefore = ProcessMemory.CurrentRss();
         var samples = task.Generate(model.Tokenizer, o);
@@ -77,7 +83,7 @@ public static class BenchRunner
         long bytes = xs.Sum(x => x.ScoredBytes);
         return new BenchResult
         {
-            Model = Label(model), Task = task.Name, Policy = f.Policy, Budget = f.Budget.Text,
+            Model = Label(model), Task = task.Name, Policy = f.Policy, Budget = f.Budget.Text, Compress = f.Compress.Name(),
             Samples = o.Samples, Seed = o.Seed,
             Accuracy = xs.Average(x => x.Score),
             ExactMatch = answers ? xs.Average(x => x.Exact!.Value) : null,
@@ -86,6 +92,7 @@ public static class BenchRunner
             Perplexity = scored > 0 ? Metrics.Perplexity(nll, scored) : null,
             BitsPerByte = bytes > 0 ? Metrics.BitsPerByte(nll, bytes) : null,
             KvBytes = (long)xs.Average(x => x.KvBytes),
+            KvPeakBytes = (long)xs.Average(x => x.KvPeakBytes),
             KvBytesFull = (long)xs.Average(x => x.KvBytesFull),
             Lengths = [.. o.Lengths],
             Depths = task.HasDepth ? [.. o.Depths] : null,

@@ -1,9 +1,10 @@
 namespace HeadWise.Eval;
 
 /// <summary>
-/// One prompt of a task. <see cref="Tokens"/> are all fed to the model (the "prefill"); predictions of
-/// Tokens[ScoredFrom..] are scored teacher-forced (copy, perplexity); when <see cref="Answer"/> is set the model then
-/// decodes up to <see cref="MaxNewTokens"/> greedily and the text is compared with it (passkey, niah, multikey).
+/// One prompt of a task. <see cref="Tokens"/> are all fed to the model (the "prefill"): first the context
+/// (Tokens[..ContextEnd]), then the question; predictions of Tokens[ScoredFrom..] are scored teacher-forced (copy,
+/// perplexity); when <see cref="Answer"/> is set the model then decodes up to <see cref="MaxNewTokens"/> greedily and
+/// the text is compared with it (passkey, niah, multikey).
 /// </summary>
 public sealed record EvalSample
 {
@@ -12,6 +13,11 @@ public sealed record EvalSample
     /// <summary>Needle depth asked for as a fraction of the haystack (the grid column); null for tasks without one.</summary>
     public double? Depth { get; init; }
     public required int[] Tokens { get; init; }
+    /// <summary>
+    /// Where the context ends and the question starts (a compressing cache compresses there under
+    /// <c>--compress context</c>); null when the whole prompt is context.
+    /// </summary>
+    public int? ContextEnd { get; init; }
     /// <summary>First token whose prediction is scored; Tokens.Length when nothing is teacher-forced.</summary>
     public int ScoredFrom { get; init; }
     public string? Answer { get; init; }

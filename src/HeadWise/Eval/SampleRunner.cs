@@ -10,12 +10,13 @@ namespace HeadWise.Eval;
 
 /// <summary>What one sample scored and cost.</summary>
 internal sealed record SampleOutcome(EvalSample Sample, double Score, double? Exact, double? Rouge, double Nll, int ScoredTokens,
-    long ScoredBytes, long KvBytes, long KvBytesFull, int PrefillTokens, double PrefillSeconds, int DecodeTokens, double DecodeSeconds,
-    string? Output);
+    long ScoredBytes, long KvBytes, long KvPeakBytes, long KvBytesFull, int PrefillTokens, double PrefillSeconds, int DecodeTokens,
+    double DecodeSeconds, string? Output);
 
 /// <summary>
-/// Runs one sample through a cache of any kind: chunked prefill (teacher-forced with full logits over the scored
-/// part), then greedy decoding for answer tasks, through <see cref="Generation.Generator"/> with whatever cache the policy made.
+/// Runs one sample through a policy's cache under the compression protocol (<see cref="CompressMode"/>): the prompt up
+/// to the compression point in prefill chunks, <see cref="IKvCache.Compress"/>, the rest (teacher-forced with full
+/// logits over the scored part), then greedy decoding for answer tasks.
 /// </summary>
 /// <param name="hooks">Interventions on every forward call (e.g. heads zero-ablated for the Retrieval Head paper's causal check).</param>
 internal sealed class SampleRunner(LoadedModel model, int chunk = 512, Heads.IForwardHooks? hooks = null)
@@ -23,30 +24,31 @@ internal sealed class SampleRunner(LoadedModel model, int chunk = 512, Heads.IFo
     private readonly Generation.Generator _generator = new(model.Transformer) { PrefillChunk = chunk, Hooks = hooks };
 
     /// <summary>
-    /// Scored tokens go through the cache in chunks this small, so a compressing cache evicts between them as it would while
-    /// generating; in one big chunk every scored token would still see the whole chunk uncompressed.
+    /// Scored tokens after a compression point (or all of them when chunked) go through the cache in chunks this small,
+    /// so a cache that evicts while decoding evicts between them as it would while generating.
     /// </summary>
     public const int ScoredChunk = 32;
 
     public SampleOutcome Run(EvalSample s, IKvCacheFactory factory)
     {
         int n = s.Tokens.Length;
+        // Positions ScoredFrom-1 .. n-2 predict the scored tokens.
+        int scoreFrom = s.ScoredFrom < n ? s.ScoredFrom - 1 : n;
+        int compressAt = factory.Compress switch
+        {
+            CompressMode.Context => Math.Clamp(s.ContextEnd ?? n, 1, n),
+            CompressMode.Question => n,
+            _ => n,   // chunked: the cache compresses all along; Compress() does nothing
+        };
         var cache = factory.Create(model, Math.Min(model.Spec.ContextLength, n + s.MaxNewTokens));
         try
         {
             var sw = Stopwatch.StartNew();
-            // Positions ScoredFrom-1 .. n-2 predict the scored tokens; everything before needs only the cache.
-            int plain = s.ScoredFrom < n ? s.ScoredFrom - 1 : n;
-            float[] last = plain > 0 ? _generator.Prefill(cache, s.Tokens[..plain]) : [];
-            int correct = 0;
-            double nll = 0;
-            for (int i = plain; i < n; i += ScoredChunk)
-            {
-                int end = Math.Min(n, i + ScoredChunk);
-                (var hits, var loss) = StepScored(cache, s.Tokens[i..end], s.Tokens, i);
-                correct += hits;
-                nll += loss;
-            }
+            var score = new Scored();
+            // Before the compression point nothing is evicted, so scored positions there need no small chunks.
+            float[] last = Feed(cache, s.Tokens, 0, compressAt, scoreFrom, factory.Compress == CompressMode.Chunked, score);
+            cache.Compress();
+            if (compressAt < n) last = Feed(cache, s.Tokens, compressAt, n, scoreFrom, true, score);
             double prefillSeconds = sw.Elapsed.TotalSeconds;
             long kv = cache.Bytes;
             long kvFull = (long)model.Spec.Layers * model.Spec.KvHeads * n * model.Spec.HeadDim * 2 * sizeof(float);
@@ -54,8 +56,8 @@ internal sealed class SampleRunner(LoadedModel model, int chunk = 512, Heads.IFo
             long scoredBytes = scored > 0 ? Encoding.UTF8.GetByteCount(model.Tokenizer.Decode(s.Tokens[s.ScoredFrom..])) : 0;
 
             if (s.Answer is null)
-                return new SampleOutcome(s, scored > 0 ? (double)correct / scored : 0, null, null, nll, scored, scoredBytes,
-                    kv, kvFull, n, prefillSeconds, 0, 0, null);
+                return new SampleOutcome(s, scored > 0 ? (double)score.Hits / scored : 0, null, null, score.Nll, scored, scoredBytes,
+                    kv, cache.PeakBytes, kvFull, n, prefillSeconds, 0, 0, null);
 
             sw.Restart();
             var output = new List<int>();
@@ -71,8 +73,8 @@ internal sealed class SampleRunner(LoadedModel model, int chunk = 512, Heads.IFo
             var text = model.Tokenizer.Decode(output);
             double exact = s.Scoring == AnswerScoring.ExactNumber ? Metrics.ExactNumber(text, s.Answer) : Metrics.ExactWords(s.Answer, text);
             double rouge = Metrics.Rouge1Recall(s.Answer, text);
-            double score = s.Scoring == AnswerScoring.ExactNumber ? exact : rouge;
-            return new SampleOutcome(s, score, exact, rouge, 0, 0, 0, kv, kvFull, n, prefillSeconds, output.Count, decodeSeconds, text);
+            double result = s.Scoring == AnswerScoring.ExactNumber ? exact : rouge;
+            return new SampleOutcome(s, result, exact, rouge, 0, 0, 0, kv, cache.PeakBytes, kvFull, n, prefillSeconds, output.Count, decodeSeconds, text);
         }
         finally
         {
@@ -80,18 +82,42 @@ internal sealed class SampleRunner(LoadedModel model, int chunk = 512, Heads.IFo
         }
     }
 
-    /// <summary>Feeds tokens[start..] and scores each position's prediction of the next prompt token (when there is one).</summary>
-    private (int Hits, double Nll) StepScored(IKvCacheState cache, int[] tokens, int[] all, int start)
+    private sealed class Scored { public int Hits; public double Nll; }
+
+    /// <summary>
+    /// Feeds tokens[from..to) in chunks (prefill-sized, or <see cref="ScoredChunk"/> over the scored part when
+    /// <paramref name="smallScoredChunks"/>), scoring each position at or after <paramref name="scoreFrom"/>; returns the
+    /// last position's logits.
+    /// </summary>
+    private float[] Feed(IKvCache cache, int[] tokens, int from, int to, int scoreFrom, bool smallScoredChunks, Scored score)
+    {
+        float[] last = [];
+        for (int i = from; i < to;)
+        {
+            bool scoring = i >= scoreFrom;
+            int size = scoring && smallScoredChunks ? ScoredChunk : _generator.PrefillChunk;
+            int end = Math.Min(to, scoring ? i + size : Math.Min(i + size, Math.Max(scoreFrom, i + 1)));
+            last = end > scoreFrom ? StepScored(cache, tokens, i, end, scoreFrom, score) : _generator.Step(cache, tokens[i..end]);
+            i = end;
+        }
+        return last;
+    }
+
+    /// <summary>Feeds tokens[start..end) and scores each position at or after <paramref name="scoreFrom"/> (its prediction of the next token, when there is one).</summary>
+    private float[] StepScored(IKvCache cache, int[] all, int start, int end, int scoreFrom, Scored score)
     {
         using var scope = torch.NewDisposeScope();
-        using var ids = torch.tensor(tokens.Select(t => (long)t).ToArray(), [1, tokens.Length]);
+        using var ids = torch.tensor(all[start..end].Select(t => (long)t).ToArray(), [1, end - start]);
         var logits = model.Transformer.Forward(ids, cache, hooks)[0];
-        int m = Math.Min(tokens.Length, all.Length - 1 - start);
-        if (m <= 0) return (0, 0);
-        var pred = logits.narrow(0, 0, m);
-        var target = torch.tensor(all[(start + 1)..(start + 1 + m)].Select(t => (long)t).ToArray());
-        int hits = (int)pred.argmax(-1).eq(target).sum().item<long>();
-        double nll = -pred.log_softmax(-1).gather(1, target.unsqueeze(1)).to_type(ScalarType.Float64).sum().item<double>();
-        return (hits, nll);
+        int first = Math.Max(start, scoreFrom);
+        int m = Math.Min(end, all.Length - 1) - first;
+        if (m > 0)
+        {
+            var pred = logits.narrow(0, first - start, m);
+            var target = torch.tensor(all[(first + 1)..(first + 1 + m)].Select(t => (long)t).ToArray());
+            score.Hits += (int)pred.argmax(-1).eq(target).sum().item<long>();
+            score.Nll += -pred.log_softmax(-1).gather(1, target.unsqueeze(1)).to_type(ScalarType.Float64).sum().item<double>();
+        }
+        return logits[logits.shape[0] - 1].data<float>().ToArray();
     }
 }

@@ -5,11 +5,12 @@ using HeadWise.Models;
 namespace HeadWise.Eval;
 
 /// <summary>
-/// What a sweep runs: one task over policies x budgets (the "full" policy runs once). <see cref="Parameters"/> maps a
-/// policy name to its parameters ("key=value,..."), e.g. delta → "full=1,select=1" for a shallow model.
+/// What a sweep runs: one task over policies x budgets (the "full" policy runs once), each cache compressing at
+/// <see cref="Compress"/>. <see cref="Parameters"/> maps a policy name to its parameters ("key=value,..."), e.g.
+/// delta → "full=1,select=1" for a shallow model.
 /// </summary>
 public sealed record SweepPlan(string Task, IReadOnlyList<string> Policies, IReadOnlyList<string> Budgets, TaskOptions Options, string? AtlasPath = null,
-    IReadOnlyDictionary<string, string>? Parameters = null);
+    IReadOnlyDictionary<string, string>? Parameters = null, CompressMode Compress = CompressModes.Default);
 
 /// <summary>
 /// Runs a sweep cell by cell into DIR/cells/KEY.json (written atomically), skipping cells already there, so an
@@ -23,10 +24,13 @@ public static class SweepRunner
         var budgets = plan.Budgets.Select(KvBudget.Parse).ToList();
         var atlas = plan.AtlasPath is null ? null : HeadScores.Load(plan.AtlasPath);
         var cells = new List<IKvCacheFactory>();
+        foreach (var p in plan.Parameters?.Keys ?? [])
+            if (!plan.Policies.Contains(p))
+                throw new HeadWiseException($"--kv-params names policy '{p}', which the sweep does not run (policies: {string.Join(", ", plan.Policies)})");
         foreach (var p in plan.Policies)
         {
-            if (p == "full") { cells.Add(new PolicyCacheFactory(p, KvBudget.All)); continue; }
-            foreach (var b in budgets) cells.Add(new PolicyCacheFactory(p, b, atlas, plan.Parameters?.GetValueOrDefault(p)));
+            if (p == "full") { cells.Add(new PolicyCacheFactory(p, KvBudget.All, plan.Compress)); continue; }
+            foreach (var b in budgets) cells.Add(new PolicyCacheFactory(p, b, plan.Compress, atlas, plan.Parameters?.GetValueOrDefault(p)));
         }
         return cells;
     }
@@ -38,8 +42,10 @@ public static class SweepRunner
         Action<int, int, string>? onCell = null, CancellationToken cancel = default)
     {
         var task = TaskRegistry.Create(plan.Task);
-        BenchRunner.Validate(model.Spec, task, plan.Options);
+        BenchRunner.Validate(model.Spec, task, plan.Options, plan.Compress);
         var cells = Cells(plan);
+        // Every cell's policy, parameters and scores checked before the first runs (a typo fails now, not an hour in).
+        foreach (var c in cells.OfType<PolicyCacheFactory>()) c.Check(model.Spec);
         var cellDir = Path.Combine(dir, "cells");
         Directory.CreateDirectory(cellDir);
         CheckSamePlan(dir, model, plan);
@@ -74,6 +80,7 @@ public static class SweepRunner
         {
             Model = BenchRunner.Label(model), plan.Task, o.Lengths, Depths = TaskRegistry.Create(plan.Task).HasDepth ? o.Depths : null,
             o.Samples, o.Seed, Haystack = o.HaystackPath is null ? null : Path.GetFileName(o.HaystackPath), plan.Parameters,
+            Compress = plan.Compress.Name(),
         }, BenchResult.Json);
         var path = Path.Combine(dir, "sweep.json");
         if (File.Exists(path) && File.ReadAllText(path) != text)

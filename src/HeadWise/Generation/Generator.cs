@@ -23,10 +23,10 @@ public sealed class Generator(Transformer model)
     public IForwardHooks? Hooks { get; init; }
 
     /// <summary>
-    /// Feeds <paramref name="tokens"/> through the cache (a <see cref="FullKvCache"/> or any <see cref="IKvCache"/>) in chunks,
-    /// so a compressing cache can compress between chunks; returns the last position's logits.
+    /// Feeds <paramref name="tokens"/> through the cache in chunks (a cache compressing under <see cref="CompressMode.Chunked"/>
+    /// compresses between them); returns the last position's logits.
     /// </summary>
-    public float[] Prefill(IKvCacheState cache, IReadOnlyList<int> tokens)
+    public float[] Prefill(IKvCache cache, IReadOnlyList<int> tokens)
     {
         if (tokens.Count == 0) throw new HeadWiseException("the prompt has no tokens");
         CheckContext(cache.Length + tokens.Count);
@@ -40,7 +40,7 @@ public sealed class Generator(Transformer model)
     }
 
     /// <summary>One forward over <paramref name="tokens"/> after the cache; the last position's logits.</summary>
-    public float[] Step(IKvCacheState cache, int[] tokens)
+    public float[] Step(IKvCache cache, int[] tokens)
     {
         using var scope = torch.NewDisposeScope();
         using var ids = torch.tensor(tokens.Select(t => (long)t).ToArray(), [1, tokens.Length]);
@@ -51,23 +51,25 @@ public sealed class Generator(Transformer model)
     /// <summary>
     /// Generates up to <paramref name="maxTokens"/> tokens after <paramref name="prompt"/>, stopping at EOS.
     /// <paramref name="onToken"/> sees each new token as it is chosen (for streaming). With a <paramref name="policy"/>
-    /// the cache is head-wise and keeps only what each head's policy keeps.
+    /// the cache is the policy's and keeps what it keeps, compressing at <paramref name="compress"/> (the prompt is the context).
     /// </summary>
-    public List<int> Generate(IReadOnlyList<int> prompt, int maxTokens, Sampler sampler, int? eos, Action<int>? onToken = null, KvPolicy? policy = null)
+    public List<int> Generate(IReadOnlyList<int> prompt, int maxTokens, Sampler sampler, int? eos, Action<int>? onToken = null, KvPolicy? policy = null,
+        CompressMode compress = CompressModes.Default)
     {
-        using IKvCacheState cache = policy is null
+        using IKvCache cache = policy is null
             ? new FullKvCache(model.Spec, Math.Min(model.Spec.ContextLength, prompt.Count + Math.Max(maxTokens, 0)))
-            : new HeadWiseCache(model.Spec, policy);
+            : policy.CreateCache(compress);
         return Generate(cache, prompt, maxTokens, sampler, eos, onToken);
     }
 
-    /// <summary>As above, into a cache the caller made, which must start empty.</summary>
-    public List<int> Generate(IKvCacheState cache, IReadOnlyList<int> prompt, int maxTokens, Sampler sampler, int? eos, Action<int>? onToken = null)
+    /// <summary>As above, into a cache the caller made, which must start empty; the cache compresses once the prompt is in.</summary>
+    public List<int> Generate(IKvCache cache, IReadOnlyList<int> prompt, int maxTokens, Sampler sampler, int? eos, Action<int>? onToken = null)
     {
         if (maxTokens < 0) throw new HeadWiseException($"max tokens must be >= 0, got {maxTokens}");
         CheckContext(prompt.Count);
         var output = new List<int>();
         var logits = Prefill(cache, prompt);
+        cache.Compress();
         for (int i = 0; i < maxTokens; i++)
         {
             int next = sampler.Next(logits);

@@ -16,7 +16,7 @@ public static class HookedRun
     /// <paramref name="hooks"/>, which run first). Capturing alone leaves the logits bit-identical to an unhooked run.
     /// </summary>
     public static (Tensor Logits, ActivationCache Cache) RunWithCache(this Transformer model, Tensor tokens, IEnumerable<CaptureSpec> captures,
-        HookSet? hooks = null, IKvCacheState? kvCache = null)
+        HookSet? hooks = null, IKvCache? kvCache = null)
     {
         var cache = new ActivationCache();
         var set = hooks?.Copy() ?? new HookSet(); // the caller's set is left as it was
@@ -34,7 +34,7 @@ public static class HookedRun
     }
 
     /// <summary>Runs with every hook point captured whole (small models and tests; large models should name what they need).</summary>
-    public static (Tensor Logits, ActivationCache Cache) RunWithFullCache(this Transformer model, Tensor tokens, IKvCacheState? kvCache = null) =>
+    public static (Tensor Logits, ActivationCache Cache) RunWithFullCache(this Transformer model, Tensor tokens, IKvCache? kvCache = null) =>
         model.RunWithCache(tokens, _ => true, kvCache: kvCache);
 
     /// <summary>
@@ -42,7 +42,7 @@ public static class HookedRun
     /// <c>names_filter</c>), e.g. <c>name =&gt; name.EndsWith("attn.hook_pattern")</c>.
     /// </summary>
     public static (Tensor Logits, ActivationCache Cache) RunWithCache(this Transformer model, Tensor tokens, Func<string, bool> namesFilter,
-        HookSet? hooks = null, IKvCacheState? kvCache = null) =>
+        HookSet? hooks = null, IKvCache? kvCache = null) =>
         model.RunWithCache(tokens, model.HookPointNames().Where(namesFilter).Select(n => new CaptureSpec(n)), hooks, kvCache);
 
     /// <summary>The hook points this model's forward pass calls, in forward order.</summary>
@@ -52,7 +52,7 @@ public static class HookedRun
             .Where(n => model.Spec.Causal || (n != HookNames.FinalScale && n != HookNames.FinalNormalized && n != HookNames.UnembedOut));
 
     /// <summary>Runs with <paramref name="hooks"/>, which may read and replace activations.</summary>
-    public static Tensor RunWithHooks(this Transformer model, Tensor tokens, HookSet hooks, IKvCacheState? kvCache = null) =>
+    public static Tensor RunWithHooks(this Transformer model, Tensor tokens, HookSet hooks, IKvCache? kvCache = null) =>
         model.Forward(tokens, kvCache, hooks);
 
     private static void AddCapture(ModelSpec spec, HookSet set, ActivationCache cache, CaptureSpec c)

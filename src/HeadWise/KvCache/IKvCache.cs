@@ -1,30 +1,45 @@
+using HeadWise.Models;
 using static TorchSharp.torch;
 
 namespace HeadWise.KvCache;
 
-/// <summary>What every KV cache tells its users: how far it has got and how many bytes it keeps.</summary>
-public interface IKvCacheState : IDisposable
+/// <summary>
+/// The one KV-cache seam of the forward pass. <see cref="Transformer.Forward"/> hands every layer's new queries, keys and
+/// values to the cache; the cache stores what its policy keeps and returns the attention output, computed with the
+/// model's own <see cref="AttentionKernel"/> (hooks see it) or its own kernel over what each head kept.
+/// Kinds: <see cref="FullKvCache"/> keeps every position in one tensor per layer (the `full` policy, everywhere);
+/// <see cref="HeadWiseKvCache"/> keeps per KV head what a compressing <see cref="KvPolicy"/> keeps; a policy that keeps
+/// everything but chooses per head and per step which keys are attended implements this interface itself.
+/// </summary>
+public interface IKvCache : IDisposable
 {
     /// <summary>Positions consumed so far: the next token's position.</summary>
     long Length { get; }
 
-    /// <summary>Bytes the kept keys and values occupy.</summary>
+    /// <summary>Bytes the kept keys and values occupy now.</summary>
     long Bytes { get; }
-}
 
-/// <summary>
-/// A KV cache that does its own attention: what compressed, head-wise caches implement (each KV head keeps its
-/// own positions, so the model cannot attend over one shared K/V tensor). <see cref="FullKvCache"/> is the
-/// uncompressed case, which the model attends over itself so that hooks can see every score.
-/// </summary>
-public interface IKvCache : IKvCacheState
-{
+    /// <summary>The most bytes the kept keys and values ever occupied (a one-shot compression holds the whole context first).</summary>
+    long PeakBytes { get; }
+
     /// <summary>
-    /// Stores this step's keys and values [1, kv_heads, T, d] (RoPE applied) for <paramref name="layer"/> and returns the
-    /// attention output [1, heads, T, d] of queries <paramref name="q"/> [1, heads, T, d] at positions Length..Length+T-1.
+    /// The longest sequence this cache lets a rotary model run: its context length, unless the policy keeps the positions
+    /// it attends within the trained range itself (LongHeads, StreamingLLM with positions in the cache).
     /// </summary>
-    Tensor Attend(int layer, Tensor q, Tensor k, Tensor v);
+    long MaxLength { get; }
 
-    /// <summary>Called once per forward after every layer attended <paramref name="t"/> new positions.</summary>
+    /// <summary>
+    /// Stores this call's keys and values [1, kv_heads, T, d] (RoPE applied at positions Length..Length+T-1) for
+    /// <paramref name="layer"/> and returns the attention output [1, heads, T, d] of queries <paramref name="q"/> [1, heads, T, d].
+    /// </summary>
+    Tensor Attend(int layer, Tensor q, Tensor k, Tensor v, AttentionKernel attention);
+
+    /// <summary>Called once per forward call, after every layer attended <paramref name="t"/> new positions.</summary>
     void Advance(long t);
+
+    /// <summary>
+    /// The compression point of the protocol (<see cref="CompressMode"/>): the context (or context and question) has been
+    /// prefilled; a compressing cache compresses now, once. Caches that never compress, or compress after every chunk, do nothing.
+    /// </summary>
+    void Compress();
 }

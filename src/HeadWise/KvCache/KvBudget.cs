@@ -4,7 +4,8 @@ using HeadWise.Models;
 namespace HeadWise.KvCache;
 
 /// <summary>
-/// How many positions a KV head may keep: a ratio of the sequence so far (<c>0.25</c>, in (0, 1]) or a token count
+/// How many positions a KV head may keep: a ratio (<c>0.25</c>, in (0, 1]) of the tokens in the cache when it
+/// compresses (<see cref="CompressMode"/>: the context, context and question, or the sequence so far), or a token count
 /// (<c>512</c>, an integer &gt;= 1); one value for the model, one per layer (<c>a,b,c</c>) or one per KV head
 /// (layers separated by <c>;</c>, heads by <c>,</c>).
 /// </summary>
@@ -19,6 +20,14 @@ public sealed class KvBudget
 
     /// <summary>One budget for every head.</summary>
     public static KvBudget Model(double ratioOrTokens) => Parse(ratioOrTokens.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>kvpress's compression ratio R, the fraction of the tokens removed when the cache compresses ([0, 1)), as the ratio budget 1 - R.</summary>
+    public static KvBudget FromCompressionRatio(double ratio)
+    {
+        if (!(ratio >= 0 && ratio < 1))
+            throw new HeadWiseException($"compression ratio {ratio.ToString(CultureInfo.InvariantCulture)} is outside [0, 1): it is the fraction of the tokens removed (0.75 keeps a quarter; 0 keeps all)");
+        return Parse(Math.Round(1 - ratio, 12).ToString("0.0###########", CultureInfo.InvariantCulture));
+    }
 
     /// <summary>Keep everything.</summary>
     public static KvBudget All { get; } = new([[new Entry(1.0, 0)]], "1.0");

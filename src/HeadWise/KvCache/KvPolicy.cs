@@ -13,7 +13,7 @@ public enum KvStats
     Window = 2,
     /// <summary>Per head, its kept keys and the current query (mean over the KV group), copied out of the tensors (LongHeads).</summary>
     Keys = 4,
-    /// <summary>Per head, the mean absolute value of its attention output this step (SpAtten's head importance).</summary>
+    /// <summary>Per head, the mean absolute value of its attention output, summed over every step so far (SpAtten's head importance).</summary>
     HeadOutput = 8,
 }
 
@@ -30,7 +30,7 @@ public sealed class HeadView
     /// <summary>Keys of slots 0..Count-1, row-major [Count, d], and the current (last) query [d] (for <see cref="KvStats.Keys"/>).</summary>
     public float[]? Keys { get; init; }
     public float[]? Query { get; init; }
-    /// <summary>Mean |attention output| of this head's queries this step (for <see cref="KvStats.HeadOutput"/>).</summary>
+    /// <summary>Mean |attention output| of this head's queries, summed over the steps so far (for <see cref="KvStats.HeadOutput"/>).</summary>
     public double? OutputMagnitude { get; init; }
 }
 
@@ -40,6 +40,11 @@ public sealed class LayerView
     public required int Layer { get; init; }
     /// <summary>Tokens in the sequence, this step's included.</summary>
     public required long Length { get; init; }
+    /// <summary>
+    /// The length a ratio budget is a fraction of: <see cref="Length"/> when compressing chunk by chunk; after a one-shot
+    /// compression, the length it compressed at (the capacity stays what it was then).
+    /// </summary>
+    public required long BudgetLength { get; init; }
     /// <summary>Tokens this step added (1 when decoding).</summary>
     public required int Step { get; init; }
     public required HeadView[] Heads { get; init; }
@@ -47,7 +52,9 @@ public sealed class LayerView
 
 /// <summary>
 /// A KV policy in the spirit of kvpress's presses: it decides which positions each KV head keeps; the cache does the keeping.
-/// Most policies give each slot a priority (protected slots +inf) and the cache evicts the lowest down to the head's capacity.
+/// Most policies score each slot (<see cref="Score"/>; protected slots +inf) and the cache evicts the lowest down to the
+/// head's capacity. Each policy declares its name and parameters once (a static <see cref="PolicyDeclaration"/> listed in
+/// <see cref="KvPolicies"/>).
 /// </summary>
 public abstract class KvPolicy(ModelSpec spec, KvBudget budget)
 {
@@ -56,7 +63,21 @@ public abstract class KvPolicy(ModelSpec spec, KvBudget budget)
 
     public abstract string Name { get; }
 
+    /// <summary>
+    /// Whether the policy's paper evicts while decoding (StreamingLLM's rolling window, H2O, SpAtten). After a one-shot
+    /// compression, a policy that does not (SnapKV, PyramidKV, Ada-KV, HeadKV) only appends: decoding attends the kept
+    /// cache with the fused kernel and computes no statistics.
+    /// </summary>
+    public abstract bool EvictsWhileDecoding { get; }
+
     public virtual KvStats Needs => KvStats.None;
+
+    /// <summary>
+    /// A fresh cache for one sequence under this policy: a <see cref="HeadWiseKvCache"/> that keeps what <see cref="Evictions"/>
+    /// leaves, unless the policy keeps everything (<c>full</c>: <see cref="FullKvCache"/>) or chooses per step what is
+    /// attended (its own <see cref="IKvCache"/>).
+    /// </summary>
+    public virtual IKvCache CreateCache(CompressMode mode) => new HeadWiseKvCache(Spec, this, mode);
 
     /// <summary>
     /// When true the cache does not drop an evicted slot's key and value but merges them into the kept slot of the same
@@ -76,24 +97,27 @@ public abstract class KvPolicy(ModelSpec spec, KvBudget budget)
     /// <summary>Positions (layer, KV head) keeps once the sequence is <paramref name="length"/> long.</summary>
     public virtual long Capacity(int layer, int head, long length) => Budget.Tokens(layer, head, length);
 
-    /// <summary>Per KV head, the slots to evict (null: keep all). The default evicts the lowest <see cref="Priority"/> down to <see cref="Capacity"/>.</summary>
+    /// <summary>Per KV head, the slots to evict (null: keep all). The default evicts the lowest <see cref="Score"/> down to <see cref="Capacity"/>.</summary>
     public virtual int[]?[] Evictions(LayerView layer)
     {
         var result = new int[]?[layer.Heads.Length];
         for (int h = 0; h < result.Length; h++)
         {
             var head = layer.Heads[h];
-            long cap = Capacity(layer.Layer, h, layer.Length);
+            long cap = Capacity(layer.Layer, h, layer.BudgetLength);
             if (head.Count <= cap) continue;
-            var p = Priority(head, layer.Length, cap);
+            var p = Score(head, layer.Length, cap);
             result[h] = Ranking.Lowest(p, head.Count, (int)(head.Count - cap));
         }
         return result;
     }
 
-    /// <summary>Per slot of <paramref name="head"/>: higher is kept first; +inf never evicted while capacity allows.</summary>
-    protected virtual double[] Priority(HeadView head, long length, long capacity) =>
-        throw new NotImplementedException($"{Name} must override Priority or Evictions");
+    /// <summary>
+    /// Per slot of <paramref name="head"/> (a sequence <paramref name="length"/> long, the head keeping
+    /// <paramref name="capacity"/>): higher is kept first; +inf never evicted while capacity allows (kvpress's score).
+    /// </summary>
+    public virtual double[] Score(HeadView head, long length, long capacity) =>
+        throw new NotImplementedException($"{Name} must override Score or Evictions");
 
     /// <summary>Recency as a priority: later positions rank higher.</summary>
     protected static double[] ByPosition(HeadView head)

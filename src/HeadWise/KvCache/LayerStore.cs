@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace HeadWise.KvCache;
 
 /// <summary>
-/// One layer of a <see cref="HeadWiseCache"/>: per KV head its slots (<see cref="HeadSlots"/>), stored in
+/// One layer of a <see cref="HeadWiseKvCache"/>: per KV head its slots (<see cref="HeadSlots"/>), stored in
 /// <see cref="HeadGroup"/>s of heads that keep the same number of positions. Decode steps write each new row into the
 /// slot the last eviction freed (no shifting, no reallocation); prefill chunks regroup into exact-size tensors.
 /// </summary>

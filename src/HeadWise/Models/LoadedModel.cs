@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace HeadWise.Models;
 
-/// <summary>A model ready to run: its description, forward pass and tokenizer, and where it came from.</summary>
+/// <summary>A model ready to run: its description, forward pass and tokenizer, and where it came from. It owns the weights the forward pass borrows.</summary>
 public sealed class LoadedModel(string path, string format, Transformer transformer, ITokenizer tokenizer) : IDisposable
 {
     /// <summary>Where the model was loaded from.</summary>
@@ -59,6 +59,10 @@ public sealed class LoadedModel(string path, string format, Transformer transfor
         return ids;
     }
 
-    /// <summary>Frees the weights.</summary>
-    public void Dispose() => Transformer.Dispose();
+    /// <summary>Frees the forward pass and the weights it borrowed.</summary>
+    public void Dispose()
+    {
+        Transformer.Dispose();
+        Transformer.Weights.Dispose();
+    }
 }

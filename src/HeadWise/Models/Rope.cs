@@ -3,9 +3,14 @@ using static TorchSharp.torch;
 
 namespace HeadWise.Models;
 
-/// <summary>Rotary position embedding with precomputed cos/sin tables, in either pairing layout.</summary>
-internal sealed class Rope : IDisposable
+/// <summary>
+/// Rotary position embedding with precomputed cos/sin tables, in either pairing layout. Positions outside the table
+/// (past the trained context, or negative, to rotate keys back) are computed when asked: a KV cache that remaps
+/// positions (LongHeads, StreamingLLM past the context) rotates by any offset.
+/// </summary>
+public sealed class Rope : IDisposable
 {
+    private readonly double[] _invFreq;
     private readonly Tensor _cos, _sin; // [context, head_dim/2]
     private readonly Tensor? _cis;      // cos + i sin [context, head_dim/2] (complex64), for the interleaved layout
     private readonly RopeLayout _layout;
@@ -17,6 +22,7 @@ internal sealed class Rope : IDisposable
         var invFreq = new double[half];
         for (int i = 0; i < half; i++) invFreq[i] = 1.0 / Math.Pow(spec.RopeTheta, 2.0 * i / spec.HeadDim);
         if (spec.RopeScaling is { } s) Scale(invFreq, s);
+        _invFreq = invFreq;
         var cos = new float[(long)maxPositions * half];
         var sin = new float[(long)maxPositions * half];
         for (int p = 0; p < maxPositions; p++)
@@ -62,6 +68,11 @@ internal sealed class Rope : IDisposable
     public Tensor Apply(Tensor x, long start)
     {
         long t = x.shape[2];
+        if (start < 0 || start + t > MaxPositions)
+        {
+            using var positions = torch.arange(start, start + t, dtype: ScalarType.Int64);
+            return Apply(x, positions);
+        }
         if (CanRotateAsComplex(x))
         {
             using var cis = _cis!.narrow(0, start, t);
@@ -72,9 +83,19 @@ internal sealed class Rope : IDisposable
         return Rotate(x, cos, sin);
     }
 
-    /// <summary>Rotates x [batch, heads, T, head_dim] at explicit positions [T] (kept positions of a compressed cache).</summary>
+    /// <summary>Rotates x [batch, heads, T, head_dim] at explicit positions [T] (any integers; rotations compose, so
+    /// rotating a rotated key by d moves it from position p to p + d).</summary>
     public Tensor Apply(Tensor x, Tensor positions)
     {
+        if (positions.numel() > 0 && (positions.min().item<long>() < 0 || positions.max().item<long>() >= MaxPositions))
+        {
+            using var scope = torch.NewDisposeScope();
+            // Angles in double precision: positions past the table can be large.
+            var angles = positions.to(ScalarType.Float64).unsqueeze(1) * torch.tensor(_invFreq).unsqueeze(0);
+            var (c, s) = (angles.cos().to(ScalarType.Float32), angles.sin().to(ScalarType.Float32));
+            var rotated = CanRotateAsComplex(x) ? RotateAsComplex(x, torch.complex(c, s)) : Rotate(x, c, s);
+            return rotated.MoveToOuterDisposeScope();
+        }
         if (CanRotateAsComplex(x))
         {
             using var cis = _cis!.index_select(0, positions);

@@ -34,35 +34,42 @@ public sealed class Transformer : IDisposable
 
     /// <summary>The architecture.</summary>
     public ModelSpec Spec { get; }
-    /// <summary>The weights, TransformerLens-style per layer (W_Q, W_K, ... as <see cref="LayerWeights"/>).</summary>
+    /// <summary>
+    /// The weights, TransformerLens-style per layer (W_Q, W_K, ... as <see cref="LayerWeights"/>). Borrowed: whoever
+    /// loaded them (<see cref="LoadedModel"/>, a trainer) owns and disposes them.
+    /// </summary>
     public ModelWeights Weights { get; }
 
     /// <summary>
     /// Runs tokens [B, T] (int64) that follow what <paramref name="cache"/> already holds (batch 1 with a cache).
     /// Returns logits [B, T, vocab] (only the last position when <paramref name="lastOnly"/>), or, for encoders,
-    /// the final hidden states [B, T, dim].
+    /// the final hidden states [B, T, dim]. Every layer hands its new queries, keys and values to the cache, which
+    /// attends (through the model's <see cref="AttentionKernel"/>) over what it keeps.
     /// </summary>
-    public Tensor Forward(Tensor tokens, IKvCacheState? cache = null, IForwardHooks? hooks = null, bool lastOnly = false, Tensor? tokenTypes = null)
+    public Tensor Forward(Tensor tokens, IKvCache? cache = null, IForwardHooks? hooks = null, bool lastOnly = false, Tensor? tokenTypes = null)
     {
-        var full = cache as FullKvCache;
-        var compressed = cache as IKvCache;
-        if (cache is not null && full is null && compressed is null)
-            throw new ArgumentException($"unsupported cache type {cache.GetType().Name}", nameof(cache));
         long start = cache?.Length ?? 0, t = tokens.shape[1];
-        if (start + t > Spec.ContextLength)
-            throw new HeadWiseException($"context of {start + t} tokens exceeds the model's limit of {Spec.ContextLength}");
+        // Only a cache whose policy keeps positions in the trained range (MaxLength) runs a rotary model past its context.
+        long limit = cache is not null && _rope is not null ? Math.Max(cache.MaxLength, Spec.ContextLength) : Spec.ContextLength;
+        if (start + t > limit)
+            throw new HeadWiseException(limit == Spec.ContextLength
+                ? $"context of {start + t} tokens exceeds the model's limit of {Spec.ContextLength}"
+                : $"context of {start + t} tokens exceeds the limit of {limit} of this KV cache (the model's context is {Spec.ContextLength})");
         using var scope = torch.NewDisposeScope();
+        var step = new Step(cache, hooks, new AttentionKernel(Spec, _rope, _scale, hooks, start));
         var x = Embed(tokens, start, tokenTypes, hooks);
         for (int l = 0; l < Spec.Layers; l++)
-            x = Block(l, x, start, full, compressed, hooks);
-        full?.Advance(t);
-        compressed?.Advance(t);
+            x = Block(l, x, step);
+        cache?.Advance(t);
         if (lastOnly) x = x.narrow(1, t - 1, 1);
         if (!Spec.Causal) return x.MoveToOuterDisposeScope();
         x = Norm(x, Weights.OutputNorm!, Weights.OutputNormBias, hooks, HookNames.FinalScale, HookNames.FinalNormalized);
         var logits = Float(Linear(x, Weights.Output, null));
         return Hook(hooks, HookNames.UnembedOut, logits).MoveToOuterDisposeScope();
     }
+
+    /// <summary>What every layer of one forward call shares: the cache, the hooks and the attention offered to the cache.</summary>
+    private sealed record Step(IKvCache? Cache, IForwardHooks? Hooks, AttentionKernel Attention);
 
     /// <summary>Final norm and unembedding of residual-stream vectors [..., D] → logits [..., V] (the logit lens).</summary>
     public Tensor Unembed(Tensor residual)
@@ -86,20 +93,21 @@ public sealed class Transformer : IDisposable
     private static Tensor Lookup(Tensor table, Tensor ids) =>
         table.index_select(0, ids.flatten()).view(ids.shape[0], ids.shape[1], table.shape[1]);
 
-    private Tensor Block(int l, Tensor x, long start, FullKvCache? cache, IKvCache? compressed, IForwardHooks? hooks)
+    private Tensor Block(int l, Tensor x, Step step)
     {
+        var hooks = step.Hooks;
         var w = Weights.Layers[l];
         var names = HookNames.ForLayer(l);
         x = Hook(hooks, names.ResidPre, x);
         if (Spec.PostNorm)
         {
             // BERT: x = LN(x + attn(x)); x = LN(x + ffn(x))
-            var attn = Hook(hooks, names.AttnOut, Attention(l, w, names, AttnIn(names, x, hooks, null), start, cache, compressed, hooks));
+            var attn = Hook(hooks, names.AttnOut, Attention(l, w, names, AttnIn(names, x, hooks, null), step));
             x = Norm(Hook(hooks, names.ResidMid, x.Plus(attn)), w.AttnOutputNorm!, w.AttnOutputNormBias, hooks, names.Ln1Scale, names.Ln1Normalized);
             var mlp = Hook(hooks, names.MlpOut, FeedForward(w, x, names, hooks));
             return Hook(hooks, names.ResidPost, Norm(x.Plus(mlp), w.LayerOutputNorm!, w.LayerOutputNormBias, hooks, names.Ln2Scale, names.Ln2Normalized));
         }
-        var a = Hook(hooks, names.AttnOut, Attention(l, w, names, AttnIn(names, x, hooks, w), start, cache, compressed, hooks));
+        var a = Hook(hooks, names.AttnOut, Attention(l, w, names, AttnIn(names, x, hooks, w), step));
         x = Hook(hooks, names.ResidMid, x.Plus(a));
         var m = Hook(hooks, names.MlpOut, FeedForward(w, Norm(x, w.FfnNorm!, w.FfnNormBias, hooks, names.Ln2Scale, names.Ln2Normalized), names, hooks));
         return Hook(hooks, names.ResidPost, x.Plus(m));
@@ -115,14 +123,16 @@ public sealed class Transformer : IDisposable
         {
             var copies = x.unsqueeze(2).expand(x.shape[0], x.shape[1], Spec.Heads, x.shape[2]).contiguous();
             var edited = Hook(hooks, names.AttnIn, copies);
-            if (!Unchanged(edited, copies))
+            if (!AttentionKernel.Unchanged(edited, copies))
                 return ln1 is null ? edited : Norm(edited, ln1.AttnNorm!, ln1.AttnNormBias, hooks, names.Ln1Scale, names.Ln1Normalized);
         }
         return ln1 is null ? x : Norm(x, ln1.AttnNorm!, ln1.AttnNormBias, hooks, names.Ln1Scale, names.Ln1Normalized);
     }
 
-    private Tensor Attention(int l, LayerWeights w, HookNames.Layer names, Tensor x, long start, FullKvCache? cache, IKvCache? compressed, IForwardHooks? hooks)
+    private Tensor Attention(int l, LayerWeights w, HookNames.Layer names, Tensor x, Step step)
     {
+        var hooks = step.Hooks;
+        long start = step.Attention.Start;
         long b = x.shape[0], t = x.shape[1];
         int h = Spec.Heads, kvh = Spec.KvHeads, hd = Spec.HeadDim;
         x = ToCompute(x); // once for q, k and v
@@ -144,13 +154,8 @@ public sealed class Transformer : IDisposable
         q = ToCompute(HookHeadsFirst(hooks, names.RotQ, q));
         k = ToCompute(HookHeadsFirst(hooks, names.RotK, k));
         v = ToCompute(v);
-        if (cache is not null) (k, v) = cache.Append(l, k, v);
-
-        // A compressed cache attends over what each of its heads kept; otherwise attend here, where hooks see scores.
-        if (compressed is not null && hooks is not null && (hooks.Wants(names.Scores) || hooks.Wants(names.Pattern)))
-            throw new HeadWiseException($"{names.Scores} and {names.Pattern} are not computed under a compressing KV cache policy " +
-                                        "(it attends over each head's kept positions in its own kernel); use the full cache to read or edit them");
-        var z = compressed is not null ? compressed.Attend(l, q, k, v) : AttentionCore(l, names, q, k, v, start, hooks); // [B, H, T, d]
+        // The one cache seam: the cache stores what its policy keeps and attends over it; without one, over this call's tokens.
+        var z = step.Cache is { } cache ? cache.Attend(l, q, k, v, step.Attention) : step.Attention.Attend(l, q, k, v); // [B, H, T, d]
         z = Hook(hooks, names.Z, z.transpose(1, 2)); // [B, T, H, d]
         if (hooks is not null && hooks.Wants(names.Result))
         {
@@ -158,7 +163,7 @@ public sealed class Transformer : IDisposable
             var wo = w.Wo.view(Spec.Dim, h, hd);
             var result = torch.einsum("bthd,mhd->bthm", z.to(wo.dtype), wo);
             var edited = Hook(hooks, names.Result, result);
-            if (!Unchanged(edited, result))
+            if (!AttentionKernel.Unchanged(edited, result))
             {
                 var sum = Float(edited.sum(2));
                 return w.Bo is null ? sum : sum.Plus(w.Bo);
@@ -182,68 +187,6 @@ public sealed class Transformer : IDisposable
             return bias is null ? y : y.Plus(bias.view(heads, hd));
         }
         return (Project(x, w.Wq, w.Bq, h), Project(kvInput, w.Wk, w.Bk, kvh), Project(kvInput, w.Wv, w.Bv, kvh));
-    }
-
-    /// <summary>softmax(q k^T / sqrt(d) + mask) v. Uses the fused kernel unless a hook reads or edits scores or pattern.</summary>
-    private Tensor AttentionCore(int l, HookNames.Layer names, Tensor q, Tensor k, Tensor v, long start, IForwardHooks? hooks)
-    {
-        bool observe = hooks is not null && (hooks.Wants(names.Scores) || hooks.Wants(names.Pattern));
-        if (!observe) return FusedAttention(q, k, v, start);
-
-        // Scores and pattern only for the heads the hooks asked for ([B, h', T, S]); the others are never built.
-        var heads = hooks!.PatternHeads(l);
-        Tensor? index = heads is null ? null : torch.tensor(heads.Select(h => (long)h).ToArray());
-        Tensor? kvIndex = heads is null ? null : torch.tensor(heads.Select(h => (long)(h / Spec.GroupSize)).ToArray());
-        // Scores and pattern in float32 whatever the compute dtype: they are what the hooks read.
-        var (ke, ve) = index is null ? RepeatKv(Float(k), Float(v)) : (Float(k).index_select(1, kvIndex!), Float(v).index_select(1, kvIndex!));
-        var qs = index is null ? Float(q) : Float(q).index_select(1, index);
-        long t = q.shape[2], s = k.shape[2];
-        var scores = torch.matmul(qs, ke.transpose(-2, -1)).mul_(_scale);
-        if (Spec.Causal && t > 1) scores = scores.masked_fill(CausalMask(t, s, start).logical_not(), HeldScalars.NegativeInfinity);
-        var edited = Hook(hooks, names.Scores, scores);
-        var pattern = F.softmax(edited, -1);
-        var patternOut = Hook(hooks, names.Pattern, pattern);
-        // Observation only (or a replacement equal to what was there): keep the exact numbers of the unobserved run.
-        if (Unchanged(edited, scores) && Unchanged(patternOut, pattern)) return FusedAttention(q, k, v, start);
-        var zs = torch.matmul(Float(patternOut), ve).to(q.dtype);
-        return index is null ? zs : FusedAttention(q, k, v, start).index_copy(1, index, zs);
-    }
-
-    /// <summary>
-    /// A hook returned its input, or a tensor of the same values (patching a run from itself). A replacement that carries
-    /// gradients (learned gates, sensitivity masks) always counts as a change, so autograd sees it.
-    /// </summary>
-    private static bool Unchanged(Tensor after, Tensor before) =>
-        ReferenceEquals(after, before) ||
-        (!after.requires_grad && after.shape.SequenceEqual(before.shape) && after.eq(before).all().item<bool>());
-
-    private Tensor FusedAttention(Tensor q, Tensor k, Tensor v, long start)
-    {
-        long t = q.shape[2], s = k.shape[2];
-        if (t == 1 && Spec.Causal)
-        {
-            // Decode: one query sees every cached key, so no mask; fold the query heads of a KV group together (no K/V copy).
-            var qg = q.reshape(q.shape[0], Spec.KvHeads, Spec.GroupSize, q.shape[3]);
-            return F.scaled_dot_product_attention(qg, k, v).reshape(q.shape);
-        }
-        var (kr, vr) = RepeatKv(k, v);
-        if (!Spec.Causal) return F.scaled_dot_product_attention(q, kr, vr);
-        if (start == 0) return F.scaled_dot_product_attention(q, kr, vr, is_casual: true);
-        return F.scaled_dot_product_attention(q, kr, vr, CausalMask(t, s, start));
-    }
-
-    private (Tensor K, Tensor V) RepeatKv(Tensor k, Tensor v)
-    {
-        int group = Spec.GroupSize;
-        return group == 1 ? (k, v) : (k.repeat_interleave(group, 1), v.repeat_interleave(group, 1));
-    }
-
-    /// <summary>True where query i (at position start+i) may attend key j.</summary>
-    private static Tensor CausalMask(long t, long s, long start)
-    {
-        var qi = torch.arange(start, start + t, dtype: ScalarType.Int64).unsqueeze(1);
-        var kj = torch.arange(0, s, dtype: ScalarType.Int64).unsqueeze(0);
-        return kj.le(qi);
     }
 
     private Tensor FeedForward(LayerWeights w, Tensor x, HookNames.Layer names, IForwardHooks? hooks)
@@ -287,7 +230,7 @@ public sealed class Transformer : IDisposable
         var scaleOut = Hook(hooks, scaleName, scale);
         var normalized = centred.div(scaleOut);
         var normalizedOut = Hook(hooks, normalizedName, normalized);
-        if (Unchanged(scaleOut, scale) && Unchanged(normalizedOut, normalized)) return fused;
+        if (AttentionKernel.Unchanged(scaleOut, scale) && AttentionKernel.Unchanged(normalizedOut, normalized)) return fused;
         var y = normalizedOut.mul(weight);
         return bias is null ? y : y.Plus(bias);
     }
@@ -324,6 +267,5 @@ public sealed class Transformer : IDisposable
         _rope?.Dispose();
         _scale.Dispose();
         _normEps.Dispose();
-        Weights.Dispose();
     }
 }

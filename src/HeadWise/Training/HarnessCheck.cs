@@ -26,7 +26,7 @@ public static class HarnessCheck
     public static List<HarnessCell> Run(LoadedModel model, string haystack, int samples, Action<string> log)
     {
         var cells = new List<HarnessCell>();
-        var full = new PolicyCacheFactory("full", KvBudget.All);
+        var full = new PolicyCacheFactory("full", KvBudget.All, CompressModes.Default);
         foreach (var name in Tasks)
             foreach (int length in Lengths(model.Spec.ContextLength))
             {

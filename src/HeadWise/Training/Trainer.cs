@@ -129,7 +129,7 @@ internal sealed class Trainer : IDisposable
         var cpuAtStart = process.TotalProcessorTime;
         double cpuBefore = Log.Steps.Count > 0 ? Log.Steps[^1].CpuSeconds : 0;
         int end = Math.Min(_config.Steps, stopAtStep ?? int.MaxValue);
-        var model = new Transformer(Spec, Weights);   // shares the parameters: never disposed (that would free them)
+        using var model = new Transformer(Spec, Weights);   // borrows the parameters (the trainer owns them)
         long tokens = 0;
         while (Step < end && !cancel.IsCancellationRequested)
         {

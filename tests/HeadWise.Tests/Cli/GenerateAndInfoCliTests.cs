@@ -82,6 +82,22 @@ public class GenerateAndInfoCliTests
         Assert.Single(r.Stderr.Trim().Split('\n'));
     }
 
+    /// <summary>Issue 16, acceptance 8: bad protocol, ratio and parameter values each get one line naming the valid choices.</summary>
+    [Theory]
+    [InlineData("--compress|later", "--compress 'later' is not a compression point; valid choices: context, question, chunked")]
+    [InlineData("--compression-ratio|1.5", "compression ratio 1.5 is outside [0, 1)")]
+    [InlineData("--compression-ratio|0.5|--budget|0.5", "give --budget or --compression-ratio, not both")]
+    [InlineData("--policy|streaming|--kv-params|sink=3", "streaming has no parameter 'sink'; valid keys: sinks=4")]
+    [InlineData("--policy|snapkv|--budget|1.5", "ratio and must be in (0, 1]")]
+    public void Bad_kv_protocol_budget_and_parameter_values_give_one_clear_line(string options, string expected)
+    {
+        var r = CliProcess.Run(["bench", "--task", "passkey", "--lengths", "100", "--depths", "0.5", .. options.Split('|')]);
+        Assert.Equal(1, r.ExitCode);
+        var line = Assert.Single(r.Stderr.Trim().Split('\n'));
+        Assert.StartsWith("error: ", line);
+        Assert.Contains(expected, line);
+    }
+
     [Fact]
     public void Llama2c_checkpoint_generates_the_same_story_as_the_gguf()
     {

@@ -17,7 +17,7 @@ public sealed class BenchHooksTests
         var m = Stories.Value;
         var o = new TaskOptions { Lengths = [200], Samples = 1, Seed = 4, HaystackPath = TestPaths.MobyDick };
         var task = TaskRegistry.Create("perplexity");
-        var full = new PolicyCacheFactory("full", KvBudget.All);
+        var full = new PolicyCacheFactory("full", KvBudget.All, CompressMode.Chunked);   // perplexity streams
         var plain = BenchRunner.Run(m, task, o, full);
         var observed = BenchRunner.Run(m, task, o, full, hooks: new HookSet().Add(HookNames.ForLayer(2).Z, z => z));
         Assert.Equal(plain.Perplexity, observed.Perplexity);

@@ -19,8 +19,8 @@ public sealed class BenchRunnerTests
         var m = Stories.Value;
         var o = new TaskOptions { Lengths = [300], Samples = 1, Seed = 4, HaystackPath = TestPaths.MobyDick };
         var task = TaskRegistry.Create("perplexity");
-        var full = BenchRunner.Run(m, task, o, new PolicyCacheFactory("full", KvBudget.All));
-        var tight = BenchRunner.Run(m, task, o, new PolicyCacheFactory("streaming", KvBudget.Parse("0.1")));
+        var full = BenchRunner.Run(m, task, o, new PolicyCacheFactory("full", KvBudget.All, CompressMode.Chunked));
+        var tight = BenchRunner.Run(m, task, o, new PolicyCacheFactory("streaming", KvBudget.Parse("0.1"), CompressMode.Chunked));
         Assert.True(tight.KvBytes < full.KvBytes / 5);
         Assert.NotEqual(full.Perplexity, tight.Perplexity);
     }
@@ -37,7 +37,7 @@ public sealed class BenchRunnerTests
     {
         var m = Stories.Value;
         var o = new TaskOptions { Lengths = [401], Samples = 1, Seed = 3 };
-        var r = BenchRunner.Run(m, TaskRegistry.Create(task), o, new PolicyCacheFactory("full", KvBudget.All));
+        var r = BenchRunner.Run(m, TaskRegistry.Create(task), o, new PolicyCacheFactory("full", KvBudget.All, CompressMode.Context));
         var s = TaskRegistry.Create(task).Generate(m.Tokenizer, o)[0];
         using var ids = TorchSharp.torch.tensor(s.Tokens.Select(t => (long)t).ToArray(), [1, s.Tokens.Length]);
         using var logits = m.Transformer.Forward(ids);
@@ -60,14 +60,46 @@ public sealed class BenchRunnerTests
         var m = Stories.Value;
         var task = TaskRegistry.Create(name);
         var o = new TaskOptions { Lengths = [200, 300], Depths = [0.2, 0.8], Samples = 2, Seed = 5, HaystackPath = TestPaths.MobyDick };
-        var r = BenchRunner.Run(m, task, o, new PolicyCacheFactory("full", KvBudget.All));
+        var r = BenchRunner.Run(m, task, o, new PolicyCacheFactory("full", KvBudget.All, CompressMode.Context));
         var samples = task.Generate(m.Tokenizer, o);
         Assert.NotNull(r.Answers);
         Assert.Equal(samples.Select(s => (s.Length, s.Depth, s.Answer)), r.Answers!.Select(a => (a.Length, a.Depth, (string?)a.Expected)));
         foreach (var a in r.Answers!)
             Assert.Equal(name == "niah" ? Metrics.Rouge1Recall(a.Expected, a.Output) : Metrics.ExactNumber(a.Output, a.Expected), a.Score, 12);
         Assert.Equal(r.Accuracy, r.Answers!.Average(a => a.Score), 12);
-        Assert.Null(BenchRunner.Run(m, TaskRegistry.Create("copy"), new TaskOptions { Lengths = [101] }, new PolicyCacheFactory("full", KvBudget.All)).Answers);
+        Assert.Null(BenchRunner.Run(m, TaskRegistry.Create("copy"), new TaskOptions { Lengths = [101] }, new PolicyCacheFactory("full", KvBudget.All, CompressMode.Context)).Answers);
+    }
+
+    /// <summary>The harness compresses where the protocol says: at the question's first token (context) or after it (question).</summary>
+    [Theory]
+    [InlineData(CompressMode.Context)]
+    [InlineData(CompressMode.Question)]
+    public void The_cache_compresses_at_the_context_end_or_after_the_question(CompressMode mode)
+    {
+        var m = Stories.Value;
+        var task = TaskRegistry.Create("passkey");
+        var o = new TaskOptions { Lengths = [200], Depths = [0.5], Samples = 1, Seed = 2 };
+        var s = task.Generate(m.Tokenizer, o)[0];
+        Assert.Equal("What is the pass key? The pass key is", m.Tokenizer.Decode(s.Tokens[s.ContextEnd!.Value..]).Trim());
+        var factory = new RecordingFactory(mode);
+        BenchRunner.Run(m, task, o, factory);
+        Assert.Equal([mode == CompressMode.Context ? s.ContextEnd.Value : s.Tokens.Length], factory.CompressedAt);
+    }
+
+    /// <summary>SnapKV under `context`: the cache holds the whole context until it compresses (the peak), then keeps a quarter of it plus the question.</summary>
+    [Fact]
+    public void Bench_reports_the_peak_and_the_kept_kv_bytes_of_a_one_shot_compression()
+    {
+        var m = Stories.Value;
+        var task = TaskRegistry.Create("passkey");
+        var o = new TaskOptions { Lengths = [200], Depths = [0.5], Samples = 1, Seed = 2 };
+        var s = task.Generate(m.Tokenizer, o)[0];
+        var r = BenchRunner.Run(m, task, o, new PolicyCacheFactory("snapkv", KvBudget.Parse("0.25"), CompressMode.Context));
+        int context = s.ContextEnd!.Value, question = s.Tokens.Length - context;
+        long perPosition = (long)m.Spec.Layers * m.Spec.KvHeads * m.Spec.HeadDim * 2 * sizeof(float);
+        Assert.Equal(context * perPosition, r.KvPeakBytes);
+        Assert.Equal(((context + 3) / 4 + question) * perPosition, r.KvBytes);
+        Assert.Equal("context", r.Compress);
     }
 
     [Fact]
@@ -85,12 +117,12 @@ public sealed class BenchRunnerTests
         Assert.Contains("depth 1.5 is outside [0, 1]", e.Message);
         e = Assert.Throws<HeadWiseException>(() => TaskRegistry.Create("needle"));
         Assert.Contains("unknown task 'needle'; known tasks: copy", e.Message);
-        e = Assert.Throws<HeadWiseException>(() => new PolicyCacheFactory("snapkv-typo", KvBudget.All));
-        Assert.Contains("unknown KV policy 'snapkv-typo'. Known policies: full, streaming", e.Message);
+        e = Assert.Throws<HeadWiseException>(() => new PolicyCacheFactory("snapkv-typo", KvBudget.All, CompressMode.Context));
+        Assert.Contains("unknown KV policy 'snapkv-typo'; known policies: full, streaming", e.Message);
         Assert.Contains("must be in (0, 1]", Assert.Throws<HeadWiseException>(() => KvBudget.Parse("1.5")).Message);
         Assert.Contains("must be >= 1", Assert.Throws<HeadWiseException>(() => KvBudget.Parse("0")).Message);
         Assert.Contains("not a number", Assert.Throws<HeadWiseException>(() => KvBudget.Parse("lots")).Message);
-        e = Assert.Throws<HeadWiseException>(() => new PolicyCacheFactory("headkv", KvBudget.Parse("0.25")).Check(m.Spec));
+        e = Assert.Throws<HeadWiseException>(() => new PolicyCacheFactory("headkv", KvBudget.Parse("0.25"), CompressMode.Context).Check(m.Spec));
         Assert.Contains("give an atlas", e.Message);
     }
 
@@ -103,5 +135,28 @@ public sealed class BenchRunnerTests
         Assert.Equal(1, Metrics.ExactWords("eat a sandwich", "Eat a sandwich, then sleep"));
         Assert.Equal(Math.E, Metrics.Perplexity(10, 10), 12);
         Assert.Equal(1.0, Metrics.BitsPerByte(Math.Log(2) * 8, 8), 12);
+    }
+
+    /// <summary>A full cache that records the length at which the harness asked it to compress.</summary>
+    private sealed class RecordingFactory(CompressMode mode) : IKvCacheFactory
+    {
+        public readonly List<long> CompressedAt = [];
+        public string Policy => "full";
+        public KvBudget Budget => KvBudget.All;
+        public CompressMode Compress => mode;
+        public IKvCache Create(LoadedModel model, int contextTokens) => new Recording(new FullKvCache(model.Spec), CompressedAt);
+    }
+
+    private sealed class Recording(FullKvCache inner, List<long> compressedAt) : IKvCache
+    {
+        public long Length => inner.Length;
+        public long Bytes => inner.Bytes;
+        public long PeakBytes => inner.PeakBytes;
+        public long MaxLength => inner.MaxLength;
+        public TorchSharp.torch.Tensor Attend(int layer, TorchSharp.torch.Tensor q, TorchSharp.torch.Tensor k, TorchSharp.torch.Tensor v, AttentionKernel attention) =>
+            inner.Attend(layer, q, k, v, attention);
+        public void Advance(long t) => inner.Advance(t);
+        public void Compress() => compressedAt.Add(inner.Length);
+        public void Dispose() => inner.Dispose();
     }
 }

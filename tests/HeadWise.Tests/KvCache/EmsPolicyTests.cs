@@ -11,7 +11,7 @@ public class EmsPolicyTests
     public void Ems_evicts_the_least_attended_and_merges_it_into_the_kept_key_pointing_the_same_way()
     {
         var spec = Spec();
-        using var cache = new HeadWiseCache(spec, KvPolicies.Create("ems", KvBudget.Parse("2"), spec, parameters: "window=1"));
+        using var cache = new HeadWiseKvCache(spec, KvPolicies.Create("ems", KvBudget.Parse("2"), spec, parameters: "window=1"), CompressMode.Chunked);
         // Queries e0. Keys: position 0 = 10 e0 (attended), 1 = e1, 2 = 2 e1 (the window, kept). Position 1 is evicted and,
         // being parallel to position 2's key, merges into it with weight a = cum1 / (cum1 + cum2).
         var q = torch.zeros(1, 2, 3, HeadDim);
@@ -40,6 +40,6 @@ public class EmsPolicyTests
     public void Ems_rejects_an_alpha_outside_zero_one()
     {
         var e = Assert.Throws<HeadWiseException>(() => KvPolicies.Create("ems", KvBudget.Parse("2"), Spec(), parameters: "alpha=2"));
-        Assert.Contains("alpha must be in [0, 1]", e.Message);
+        Assert.Contains("ems: alpha=2 must be in [0, 1]", e.Message);
     }
 }

@@ -19,7 +19,7 @@ public class FullPolicyIdentityTests
         var rng = new Random(11);
         var tokens = Enumerable.Range(0, 80).Select(_ => (long)rng.Next(3, 300)).ToArray();
         using var plain = new FullKvCache(model.Spec, 16);
-        using var headwise = new HeadWiseCache(model.Spec, new FullPolicy(model.Spec));
+        using var headwise = new HeadWiseKvCache(model.Spec, new FullPolicy(model.Spec), CompressMode.Chunked);
         // Two prefill chunks (the second with a mask over the first), then decode steps.
         int[] steps = [37, 23, .. Enumerable.Repeat(1, 20)];
         int start = 0;

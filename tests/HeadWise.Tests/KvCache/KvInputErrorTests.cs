@@ -19,6 +19,27 @@ public class KvInputErrorTests
         Assert.Contains(message, e.Message);
     }
 
+    [Theory]
+    [InlineData(1.0)]
+    [InlineData(-0.1)]
+    [InlineData(double.NaN)]
+    public void Compression_ratios_outside_zero_one_are_rejected(double ratio)
+    {
+        var e = Assert.Throws<HeadWiseException>(() => KvBudget.FromCompressionRatio(ratio));
+        Assert.Contains("is outside [0, 1): it is the fraction of the tokens removed", e.Message);
+    }
+
+    [Fact]
+    public void A_compression_ratio_is_one_minus_the_budget_and_compress_modes_parse()
+    {
+        Assert.Equal("0.25", KvBudget.FromCompressionRatio(0.75).Text);
+        Assert.Equal("0.3", KvBudget.FromCompressionRatio(0.7).Text);
+        Assert.Equal("1.0", KvBudget.FromCompressionRatio(0).Text);
+        Assert.Equal(CompressMode.Question, CompressModes.Parse("Question"));
+        var e = Assert.Throws<HeadWiseException>(() => CompressModes.Parse("later"));
+        Assert.Contains("--compress 'later' is not a compression point; valid choices: context, question, chunked", e.Message);
+    }
+
     [Fact]
     public void Budget_values_resolve_as_ratio_or_tokens_per_layer_and_head()
     {
@@ -68,10 +89,24 @@ public class KvInputErrorTests
         var e = Assert.Throws<HeadWiseException>(() => KvPolicies.Create("lru", KvBudget.Parse("8"), spec));
         Assert.Contains("unknown KV policy 'lru'", e.Message);
         Assert.Contains("streaming", e.Message);
+        // Unknown keys name the valid ones with their defaults, from the declaration; an allocation also takes its scorer's.
         e = Assert.Throws<HeadWiseException>(() => KvPolicies.Create("streaming", KvBudget.Parse("8"), spec, parameters: "sink=3"));
-        Assert.Contains("no parameter sink", e.Message);
+        Assert.Contains("streaming has no parameter 'sink'; valid keys: sinks=4 (", e.Message);
+        e = Assert.Throws<HeadWiseException>(() => KvPolicies.Create("pyramidkv", KvBudget.Parse("8"), spec, parameters: "recent=0.3"));
+        Assert.Contains("valid keys: beta=20 (", e.Message);
+        Assert.Contains("window=32 (", e.Message);
+        e = Assert.Throws<HeadWiseException>(() => KvPolicies.Create("adakv", KvBudget.Parse("8"), spec, parameters: "scorer=duo"));
+        Assert.Contains("scorer=duo is not a policy that scores positions; valid scorers: streaming, h2o, snapkv", e.Message);
+        Assert.Equal(0.3, ((HeadWise.KvCache.Policies.H2oPolicy)((AllocationPolicy)KvPolicies.Create("pyramidkv", KvBudget.Parse("8"), spec, parameters: "scorer=h2o,recent=0.3")).Scorer).RecentFraction);
+        e = Assert.Throws<HeadWiseException>(() => KvPolicies.Create("full", KvBudget.Parse("8"), spec, parameters: "sinks=3"));
+        Assert.Contains("full has no parameter 'sinks'; it takes none", e.Message);
+        // Values out of their declared range, or of the wrong kind, name the range and the default.
         e = Assert.Throws<HeadWiseException>(() => KvPolicies.Create("streaming", KvBudget.Parse("8"), spec, parameters: "sinks=-1"));
-        Assert.Contains("sinks must be >= 0", e.Message);
+        Assert.Contains("streaming: sinks=-1 must be >= 0", e.Message);
+        e = Assert.Throws<HeadWiseException>(() => KvPolicies.Create("h2o", KvBudget.Parse("8"), spec, parameters: "recent=half"));
+        Assert.Contains("h2o: recent=half is not a number", e.Message);
+        e = Assert.Throws<HeadWiseException>(() => KvPolicies.Create("snapkv", KvBudget.Parse("8"), spec, parameters: "kernel=4"));
+        Assert.Contains("kernel=4 must be odd", e.Message);
     }
 }
 

@@ -21,7 +21,7 @@ internal static class KvTestCases
 
     /// <summary>Runs <paramref name="tokens"/> positions through every layer of <paramref name="cache"/>: a prefill chunk of
     /// <paramref name="prefill"/>, then one token at a time. heavy[kvHead] maps position → key scale.</summary>
-    public static void Run(HeadWiseCache cache, ModelSpec spec, int tokens, int prefill, Func<int, long, float> keyScale)
+    public static void Run(HeadWiseKvCache cache, ModelSpec spec, int tokens, int prefill, Func<int, long, float> keyScale)
     {
         for (long start = 0; start < tokens;)
         {
@@ -30,6 +30,24 @@ internal static class KvTestCases
             var (q, k, v) = Step(spec, start, t, keyScale);
             for (int l = 0; l < spec.Layers; l++) cache.Attend(l, q, k, v);
             cache.Advance(t);
+            start += t;
+        }
+    }
+
+    /// <summary>
+    /// The protocol's one-shot compression on a constructed case: <paramref name="context"/> positions in one prefill chunk,
+    /// <see cref="HeadWiseKvCache.Compress"/>, then <paramref name="decode"/> positions one at a time.
+    /// </summary>
+    public static void RunOneShot(HeadWiseKvCache cache, ModelSpec spec, int context, int decode, Func<int, long, float> keyScale)
+    {
+        for (long start = 0; start < context + decode;)
+        {
+            int t = start == 0 ? context : 1;
+            using var scope = torch.NewDisposeScope();
+            var (q, k, v) = Step(spec, start, t, keyScale);
+            for (int l = 0; l < spec.Layers; l++) cache.Attend(l, q, k, v);
+            cache.Advance(t);
+            if (start == 0) cache.Compress();
             start += t;
         }
     }

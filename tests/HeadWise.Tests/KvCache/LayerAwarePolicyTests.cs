@@ -8,7 +8,7 @@ namespace HeadWise.Tests.KvCache;
 public class LayerAwarePolicyTests
 {
     /// <summary>Like <see cref="KvTestCases.Run"/>, but layer l's keys come from keyScale(l, position).</summary>
-    private static void RunLayers(HeadWiseCache cache, int layers, int tokens, int prefill, Func<int, long, float> keyScale)
+    private static void RunLayers(HeadWiseKvCache cache, int layers, int tokens, int prefill, Func<int, long, float> keyScale)
     {
         var spec = cache.Policy.Spec;
         for (long start = 0; start < tokens;)
@@ -29,7 +29,7 @@ public class LayerAwarePolicyTests
     public void Delta_later_layers_keep_what_the_selection_layer_picked_not_their_own_heavy_positions()
     {
         var spec = Spec(layers: 4);
-        using var cache = new HeadWiseCache(spec, KvPolicies.Create("delta", KvBudget.Parse("4"), spec, parameters: "full=2,select=1,sinks=1,recent=0.25"));
+        using var cache = new HeadWiseKvCache(spec, KvPolicies.Create("delta", KvBudget.Parse("4"), spec, parameters: "full=2,select=1,sinks=1,recent=0.25"), CompressMode.Chunked);
         // Selection layer 2 attends 5 and 9; layer 3's own keys would favour 12 and 14. Budget 4 = 1 sink + 1 recent + top-2.
         RunLayers(cache, 4, tokens: 20, prefill: 12, (l, p) => l == 2 && (p == 5 || p == 9) ? 10f : l == 3 && (p == 12 || p == 14) ? 10f : 0f);
         for (int l = 0; l < 3; l++) Assert.Equal(Range(0, 20), cache.KeptPositions(l, 1)); // full and selection layers
@@ -48,7 +48,7 @@ public class LayerAwarePolicyTests
     public void SpAtten_tokens_pruned_in_a_layer_stay_pruned_in_later_layers_with_room()
     {
         var spec = Spec(layers: 2);
-        using var cache = new HeadWiseCache(spec, KvPolicies.Create("spatten", KvBudget.Parse("3,8"), spec));
+        using var cache = new HeadWiseKvCache(spec, KvPolicies.Create("spatten", KvBudget.Parse("3,8"), spec), CompressMode.Chunked);
         // Layer 0 (budget 3): 3 and 7 draw the attention, then the first position (every query sees it, early queries
         // see little else: 1.9 against 0.85 for position 1). Layer 1 has room for 8 and its own keys favour 10, but
         // the cascade keeps it to what layer 0 kept.
@@ -64,7 +64,7 @@ public class LayerAwarePolicyTests
     public void SpAtten_prunes_the_head_with_the_weakest_output_which_then_keeps_nothing_and_outputs_zero()
     {
         var spec = Spec(heads: 4, kvHeads: 4);
-        using var cache = new HeadWiseCache(spec, KvPolicies.Create("spatten", KvBudget.Parse("8"), spec, parameters: "heads=0.25"));
+        using var cache = new HeadWiseKvCache(spec, KvPolicies.Create("spatten", KvBudget.Parse("8"), spec, parameters: "heads=0.25"), CompressMode.Chunked);
         // Values of KV head 2 are 100x smaller than the others': its output magnitude is the lowest, so with a quarter of
         // the 4 heads to prune, it is the one.
         torch.Tensor? lastOutput = null;
@@ -94,14 +94,14 @@ public class LayerAwarePolicyTests
     {
         var spec = Spec();
         var e = Assert.Throws<HeadWiseException>(() => KvPolicies.Create("spatten", KvBudget.Parse("8"), spec, parameters: "heads=1"));
-        Assert.Contains("heads = 1 must be in [0, 1)", e.Message);
+        Assert.Contains("spatten: heads=1 must be in [0, 1)", e.Message);
     }
 
     [Fact]
     public void SpAtten_decoding_keeps_the_cascade_importance_ranking()
     {
         var spec = Spec(layers: 2);
-        using var cache = new HeadWiseCache(spec, KvPolicies.Create("spatten", KvBudget.Parse("3,3"), spec));
+        using var cache = new HeadWiseKvCache(spec, KvPolicies.Create("spatten", KvBudget.Parse("3,3"), spec), CompressMode.Chunked);
         // Decoding one token at a time: heavy 3 and 7 in layer 0, heavy 3 in layer 1; the first position stays third.
         RunLayers(cache, 2, tokens: 20, prefill: 12, (l, p) => (l == 0 && (p == 3 || p == 7)) || (l == 1 && p == 3) ? 10f : 0f);
         for (int l = 0; l < 2; l++) Assert.Equal(new long[] { 0, 3, 7 }, cache.KeptPositions(l, 0));
@@ -115,7 +115,7 @@ public class LongHeadsPolicyTests
     public void LongHeads_keeps_first_and_local_chunks_and_the_chunks_most_like_the_query()
     {
         var spec = Spec();
-        using var cache = new HeadWiseCache(spec, KvPolicies.Create("longheads", KvBudget.Parse("16"), spec, parameters: "chunk=4"));
+        using var cache = new HeadWiseKvCache(spec, KvPolicies.Create("longheads", KvBudget.Parse("16"), spec, parameters: "chunk=4"), CompressMode.Chunked);
         // Query u; chunk 8..11 has keys 5u, chunk 16..19 3u, chunk 24..27 1u, the rest 0. Budget 16 = first chunk (4)
         // + local 4 + the two best chunks; 24..27 loses to them, and every zero chunk leaves once it is no longer local.
         Run(cache, spec, tokens: 40, prefill: 32, (_, p) => p is >= 8 and < 12 ? 5f : p is >= 16 and < 20 ? 3f : p is >= 24 and < 28 ? 1f : 0f);

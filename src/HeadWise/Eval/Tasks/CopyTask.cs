@@ -25,7 +25,8 @@ public sealed class CopyTask(bool shuffled = false) : IEvalTask
             if (n < 2) throw new HeadWiseException($"length {length} is too short for task {Name} (need at least {bos.Length + 4})");
             var seq = Enumerable.Range(0, n).Select(_ => pool[rng.Next(pool.Length)]).ToArray();
             var second = Shuffled ? seq.OrderBy(_ => rng.Next()).ToArray() : seq;
-            return new EvalSample { Length = length, Tokens = [.. bos, .. seq, .. second], ScoredFrom = bos.Length + n };
+            // The context is the first copy; the repeat is scored after it (under --compress context, after compression).
+            return new EvalSample { Length = length, Tokens = [.. bos, .. seq, .. second], ContextEnd = bos.Length + n, ScoredFrom = bos.Length + n };
         });
     }
 

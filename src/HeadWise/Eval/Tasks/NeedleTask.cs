@@ -32,7 +32,7 @@ public abstract class NeedleTask : IEvalTask
                 if (attempt < 20 && TaskGrid.Count(tokenizer.Decode(built.Tokens), p.Answer) != 1) continue;
                 return new EvalSample
                 {
-                    Length = length, Depth = depth, Tokens = built.Tokens, ScoredFrom = built.Tokens.Length,
+                    Length = length, Depth = depth, Tokens = built.Tokens, ContextEnd = built.HaystackEnd, ScoredFrom = built.Tokens.Length,
                     Answer = p.Answer, MaxNewTokens = AnswerTokens, Scoring = Scoring,
                     HaystackStart = built.HaystackStart, HaystackEnd = built.HaystackEnd, NeedleStart = built.NeedleStarts[0],
                     MaxSentenceTokens = built.MaxSentenceTokens, NeedleTokens = built.NeedleTokens,

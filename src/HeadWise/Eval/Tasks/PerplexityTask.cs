@@ -7,6 +7,7 @@ public sealed class PerplexityTask : IEvalTask
 {
     public string Name => "perplexity";
     public bool HasDepth => false;
+    public bool HasContext => false;
 
     public IReadOnlyList<EvalSample> Generate(ITokenizer tokenizer, TaskOptions options)
     {

@@ -11,10 +11,20 @@ namespace HeadWise.KvCache.Policies;
 /// </summary>
 public sealed class DeltaPolicy : KvPolicy
 {
+    public static PolicyDeclaration Declaration { get; } = new("delta", "DELTA",
+        "full first layers, selection layers pick top-k salient tokens, later layers keep selection + sinks + recent",
+        [
+            PolicyParameter.Integer("full", 2, "first layers that keep everything", min: 0),
+            PolicyParameter.Integer("select", 1, "selection layers after them", min: 1),
+            PolicyParameter.Integer("sinks", 4, "sink tokens of the later layers", min: 0),
+            PolicyParameter.Number("recent", 0.5, "share of the later layers' budget for recent tokens", 0, 1),
+        ],
+        a => new DeltaPolicy(a.Spec, a.Budget, a.Integer("full"), a.Integer("select"), a.Integer("sinks"), a.Number("recent")));
+
     private Dictionary<long, double> _salience = new();
     private HashSet<long> _selected = new();
 
-    public DeltaPolicy(ModelSpec spec, KvBudget budget, int fullLayers = 2, int selectionLayers = 1, int sinks = 4, double recentFraction = 0.5) : base(spec, budget)
+    public DeltaPolicy(ModelSpec spec, KvBudget budget, int fullLayers, int selectionLayers, int sinks, double recentFraction) : base(spec, budget)
     {
         if (fullLayers < 0 || selectionLayers < 1 || fullLayers + selectionLayers > spec.Layers)
             throw new HeadWiseException($"delta: full={fullLayers} and select={selectionLayers} layers need full >= 0, select >= 1 and full + select <= {spec.Layers} (the model's layers)");
@@ -28,6 +38,7 @@ public sealed class DeltaPolicy : KvPolicy
     public int Sinks { get; }
     public double RecentFraction { get; }
     public override string Name => "delta";
+    public override bool EvictsWhileDecoding => true;
     public override KvStats Needs => KvStats.Cumulative;
 
     private bool Sparse(int layer) => layer >= FullLayers + SelectionLayers;
@@ -51,7 +62,7 @@ public sealed class DeltaPolicy : KvPolicy
             for (int i = 0; i < head.Count; i++) _salience[head.Positions[i]] = _salience.GetValueOrDefault(head.Positions[i]) + c[i];
         }
         if (layer.Layer != FullLayers + SelectionLayers - 1) return;
-        long cap = Budget.Tokens(FullLayers + SelectionLayers, 0, layer.Length);
+        long cap = Budget.Tokens(FullLayers + SelectionLayers, 0, layer.BudgetLength);
         long sinks = Math.Min(Sinks, cap), recent = (long)Math.Floor(cap * RecentFraction);
         long k = Math.Max(0, cap - sinks - recent);
         _selected = _salience.Where(e => e.Key >= sinks && e.Key < layer.Length - recent)
@@ -59,7 +70,7 @@ public sealed class DeltaPolicy : KvPolicy
     }
 
     /// <summary>Sparse layers: sinks and recent protected, the selection ranked by salience, everything else first out.</summary>
-    protected override double[] Priority(HeadView head, long length, long capacity)
+    public override double[] Score(HeadView head, long length, long capacity)
     {
         var p = new double[head.Count];
         for (int i = 0; i < p.Length; i++)

@@ -15,6 +15,16 @@ namespace HeadWise.KvCache.Policies;
 /// </summary>
 public sealed class DuoPolicy : KvPolicy
 {
+    public static PolicyDeclaration Declaration { get; } = new("duo", "DuoAttention (Xiao et al. 2024)",
+        "retrieval heads (gate at or above the sparsity quantile) keep every position, streaming heads the sinks + recent window the gates were trained with; the budget does not apply",
+        [
+            PolicyParameter.OptionalNumber("sparsity", "auto", "share of KV heads that stream; auto: DuoAttention's 0.75 for MHA, 0.5 for GQA", min: 0, max: 1),
+            PolicyParameter.OptionalNumber("threshold", "none", "gate at or above which a KV head is full, instead of the sparsity", min: 0, max: 1),
+            PolicyParameter.Name("score", "duo-gate", "the atlas score holding the gates"),
+        ],
+        a => new DuoPolicy(a.Spec, a.Budget, PatternFrom(a.Atlas, a.Spec, a.Name("score")), a.OptionalNumber("sparsity"), a.OptionalNumber("threshold")))
+    { ReadsScore = "duo-gate", TakesBudget = false };
+
     private readonly bool[][] _full;
 
     /// <param name="sparsity">Share of KV heads that stream (null: DuoAttention's 0.75 for MHA, 0.5 for GQA).</param>
@@ -44,6 +54,8 @@ public sealed class DuoPolicy : KvPolicy
     public int Sinks => Pattern.Sinks;
     public int Recent => Pattern.Recent;
     public override string Name => "duo";
+    /// <summary>Streaming heads roll their window while decoding; full heads never evict.</summary>
+    public override bool EvictsWhileDecoding => true;
 
     /// <summary>True for retrieval (full-cache) heads.</summary>
     public bool IsFull(int layer, int kvHead) => _full[layer][kvHead];
@@ -54,6 +66,6 @@ public sealed class DuoPolicy : KvPolicy
 
     public override long Capacity(int layer, int head, long length) => _full[layer][head] ? length : Math.Min(length, (long)Sinks + Recent);
 
-    protected override double[] Priority(HeadView head, long length, long capacity) =>
+    public override double[] Score(HeadView head, long length, long capacity) =>
         Protect(ByPosition(head), head, Sinks, long.MaxValue);
 }

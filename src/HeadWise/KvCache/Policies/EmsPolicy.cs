@@ -10,16 +10,25 @@ namespace HeadWise.KvCache.Policies;
 /// evicted, the window itself is kept, and each evicted key/value is merged into the most similar kept slot of the same
 /// head (cosine of keys, weighted by cumulative attention) instead of being discarded. Weights are this project's defaults.
 /// </summary>
-public sealed class EmsPolicy(ModelSpec spec, KvBudget budget, int window = 32, double alpha = 0.5) : KvPolicy(spec, budget)
+public sealed class EmsPolicy(ModelSpec spec, KvBudget budget, int window, double alpha) : KvPolicy(spec, budget)
 {
-    private readonly int _window = window >= 1 ? window : throw new HeadWiseException($"ems: window must be >= 1, got {window}");
-    public double Alpha { get; } = alpha is >= 0 and <= 1 ? alpha : throw new HeadWiseException($"ems: alpha must be in [0, 1], got {alpha}");
+    public static PolicyDeclaration Declaration { get; } = new("ems", "EMS",
+        "global + local attention scores, evicted K/V merged into the most similar kept slot",
+        [
+            PolicyParameter.Integer("window", 32, "observation window of the local score", min: 1),
+            PolicyParameter.Number("alpha", 0.5, "weight of the global score", 0, 1),
+        ],
+        a => new EmsPolicy(a.Spec, a.Budget, a.Integer("window"), a.Number("alpha")));
+
+    private readonly int _window = window;
+    public double Alpha { get; } = alpha;
     public override string Name => "ems";
+    public override bool EvictsWhileDecoding => false;
     public override KvStats Needs => KvStats.Cumulative | KvStats.Window;
     public override int Window => _window;
     public override bool MergesEvicted => true;
 
-    protected override double[] Priority(HeadView head, long length, long capacity)
+    public override double[] Score(HeadView head, long length, long capacity)
     {
         var g = Required(head.Cumulative, KvStats.Cumulative);
         var l = Required(head.Window, KvStats.Window);

@@ -3,23 +3,31 @@ using HeadWise.Models;
 namespace HeadWise.KvCache.Policies;
 
 /// <summary>
-/// `headkv` (HeadKV, Fu et al. 2024, "Not All Heads Matter"): per-head budgets from the atlas score
-/// <c>retrieval</c> (or any named score). Each head keeps (1 - 1/<see cref="Beta"/>) of the budget; the rest, pooled over
-/// the model, is shared in proportion to the scores. Within a head, SnapKV selection. Beta 2 here (half of the budget
-/// shared) is this project's default, not a value taken from the paper.
+/// `headkv` (HeadKV, Fu et al. 2024, "Not All Heads Matter"): per-head budgets from an atlas score, over a scorer
+/// (SnapKV's, as in the paper). As the paper's code does, each head's base = budget - window; a share 1/<see cref="Beta"/>
+/// of every base is pooled over the model and handed out in proportion to the heads' scores, the rest each head keeps:
+/// capacity = round(share x pool + base - base/beta) + window. The paper sweeps beta over 1.005-10 per setting and
+/// gives no single default; HeadWise uses 2 (half of every base pooled). Query-head scores are averaged over each KV group.
 /// </summary>
-public sealed class HeadKvPolicy : SnapKvPolicy
+public sealed class HeadKvPolicy : AllocationPolicy
 {
+    public static PolicyDeclaration Declaration { get; } = new("headkv", "HeadKV (Fu et al. 2024)",
+        "per-head budgets in proportion to an atlas score, over a scorer, SnapKV by default",
+        [
+            PolicyParameter.Name("score", "retrieval", "the atlas score that shares out the pool"),
+            PolicyParameter.Number("beta", 2, "1/beta of every head's budget is pooled and shared by score; the paper sweeps 1.005-10, 2 is one of its values", min: 1),
+            ScorerParameter,
+        ],
+        a => new HeadKvPolicy(a.Scorer(), a.Atlas, a.Name("score"), a.Number("beta"))) { ReadsScore = "retrieval" };
+
     private readonly double[][] _share; // fraction of the pool per (layer, KV head), sums to 1
 
-    public HeadKvPolicy(ModelSpec spec, KvBudget budget, HeadScores atlas, string score = "retrieval", double beta = 2, int window = 32, int kernel = 7)
-        : base(spec, budget, window, kernel)
+    public HeadKvPolicy(KvPolicy scorer, HeadScores atlas, string score, double beta) : base(scorer)
     {
-        if (beta < 1) throw new HeadWiseException($"headkv: beta must be >= 1, got {beta}");
         Beta = beta;
-        var s = atlas.PerKvHead(score, spec, "headkv").Select(r => r.Select(x => Math.Max(0, x)).ToArray()).ToArray();
+        var s = atlas.PerKvHead(score, Spec, "headkv").Select(r => r.Select(x => Math.Max(0, x)).ToArray()).ToArray();
         double sum = s.Sum(r => r.Sum());
-        int count = spec.Layers * spec.KvHeads;
+        int count = Spec.Layers * Spec.KvHeads;
         _share = s.Select(r => r.Select(x => sum > 0 ? x / sum : 1.0 / count).ToArray()).ToArray();
     }
 
@@ -29,8 +37,9 @@ public sealed class HeadKvPolicy : SnapKvPolicy
     public override long Capacity(int layer, int head, long length)
     {
         double mean = Budget.MeanTokens(Spec, length);
-        double pool = mean / Beta * Spec.Layers * Spec.KvHeads;
-        double b = mean * (1 - 1 / Beta) + pool * _share[layer][head];
+        long w = ProtectedWindow((long)Math.Round(mean));
+        double baseCap = Math.Max(0, mean - w), pooled = Math.Floor(baseCap / Beta);
+        double b = _share[layer][head] * pooled * Spec.Layers * Spec.KvHeads + baseCap - pooled + w;
         return Math.Clamp((long)Math.Round(b), Math.Min(1, length), length);
     }
 }

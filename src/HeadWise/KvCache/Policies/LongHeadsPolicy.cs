@@ -10,13 +10,19 @@ namespace HeadWise.KvCache.Policies;
 /// budgets still leave room to retrieve. LongHeads selects per step without evicting; in a memory-saving cache an
 /// unselected chunk is evicted for good, and a chunk's mean is over the rows the head still keeps.
 /// </summary>
-public sealed class LongHeadsPolicy(ModelSpec spec, KvBudget budget, int chunk = 256) : KvPolicy(spec, budget)
+public sealed class LongHeadsPolicy(ModelSpec spec, KvBudget budget, int chunk) : KvPolicy(spec, budget)
 {
-    public int Chunk { get; } = chunk >= 1 ? chunk : throw new HeadWiseException($"longheads: chunk must be >= 1, got {chunk}");
+    public static PolicyDeclaration Declaration { get; } = new("longheads", "LongHeads (Lu et al. 2024)",
+        "first + local chunk + the chunks whose mean key best matches the query",
+        [PolicyParameter.Integer("chunk", 256, "positions per chunk (the paper's 256)", min: 1)],
+        a => new LongHeadsPolicy(a.Spec, a.Budget, a.Integer("chunk")));
+
+    public int Chunk { get; } = chunk;
     public override string Name => "longheads";
+    public override bool EvictsWhileDecoding => true;
     public override KvStats Needs => KvStats.Keys;
 
-    protected override double[] Priority(HeadView head, long length, long capacity)
+    public override double[] Score(HeadView head, long length, long capacity)
     {
         var keys = head.Keys ?? throw new InvalidOperationException("longheads: the cache did not provide keys");
         var q = head.Query!;

@@ -4,25 +4,36 @@ namespace HeadWise.KvCache.Policies;
 
 /// <summary>
 /// `snapkv` (SnapKV, Li et al. 2024, "SnapKV: LLM Knows What You are Looking for Before Generation"): the last
-/// <see cref="Window"/> queries of each prefill chunk (paper: 32) vote for positions; votes are max-pooled over
-/// neighbouring positions (paper: kernel 7) and summed over the KV group; the window itself is always kept.
-/// When decoding, the observation window is the current query.
+/// <see cref="Window"/> queries before the compression (paper: 32) vote for earlier positions with their attention,
+/// summed over the window and the KV group; the votes are max-pooled over neighbouring positions (paper: kernel 7,
+/// max pooling, the LongBench configuration) and the window itself is always kept. SnapKV compresses the prompt once
+/// and then only appends while decoding. Compressing chunk by chunk (<c>--compress chunked</c>) the window is each
+/// chunk's last queries, and when decoding the current query.
 /// </summary>
-public class SnapKvPolicy(ModelSpec spec, KvBudget budget, int window = 32, int kernel = 7) : KvPolicy(spec, budget)
+public sealed class SnapKvPolicy(ModelSpec spec, KvBudget budget, int window, int kernel) : KvPolicy(spec, budget)
 {
-    private readonly int _window = window >= 1 ? window : throw new HeadWiseException($"snapkv: window must be >= 1, got {window}");
-    public int Kernel { get; } = kernel >= 1 && kernel % 2 == 1 ? kernel : throw new HeadWiseException($"snapkv: pooling kernel must be odd and >= 1, got {kernel}");
+    public static PolicyDeclaration Declaration { get; } = new("snapkv", "SnapKV (Li et al. 2024)",
+        "the observation window's attention, max-pooled, picks each head's positions; compress once, then append",
+        [
+            PolicyParameter.Integer("window", 32, "observation window: the last queries before compression vote, and are kept", min: 1),
+            PolicyParameter.Integer("kernel", 7, "max-pooling kernel over neighbouring positions, odd", min: 1),
+        ],
+        a => new SnapKvPolicy(a.Spec, a.Budget, a.Integer("window"), a.Integer("kernel"))) { IsScorer = true };
+
+    public override int Window { get; } = window;
+    public int Kernel { get; } = kernel % 2 == 1 ? kernel : throw new HeadWiseException($"snapkv: kernel={kernel} must be odd (a pooling kernel centred on each position)");
     public override string Name => "snapkv";
     public override KvStats Needs => KvStats.Window;
-    public override int Window => _window;
+    public override bool EvictsWhileDecoding => false;
 
-    protected override double[] Priority(HeadView head, long length, long capacity) => Scores(head, length, capacity);
-
-    /// <summary>Pooled observation-window scores with the window protected (shared by PyramidKV, Ada-KV, HeadKV).</summary>
-    internal double[] Scores(HeadView head, long length, long capacity)
+    /// <summary>Pooled votes of the positions before the window (the window's own votes take no part, as in the paper); the window protected.</summary>
+    public override double[] Score(HeadView head, long length, long capacity)
     {
-        var votes = Required(head.Window, KvStats.Window);
+        var votes = Required(head.Window, KvStats.Window).AsSpan(0, head.Count).ToArray();
+        long windowFrom = length - Math.Min(Window, capacity);
+        for (int i = 0; i < votes.Length; i++)
+            if (head.Positions[i] >= windowFrom) votes[i] = 0;   // votes are >= 0: a zero never wins a max-pool
         var p = Ranking.MaxPoolByPosition(votes, head.Positions, head.Count, Kernel);
-        return Protect(p, head, 0, length - Math.Min(_window, capacity));
+        return Protect(p, head, 0, windowFrom);
     }
 }

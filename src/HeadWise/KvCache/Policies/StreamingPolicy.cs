@@ -4,14 +4,21 @@ namespace HeadWise.KvCache.Policies;
 
 /// <summary>
 /// `streaming` (StreamingLLM, Xiao et al. 2023, "Efficient Streaming Language Models with Attention Sinks"): the first
-/// <see cref="Sinks"/> positions (paper: 4 attention sinks) plus the most recent ones up to the budget.
+/// <see cref="Sinks"/> positions (paper: 4 attention sinks) plus the most recent ones up to the budget, a window that
+/// rolls while decoding (one eviction per step, no statistics).
 /// </summary>
-public sealed class StreamingPolicy(ModelSpec spec, KvBudget budget, int sinks = 4) : KvPolicy(spec, budget)
+public sealed class StreamingPolicy(ModelSpec spec, KvBudget budget, int sinks) : KvPolicy(spec, budget)
 {
-    public int Sinks { get; } = sinks >= 0 ? sinks : throw new HeadWiseException($"streaming: sinks must be >= 0, got {sinks}");
-    public override string Name => "streaming";
+    public static PolicyDeclaration Declaration { get; } = new("streaming", "StreamingLLM (Xiao et al. 2023)",
+        "attention sinks + the most recent tokens, rolling while decoding",
+        [PolicyParameter.Integer("sinks", 4, "first positions always kept, the paper's attention sinks", min: 0)],
+        a => new StreamingPolicy(a.Spec, a.Budget, a.Integer("sinks"))) { IsScorer = true };
 
-    /// <summary>Decode evicts one slot a step: the oldest non-sink, found by a scan (no per-step priority arrays).</summary>
+    public int Sinks { get; } = sinks;
+    public override string Name => "streaming";
+    public override bool EvictsWhileDecoding => true;
+
+    /// <summary>Decode evicts one slot a step: the oldest non-sink, found by a scan (no per-step score arrays).</summary>
     public override int[]?[] Evictions(LayerView layer)
     {
         if (layer.Step > 1) return base.Evictions(layer);
@@ -19,9 +26,9 @@ public sealed class StreamingPolicy(ModelSpec spec, KvBudget budget, int sinks =
         for (int h = 0; h < result.Length; h++)
         {
             var head = layer.Heads[h];
-            long cap = Capacity(layer.Layer, h, layer.Length);
+            long cap = Capacity(layer.Layer, h, layer.BudgetLength);
             if (head.Count <= cap) continue;
-            if (head.Count - cap > 1) { result[h] = Ranking.Lowest(Priority(head, layer.Length, cap), head.Count, (int)(head.Count - cap)); continue; }
+            if (head.Count - cap > 1) { result[h] = Ranking.Lowest(Score(head, layer.Length, cap), head.Count, (int)(head.Count - cap)); continue; }
             long sinks = Math.Min(Sinks, cap);
             int oldest = -1;
             for (int i = 0; i < head.Count; i++)
@@ -31,6 +38,6 @@ public sealed class StreamingPolicy(ModelSpec spec, KvBudget budget, int sinks =
         return result;
     }
 
-    protected override double[] Priority(HeadView head, long length, long capacity) =>
+    public override double[] Score(HeadView head, long length, long capacity) =>
         Protect(ByPosition(head), head, Math.Min(Sinks, capacity), long.MaxValue);
 }

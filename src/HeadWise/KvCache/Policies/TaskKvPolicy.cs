@@ -10,13 +10,21 @@ namespace HeadWise.KvCache.Policies;
 /// </summary>
 public sealed class TaskKvPolicy : KvPolicy
 {
+    public static PolicyDeclaration Declaration { get; } = new("taskkv", "Task-KV",
+        "heterogeneous heads full, others sinks + recent + middle activations",
+        [
+            PolicyParameter.Number("full", 0.2, "fraction of heads (top heterogeneity) that keep their full cache", 0, 1),
+            PolicyParameter.Integer("sinks", 4, "sink tokens of the other heads", min: 0),
+            PolicyParameter.Number("recent", 0.5, "share of the other heads' budget for recent tokens", 0, 1),
+            PolicyParameter.Name("score", "heterogeneity", "the atlas score that picks the full heads"),
+        ],
+        a => new TaskKvPolicy(a.Spec, a.Budget, a.Atlas, a.Number("full"), a.Integer("sinks"), a.Number("recent"), a.Name("score"))) { ReadsScore = "heterogeneity" };
+
     private readonly bool[][] _full;
 
-    public TaskKvPolicy(ModelSpec spec, KvBudget budget, HeadScores atlas, double fullFraction = 0.2, int sinks = 4, double recentFraction = 0.5,
-        string score = "heterogeneity") : base(spec, budget)
+    public TaskKvPolicy(ModelSpec spec, KvBudget budget, HeadScores atlas, double fullFraction, int sinks, double recentFraction, string score)
+        : base(spec, budget)
     {
-        if (fullFraction is < 0 or > 1) throw new HeadWiseException($"taskkv: full fraction must be in [0, 1], got {fullFraction}");
-        if (recentFraction is < 0 or > 1) throw new HeadWiseException($"taskkv: recent fraction must be in [0, 1], got {recentFraction}");
         FullFraction = fullFraction; Sinks = sinks; RecentFraction = recentFraction;
         var s = atlas.PerKvHead(score, spec, "taskkv");
         int top = (int)Math.Round(fullFraction * spec.Layers * spec.KvHeads);
@@ -28,13 +36,14 @@ public sealed class TaskKvPolicy : KvPolicy
     public int Sinks { get; }
     public double RecentFraction { get; }
     public override string Name => "taskkv";
+    public override bool EvictsWhileDecoding => false;
     public override KvStats Needs => KvStats.Cumulative;
 
     public bool IsFull(int layer, int kvHead) => _full[layer][kvHead];
 
     public override long Capacity(int layer, int head, long length) => _full[layer][head] ? length : Budget.Tokens(layer, head, length);
 
-    protected override double[] Priority(HeadView head, long length, long capacity)
+    public override double[] Score(HeadView head, long length, long capacity)
     {
         long recent = (long)Math.Floor(capacity * RecentFraction);
         var p = Required(head.Cumulative, KvStats.Cumulative).AsSpan(0, head.Count).ToArray();

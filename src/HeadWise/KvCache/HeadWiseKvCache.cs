@@ -7,40 +7,68 @@ namespace HeadWise.KvCache;
 
 /// <summary>
 /// A head-wise KV cache: per layer and KV head, only the positions that head's policy keeps (no padding to the longest
-/// head). Keys are stored after RoPE with their original positions, so eviction never re-rotates. Each step appends the
-/// new keys and values, attends (causal within a prefill chunk, everything kept before it), then lets the policy evict:
-/// after every prefill chunk (compacting to exact size) and after every decode step.
+/// head). Keys are stored after RoPE with their original positions, so eviction never re-rotates.
+/// When it compresses (<see cref="CompressMode"/>):
+/// - <see cref="CompressMode.Chunked"/>: after every prefill chunk (compacting to exact size) and every decode step.
+/// - <see cref="CompressMode.Context"/> / <see cref="CompressMode.Question"/>: the prompt goes in uncompressed
+///   (gathering only the statistics the policy reads: accumulated attention, the observation window's queries) until
+///   <see cref="Compress"/>, which evicts once at a capacity fixed from then on. Afterwards a policy whose paper evicts
+///   while decoding (<see cref="KvPolicy.EvictsWhileDecoding"/>) evicts every step; any other only appends, and decoding
+///   attends the kept cache with the fused kernel, computing no statistics.
 /// Decode is the hot path: heads that keep equally many positions share one [G, capacity, d] tensor and attend in one
 /// call; an evicted slot is refilled by the next step's row (no shifting, no reallocation).
 /// </summary>
-public sealed class HeadWiseCache : IKvCache
+public sealed class HeadWiseKvCache : IKvCache
 {
     private readonly ModelSpec _spec;
     private readonly LayerStore[] _layers;
     private readonly Scalar _scale;   // held, not a temporary per call: see HeldScalars
+    private readonly double[][]? _magnitudes;   // per layer and KV head, SpAtten's accumulated output magnitude
+    private readonly Tensor?[] _lastQueries;    // per layer, the last queries [H, <= window, d] before a one-shot compression
+    private long? _compressedAt;
 
-    public HeadWiseCache(ModelSpec spec, KvPolicy policy)
+    public HeadWiseKvCache(ModelSpec spec, KvPolicy policy, CompressMode mode)
     {
         if (!spec.Causal) throw new HeadWiseException($"{spec.Architecture} is an encoder: KV caches are for decoders");
         _spec = spec;
         Policy = policy;
+        Mode = mode;
         _scale = (1.0 / Math.Sqrt(spec.HeadDim)).ToScalar();
         bool cumulative = policy.Needs.HasFlag(KvStats.Cumulative);
         _layers = Enumerable.Range(0, spec.Layers).Select(_ => new LayerStore(spec.KvHeads, spec.HeadDim, cumulative, spec.Compute.ScalarType())).ToArray();
+        _magnitudes = policy.Needs.HasFlag(KvStats.HeadOutput) ? Enumerable.Range(0, spec.Layers).Select(_ => new double[spec.KvHeads]).ToArray() : null;
+        _lastQueries = new Tensor?[spec.Layers];
     }
 
     public KvPolicy Policy { get; }
+    public CompressMode Mode { get; }
 
     public long Length { get; private set; }
 
     /// <summary>Bytes of the kept keys and values: sum over layers and KV heads of kept positions x head size x 2 x the compute dtype's size.</summary>
     public long Bytes => _layers.Sum(l => l.Heads.Sum(h => (long)h.Count)) * _spec.HeadDim * 2 * _spec.Compute.ElementSize();
 
+    public long PeakBytes { get; private set; }
+
+    public long MaxLength => _spec.ContextLength;
+
     /// <summary>
     /// Bytes the K and V tensors hold, spare rows included: equal to <see cref="Bytes"/> after a prefill chunk or
     /// <see cref="Compact"/>; decoding keeps a few spare rows per head so appends do not reallocate every step.
     /// </summary>
     public long AllocatedBytes => _layers.Sum(l => l.AllocatedBytes);
+
+    /// <summary>One-shot modes before <see cref="Compress"/>: everything is kept and only statistics are gathered.</summary>
+    private bool Collecting => Mode != CompressMode.Chunked && _compressedAt is null;
+
+    /// <summary>Whether this step lets the policy evict: always when chunked; after a one-shot compression only if its paper evicts while decoding.</summary>
+    private bool Evicting => Mode == CompressMode.Chunked || (_compressedAt is not null && Policy.EvictsWhileDecoding);
+
+    /// <summary>The length a ratio budget is a fraction of: the sequence so far when chunked, the compression point afterwards.</summary>
+    private long BudgetLength(long length) => _compressedAt ?? length;
+
+    /// <summary>The statistics this step computes: all the policy reads when evicting; before compression only those that accumulate; none otherwise.</summary>
+    private KvStats StepNeeds => Evicting ? Policy.Needs : Collecting ? Policy.Needs & (KvStats.Cumulative | KvStats.HeadOutput) : KvStats.None;
 
     /// <summary>Positions kept by (layer, KV head), ascending.</summary>
     public long[] KeptPositions(int layer, int kvHead)
@@ -70,10 +98,83 @@ public sealed class HeadWiseCache : IKvCache
         foreach (var l in _layers) l.Compact();
     }
 
+    Tensor IKvCache.Attend(int layer, Tensor q, Tensor k, Tensor v, AttentionKernel attention)
+    {
+        if (attention.HooksReadScores(layer))
+        {
+            var names = Heads.HookNames.ForLayer(layer);
+            throw new HeadWiseException($"{names.Scores} and {names.Pattern} are not computed under a compressing KV cache policy " +
+                                        "(it attends over each head's kept positions in its own kernel); use the full cache to read or edit them");
+        }
+        return Attend(layer, q, k, v);
+    }
+
+    /// <summary>
+    /// Stores k, v [1, KvH, T, d] for <paramref name="layer"/>, attends q [1, H, T, d] over what each KV head kept
+    /// (its own kernel: heads keep different positions) and, when <see cref="Evicting"/>, lets the policy evict.
+    /// </summary>
     public Tensor Attend(int layer, Tensor q, Tensor k, Tensor v)
     {
         if (q.shape[0] != 1) throw new HeadWiseException("the head-wise KV cache holds one sequence (batch size 1)");
-        return q.shape[2] == 1 ? AttendStep(layer, q, k, v) : AttendChunk(layer, q, k, v);
+        if (Collecting) KeepLastQueries(layer, q[0]);
+        return q.shape[2] == 1 && !Collecting ? AttendStep(layer, q, k, v) : AttendChunk(layer, q, k, v);
+    }
+
+    /// <summary>
+    /// The compression point of a one-shot mode: per layer, the policy sees every position with the statistics gathered
+    /// so far (the observation window's attention computed now from the stored last queries) and evicts once.
+    /// </summary>
+    public void Compress()
+    {
+        if (Mode == CompressMode.Chunked || _compressedAt is not null) return;
+        using var scope = torch.NewDisposeScope();
+        var needs = Policy.Needs;
+        int kvh = _spec.KvHeads, g = _spec.GroupSize;
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            var store = _layers[l];
+            var window = new double[kvh][];
+            var keys = new float[kvh][];
+            var queries = new float[kvh][];
+            var last = _lastQueries[l];
+            for (int h = 0; h < kvh && last is not null; h++)
+            {
+                var (kh, _) = store.Rows(h);
+                var qh = last.narrow(0, h * g, g); // [g, W, d]
+                if (needs.HasFlag(KvStats.Window))
+                {
+                    int w = (int)Math.Min(Math.Max(1, Policy.Window), qh.shape[1]);
+                    var qw = qh.narrow(1, qh.shape[1] - w, w);
+                    var scores = torch.matmul(qw.to(ScalarType.Float32), kh.to(ScalarType.Float32).t()).mul_(_scale); // [g, w, n], float32
+                    var kp = torch.tensor(store.Heads[h].Positions.AsSpan(0, store.Heads[h].Used).ToArray()).unsqueeze(0);
+                    var qp = torch.arange(Length - w, Length, dtype: ScalarType.Int64).unsqueeze(1);
+                    scores = scores.masked_fill(kp.le(qp).logical_not(), HeldScalars.NegativeInfinity);
+                    window[h] = F.softmax(scores, -1).sum([0, 1]).to(ScalarType.Float64).data<double>().ToArray();
+                }
+                if (needs.HasFlag(KvStats.Keys))
+                {
+                    keys[h] = kh.to(ScalarType.Float32).contiguous().data<float>().ToArray();
+                    queries[h] = qh.select(1, qh.shape[1] - 1).to(ScalarType.Float32).mean([0]).data<float>().ToArray();
+                }
+            }
+            var evictions = Policy.Evictions(View(l, 0, (int)Length, window, keys, queries));
+            Merge(store, evictions);
+            store.Regroup(evictions);
+            _lastQueries[l]?.Dispose();
+            _lastQueries[l] = null;
+        }
+        _compressedAt = Length;
+    }
+
+    /// <summary>Before a one-shot compression: the last queries (as many as the policy's window, one for key-reading policies) for <see cref="Compress"/>.</summary>
+    private void KeepLastQueries(int layer, Tensor q)
+    {
+        int keep = Policy.Needs.HasFlag(KvStats.Window) ? Math.Max(1, Policy.Window) : Policy.Needs.HasFlag(KvStats.Keys) ? 1 : 0;
+        if (keep == 0) return;
+        var all = _lastQueries[layer] is { } old ? torch.cat([old, q], 1) : q;
+        var kept = all.narrow(1, Math.Max(0, all.shape[1] - keep), Math.Min(keep, all.shape[1])).clone().DetachFromDisposeScope();
+        _lastQueries[layer]?.Dispose();
+        _lastQueries[layer] = kept;
     }
 
     /// <summary>
@@ -84,12 +185,13 @@ public sealed class HeadWiseCache : IKvCache
     {
         int kvh = _spec.KvHeads, g = _spec.GroupSize, d = _spec.HeadDim;
         var store = _layers[layer];
-        var needs = Policy.Needs;
+        var needs = StepNeeds;
+        bool evicting = Evicting;
         var qg = q.reshape(kvh, g, d);
         Tensor k0 = k[0], v0 = v[0]; // [KvH, 1, d]
-        var stats = new double[kvh][];
-        var keys = new float[kvh][];
-        var queries = new float[kvh][];
+        var stats = needs == KvStats.None ? null : new double[kvh][];
+        var keys = needs.HasFlag(KvStats.Keys) ? new float[kvh][] : null;
+        var queries = needs.HasFlag(KvStats.Keys) ? new float[kvh][] : null;
         bool single = store.Groups.Count == 1;
         var z = single ? null : torch.empty(kvh, g, d, dtype: q.dtype);
         foreach (var gr in store.Groups)
@@ -109,39 +211,43 @@ public sealed class HeadWiseCache : IKvCache
                 o = torch.matmul(w, vn);
                 // One transfer of the attention each slot received (summed over the query group) serves both statistics.
                 var sums = w.sum(1).to(ScalarType.Float64).data<double>().ToArray();
-                for (int i = 0; i < gr.Heads.Length; i++) stats[gr.Heads[i]] = sums[(i * n)..((i + 1) * n)];
+                for (int i = 0; i < gr.Heads.Length; i++) stats![gr.Heads[i]] = sums[(i * n)..((i + 1) * n)];
             }
             if (single) z = o;
             else z!.index_copy_(0, gr.Index, o);
-            if (needs.HasFlag(KvStats.Keys))
+            if (keys is not null)
                 for (int i = 0; i < gr.Heads.Length; i++)
                 {
                     keys[gr.Heads[i]] = kn[i].to(ScalarType.Float32).contiguous().data<float>().ToArray();
-                    queries[gr.Heads[i]] = qs[i].to(ScalarType.Float32).mean([0]).data<float>().ToArray();
+                    queries![gr.Heads[i]] = qs[i].to(ScalarType.Float32).mean([0]).data<float>().ToArray();
                 }
         }
         if (needs.HasFlag(KvStats.Cumulative))
             for (int h = 0; h < kvh; h++)
             {
                 var c = store.Heads[h].Cumulative!;
-                var s = stats[h];
+                var s = stats![h];
                 for (int i = 0; i < s.Length; i++) c[i] += s[i];
             }
         SilencePruned(layer, z!);
-        // When decoding, the observation window is the current query.
-        var magnitudes = needs.HasFlag(KvStats.HeadOutput) ? Magnitudes(z!.reshape(kvh, -1)) : null;
-        var evictions = Policy.Evictions(View(layer, 1, needs.HasFlag(KvStats.Window) ? stats : null, keys, queries, magnitudes));
-        Merge(store, evictions);
-        store.EvictStep(evictions);
+        if (needs.HasFlag(KvStats.HeadOutput)) AddMagnitudes(layer, z!.reshape(kvh, -1));
+        if (evicting)
+        {
+            // When decoding, the observation window is the current query.
+            var evictions = Policy.Evictions(View(layer, 1, 1, needs.HasFlag(KvStats.Window) ? stats : null, keys, queries));
+            Merge(store, evictions);
+            store.EvictStep(evictions);
+        }
         return z!.reshape(1, _spec.Heads, 1, d);
     }
 
-    /// <summary>A prefill chunk: per KV head (masks differ), causal within the chunk, then evict and compact.</summary>
+    /// <summary>A prefill chunk: per KV head (masks differ), causal within the chunk, then (when <see cref="Evicting"/>) evict and compact.</summary>
     private Tensor AttendChunk(int layer, Tensor q, Tensor k, Tensor v)
     {
         int t = (int)q.shape[2], g = _spec.GroupSize, d = _spec.HeadDim;
         var store = _layers[layer];
-        var needs = Policy.Needs;
+        var needs = StepNeeds;
+        bool evicting = Evicting;
         int window = needs.HasFlag(KvStats.Window) ? Math.Min(Math.Max(1, Policy.Window), t) : 0;
         var windowStats = new double[store.Heads.Length][];
         var parts = new Tensor[store.Heads.Length];
@@ -171,19 +277,20 @@ public sealed class HeadWiseCache : IKvCache
             scores = scores.masked_fill((mask ?? Mask(slots, t)).logical_not(), HeldScalars.NegativeInfinity);
             var w = F.softmax(scores, -1);
             parts[h] = torch.matmul(w, vh);
-            if (slots.Cumulative is not null)
+            if (needs.HasFlag(KvStats.Cumulative))
             {
                 var a = w.sum([0, 1]).to(ScalarType.Float32).data<float>().ToArray();
-                for (int i = 0; i < slots.Used; i++) slots.Cumulative[i] += a[i];
+                for (int i = 0; i < slots.Used; i++) slots.Cumulative![i] += a[i];
             }
             if (window > 0)
                 windowStats[h] = w.narrow(1, t - window, window).sum([0, 1]).to(ScalarType.Float64).data<double>().ToArray();
         }
         var z = torch.cat(parts, 0); // [H, T, d]
         SilencePruned(layer, z.unflatten(0, [store.Heads.Length, g]));
-        var magnitudes = needs.HasFlag(KvStats.HeadOutput) ? Magnitudes(z.reshape(store.Heads.Length, -1)) : null;
+        if (needs.HasFlag(KvStats.HeadOutput)) AddMagnitudes(layer, z.reshape(store.Heads.Length, -1));
         z = z.unsqueeze(0); // [1, H, T, d]
-        var evictions = Policy.Evictions(View(layer, t, windowStats, keys, queries, magnitudes));
+        if (!evicting) return z;
+        var evictions = Policy.Evictions(View(layer, t, t, windowStats, keys, queries));
         Merge(store, evictions);
         store.Regroup(evictions);
         return z;
@@ -198,9 +305,12 @@ public sealed class HeadWiseCache : IKvCache
         byKvHead.index_fill_(0, index, HeldScalars.Zero);
     }
 
-    /// <summary>Mean |output| per KV head from rows [KvH, ...] (each KV head's query group and queries flattened).</summary>
-    private static double[] Magnitudes(Tensor perKvHead) =>
-        perKvHead.abs().mean([1]).to(ScalarType.Float64).data<double>().ToArray();
+    /// <summary>Adds each KV head's mean |output| (rows [KvH, ...]: its query group and queries flattened) to its running sum.</summary>
+    private void AddMagnitudes(int layer, Tensor perKvHead)
+    {
+        var m = perKvHead.abs().mean([1]).to(ScalarType.Float64).data<double>().ToArray();
+        for (int h = 0; h < m.Length; h++) _magnitudes![layer][h] += m[h];
+    }
 
     private void Merge(LayerStore store, int[]?[] evictions)
     {
@@ -229,21 +339,27 @@ public sealed class HeadWiseCache : IKvCache
         return kp.le(qp);
     }
 
-    private LayerView View(int layer, int t, double[]?[]? window, float[]?[] keys, float[]?[] queries, double[]? magnitudes = null) => new()
+    /// <summary>What the policy sees of <paramref name="layer"/> after <paramref name="t"/> new tokens (<paramref name="step"/> added by this call).</summary>
+    private LayerView View(int layer, int t, int step, double[]?[]? window, float[]?[]? keys, float[]?[]? queries) => new()
     {
-        Layer = layer, Length = Length + t, Step = t,
+        Layer = layer, Length = Length + t, BudgetLength = BudgetLength(Length + t), Step = step,
         Heads = _layers[layer].Heads.Select((s, h) => new HeadView
         {
-            Layer = layer, Head = h, Count = s.Used, Positions = s.Positions, Cumulative = s.Cumulative, Window = window?[h], Keys = keys[h], Query = queries[h],
-            OutputMagnitude = magnitudes?[h],
+            Layer = layer, Head = h, Count = s.Used, Positions = s.Positions, Cumulative = s.Cumulative, Window = window?[h],
+            Keys = keys?[h], Query = queries?[h], OutputMagnitude = _magnitudes?[layer][h],
         }).ToArray(),
     };
 
-    public void Advance(long t) => Length += t;
+    public void Advance(long t)
+    {
+        Length += t;
+        PeakBytes = Math.Max(PeakBytes, Bytes);
+    }
 
     public void Dispose()
     {
         foreach (var l in _layers) l.Dispose();
+        foreach (var q in _lastQueries) q?.Dispose();
         _scale.Dispose();
     }
 }

@@ -5,10 +5,12 @@ using static TorchSharp.torch;
 namespace HeadWise.KvCache;
 
 /// <summary>
-/// The full key/value cache for incremental decoding of one sequence: per layer, K and V [1, kv_heads, capacity, head_dim]
-/// in the model's compute dtype, keys stored after RoPE. Capacity grows by doubling, so short runs do not pay for the whole context.
+/// The full key/value cache for incremental decoding of one sequence (the `full` policy): per layer, K and V
+/// [1, kv_heads, capacity, head_dim] in the model's compute dtype, keys stored after RoPE, attended by the model's own
+/// kernel (hooks see every score). Capacity grows by doubling, so short runs do not pay for the whole context. Caches
+/// that keep everything but attend a selection (DELTA, LongHeads) can store through <see cref="Append"/> and attend what they choose.
 /// </summary>
-public sealed class FullKvCache : IKvCacheState
+public sealed class FullKvCache : IKvCache
 {
     private readonly ModelSpec _spec;
     private readonly Tensor?[] _k, _v;
@@ -28,6 +30,10 @@ public sealed class FullKvCache : IKvCacheState
     /// <summary>Bytes the stored positions occupy: layers x kv_heads x length x head_dim x 2 (K and V) x the compute dtype's size.</summary>
     public long Bytes => (long)_spec.Layers * _spec.KvHeads * Length * _spec.HeadDim * 2 * _spec.Compute.ElementSize();
 
+    public long PeakBytes => Bytes;
+
+    public long MaxLength => _spec.ContextLength;
+
     /// <summary>Bytes allocated (capacity, not length).</summary>
     public long AllocatedBytes => _k.Where(t => t is not null).Sum(t => t!.numel() * 2 * t.ElementSize);
 
@@ -42,8 +48,16 @@ public sealed class FullKvCache : IKvCacheState
         return (_k[layer]!.narrow(2, 0, end), _v[layer]!.narrow(2, 0, end));
     }
 
+    public Tensor Attend(int layer, Tensor q, Tensor k, Tensor v, AttentionKernel attention)
+    {
+        var (keys, values) = Append(layer, k, v);
+        return attention.Attend(layer, q, keys, values);
+    }
+
     /// <summary>Called once per forward, after every layer appended <paramref name="t"/> positions.</summary>
     public void Advance(long t) => Length += t;
+
+    public void Compress() { }
 
     /// <summary>Forgets everything after <paramref name="length"/> positions (rewinding to a shared prefix).</summary>
     public void Truncate(long length)
