@@ -25,7 +25,7 @@ public sealed class PolicyCacheFactory : IKvCacheFactory
     public PolicyCacheFactory(string policy, KvBudget budget, CompressMode compress, HeadScores? atlas = null, string? parameters = null)
     {
         Policy = KvPolicies.RequireKnown(policy);
-        Budget = Policy == "full" ? KvBudget.All : budget;
+        Budget = KvPolicies.Declaration(Policy).TakesBudget ? budget : KvBudget.All;
         Compress = compress;
         _atlas = atlas;
         _parameters = parameters;

@@ -29,7 +29,8 @@ public static class SweepRunner
                 throw new HeadWiseException($"--kv-params names policy '{p}', which the sweep does not run (policies: {string.Join(", ", plan.Policies)})");
         foreach (var p in plan.Policies)
         {
-            if (p == "full") { cells.Add(new PolicyCacheFactory(p, KvBudget.All, plan.Compress)); continue; }
+            // A policy that takes no budget (full, or one sized by its own parameters) runs once.
+            if (!KvPolicies.Declaration(p).TakesBudget) { cells.Add(new PolicyCacheFactory(p, KvBudget.All, plan.Compress, atlas, plan.Parameters?.GetValueOrDefault(p))); continue; }
             foreach (var b in budgets) cells.Add(new PolicyCacheFactory(p, b, plan.Compress, atlas, plan.Parameters?.GetValueOrDefault(p)));
         }
         return cells;

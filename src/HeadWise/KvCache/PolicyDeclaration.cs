@@ -87,6 +87,12 @@ public sealed record PolicyDeclaration(string Name, string Method, string Summar
     /// <summary>The head score the policy reads from an atlas (null: needs none).</summary>
     public string? ReadsScore { get; init; }
 
+    /// <summary>
+    /// False for policies whose memory follows from their own parameters, not from <c>--budget</c> (full; DuoAttention's
+    /// target sparsity): a sweep runs them once instead of once per budget.
+    /// </summary>
+    public bool TakesBudget { get; init; } = true;
+
     /// <summary>True for policies that rank each head's slots (kvpress's ScorerPress): budget allocations can wrap them.</summary>
     public bool IsScorer { get; init; }
 

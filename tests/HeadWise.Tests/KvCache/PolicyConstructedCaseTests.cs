@@ -112,7 +112,7 @@ public class PolicyConstructedCaseTests
     {
         var spec = Spec();
         var atlas = new HeadScores("test", new() { ["retrieval"] = [[4.0, 1.0]] });
-        using var cache = new HeadWiseKvCache(spec, KvPolicies.Create("headkv", KvBudget.Parse("10"), spec, atlas, "window=2"), CompressMode.Context);
+        using var cache = new HeadWiseKvCache(spec, KvPolicies.Create("headkv", KvBudget.Parse("10"), spec, atlas, "window=2,beta=2"), CompressMode.Context);
         RunOneShot(cache, spec, context: 30, decode: 0, (_, _) => 0f);
         // base = 10 - 2 (window) = 8; beta 2 pools 8 // 2 = 4 per head, 8 in all, shared 0.8 / 0.2; each head keeps
         // 8 - 4 + its share + the window: round(6.4 + 4 + 2) = 12 and round(1.6 + 4 + 2) = 8 (total 20 = 2 x 10).

@@ -9,7 +9,7 @@ namespace HeadWise.KvCache.Policies;
 public sealed class FullPolicy(ModelSpec spec) : KvPolicy(spec, KvBudget.All)
 {
     public static PolicyDeclaration Declaration { get; } = new("full", "no compression", "every position (the baseline every policy is compared with)", [],
-        a => new FullPolicy(a.Spec));
+        a => new FullPolicy(a.Spec)) { TakesBudget = false };
 
     public override string Name => "full";
     public override bool EvictsWhileDecoding => false;

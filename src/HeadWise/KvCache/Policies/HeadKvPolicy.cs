@@ -7,7 +7,8 @@ namespace HeadWise.KvCache.Policies;
 /// (SnapKV's, as in the paper). As the paper's code does, each head's base = budget - window; a share 1/<see cref="Beta"/>
 /// of every base is pooled over the model and handed out in proportion to the heads' scores, the rest each head keeps:
 /// capacity = round(share x pool + base - base/beta) + window. The paper sweeps beta over 1.005-10 per setting and
-/// gives no single default; HeadWise uses 2 (half of every base pooled). Query-head scores are averaged over each KV group.
+/// gives no single default; HeadWise uses 1.2 from that grid (5/6 of every base pooled). Query-head scores are averaged
+/// over each KV group.
 /// </summary>
 public sealed class HeadKvPolicy : AllocationPolicy
 {
@@ -15,7 +16,7 @@ public sealed class HeadKvPolicy : AllocationPolicy
         "per-head budgets in proportion to an atlas score, over a scorer, SnapKV by default",
         [
             PolicyParameter.Name("score", "retrieval", "the atlas score that shares out the pool"),
-            PolicyParameter.Number("beta", 2, "1/beta of every head's budget is pooled and shared by score; the paper sweeps 1.005-10, 2 is one of its values", min: 1),
+            PolicyParameter.Number("beta", 1.2, "1/beta of every head's budget beyond the window is pooled and shared by score; the paper sweeps 1.005-10 with no single default, 1.2 is one of its values", min: 1),
             ScorerParameter,
         ],
         a => new HeadKvPolicy(a.Scorer(), a.Atlas, a.Name("score"), a.Number("beta"))) { ReadsScore = "retrieval" };
