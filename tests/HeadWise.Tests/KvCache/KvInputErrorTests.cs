@@ -76,7 +76,7 @@ public class KvInputErrorTests
         var path = Path.Combine(dir, "atlas.json");
         File.WriteAllText(path, """{"model":"x","layers":1,"heads":2,"kv_heads":2,"scores":{"sinks":[[0.1,0.2]]},"params":{}}""");
         var e = Assert.Throws<HeadWiseException>(() => KvPolicies.Create("headkv", KvBudget.Parse("8"), spec, HeadScores.Load(path)));
-        Assert.Contains("headkv needs the head score 'retrieval'", e.Message);
+        Assert.Contains("headkv needs the head score 'retrieval-reasoning'", e.Message);
         Assert.Contains("sinks", e.Message);
         e = Assert.Throws<HeadWiseException>(() => KvPolicies.Create("taskkv", KvBudget.Parse("8"), spec));
         Assert.Contains("give an atlas", e.Message);

@@ -111,7 +111,7 @@ public class PolicyConstructedCaseTests
     public void HeadKv_splits_the_pool_by_score_beyond_the_window()
     {
         var spec = Spec();
-        var atlas = new HeadScores("test", new() { ["retrieval"] = [[4.0, 1.0]] });
+        var atlas = new HeadScores("test", new() { ["retrieval-reasoning"] = [[4.0, 1.0]] });
         using var cache = new HeadWiseKvCache(spec, KvPolicies.Create("headkv", KvBudget.Parse("10"), spec, atlas, "window=2,beta=2"), CompressMode.Context);
         RunOneShot(cache, spec, context: 30, decode: 0, (_, _) => 0f);
         // base = 10 - 2 (window) = 8; beta 2 pools 8 // 2 = 4 per head, 8 in all, shared 0.8 / 0.2; each head keeps

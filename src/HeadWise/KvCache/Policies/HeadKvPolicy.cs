@@ -3,8 +3,8 @@ using HeadWise.Models;
 namespace HeadWise.KvCache.Policies;
 
 /// <summary>
-/// `headkv` (HeadKV, Fu et al. 2024, "Not All Heads Matter"): per-head budgets from an atlas score, over a scorer
-/// (SnapKV's, as in the paper). As the paper's code does, each head's base = budget - window; a share 1/<see cref="Beta"/>
+/// `headkv` (HeadKV, Fu et al. 2024, "Not All Heads Matter"): per-head budgets from an atlas score (HeadKV-R2's
+/// retrieval-reasoning score by default; <c>score=retrieval</c> is plain HeadKV), over a scorer (SnapKV's, as in the paper). As the paper's code does, each head's base = budget - window; a share 1/<see cref="Beta"/>
 /// of every base is pooled over the model and handed out in proportion to the heads' scores, the rest each head keeps:
 /// capacity = round(share x pool + base - base/beta) + window. The paper sweeps beta over 1.005-10 per setting and
 /// gives no single default; HeadWise uses 1.2 from that grid (5/6 of every base pooled). Query-head scores are averaged
@@ -15,11 +15,11 @@ public sealed class HeadKvPolicy : AllocationPolicy
     public static PolicyDeclaration Declaration { get; } = new("headkv", "HeadKV (Fu et al. 2024)",
         "per-head budgets in proportion to an atlas score, over a scorer, SnapKV by default",
         [
-            PolicyParameter.Name("score", "retrieval", "the atlas score that shares out the pool"),
+            PolicyParameter.Name("score", "retrieval-reasoning", "the atlas score that shares out the pool: HeadKV-R2's retrieval-reasoning, or retrieval (plain HeadKV)"),
             PolicyParameter.Number("beta", 1.2, "1/beta of every head's budget beyond the window is pooled and shared by score; the paper sweeps 1.005-10 with no single default, 1.2 is one of its values", min: 1),
             ScorerParameter,
         ],
-        a => new HeadKvPolicy(a.Scorer(), a.Atlas, a.Name("score"), a.Number("beta"))) { ReadsScore = "retrieval" };
+        a => new HeadKvPolicy(a.Scorer(), a.Atlas, a.Name("score"), a.Number("beta"))) { ReadsScore = "retrieval-reasoning" };
 
     private readonly double[][] _share; // fraction of the pool per (layer, KV head), sums to 1
 
