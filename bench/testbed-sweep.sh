@@ -23,10 +23,14 @@ if [ ! -f "$out/atlas/atlas.json" ]; then
   [ -f "$probe" ] || { echo "testbed-sweep: probe text $probe not found (set HEADWISE_SHARED or PROBE_FILE)" >&2; exit 1; }
   ./headwise profile --model "$model" --probe-file "$probe" --probe-tokens 2048 --out "$out/atlas"
 fi
+# Small-model settings, passed only to the policies that run.
+params=()
+[[ ",$policies," == *",delta,"* ]] && params+=(--kv-params delta:full=1,select=1)
+[[ ",$policies," == *",duo,"* ]] && params+=(--kv-params duo:threshold=0.5)
 for mode in ${modes//,/ }; do
   for task in passkey niah multikey; do
     ./headwise sweep --model "$model" --task "$task" --compress "$mode" --policies "$policies" --budgets "${BUDGETS:-0.1,0.25,0.5}" \
-      --kv-params delta:full=1,select=1 --kv-params duo:threshold=0.5 \
+      "${params[@]}" \
       --lengths 2016 --depths "${DEPTHS:-0.1,0.3,0.5,0.7,0.9}" --samples "$samples" --atlas "$out/atlas/atlas.json" --out "$out/$mode/$task"
   done
 done

@@ -10,18 +10,26 @@ namespace HeadWise.KvCache.Policies;
 /// and then only appends while decoding. Compressing chunk by chunk (<c>--compress chunked</c>) the window is each
 /// chunk's last queries, and when decoding the current query.
 /// </summary>
-public sealed class SnapKvPolicy(ModelSpec spec, KvBudget budget, int window, int kernel) : KvPolicy(spec, budget)
+public sealed class SnapKvPolicy(ModelSpec spec, KvBudget budget, int window, int kernel, string pooling) : KvPolicy(spec, budget)
 {
     public static PolicyDeclaration Declaration { get; } = new("snapkv", "SnapKV (Li et al. 2024)",
         "the observation window's attention, max-pooled, picks each head's positions; compress once, then append",
         [
             PolicyParameter.Integer("window", 32, "observation window: the last queries before compression vote, and are kept", min: 1),
-            PolicyParameter.Integer("kernel", 7, "max-pooling kernel over neighbouring positions, odd", min: 1),
+            PolicyParameter.Integer("kernel", 7, "pooling kernel over neighbouring positions, odd", min: 1),
+            PolicyParameter.Name("pooling", "max", "max (the paper's LongBench setting) or avg (its code's default, and kvpress's)"),
         ],
-        a => new SnapKvPolicy(a.Spec, a.Budget, a.Integer("window"), a.Integer("kernel"))) { IsScorer = true };
+        a => new SnapKvPolicy(a.Spec, a.Budget, a.Integer("window"), a.Integer("kernel"), a.Name("pooling"))) { IsScorer = true };
 
     public override int Window { get; } = window;
     public int Kernel { get; } = kernel % 2 == 1 ? kernel : throw new HeadWiseException($"snapkv: kernel={kernel} must be odd (a pooling kernel centred on each position)");
+    /// <summary>True for average pooling, false for max pooling.</summary>
+    public bool AveragePooling { get; } = pooling switch
+    {
+        "max" => false,
+        "avg" => true,
+        _ => throw new HeadWiseException($"snapkv: pooling={pooling} is not a pooling; valid choices: max, avg"),
+    };
     public override string Name => "snapkv";
     public override KvStats Needs => KvStats.Window;
     public override bool EvictsWhileDecoding => false;
@@ -32,8 +40,8 @@ public sealed class SnapKvPolicy(ModelSpec spec, KvBudget budget, int window, in
         var votes = Required(head.Window, KvStats.Window).AsSpan(0, head.Count).ToArray();
         long windowFrom = length - Math.Min(Window, capacity);
         for (int i = 0; i < votes.Length; i++)
-            if (head.Positions[i] >= windowFrom) votes[i] = 0;   // votes are >= 0: a zero never wins a max-pool
-        var p = Ranking.MaxPoolByPosition(votes, head.Positions, head.Count, Kernel);
+            if (head.Positions[i] >= windowFrom) votes[i] = 0;   // votes are >= 0: a zero never wins a max-pool, and pads an average
+        var p = Ranking.PoolByPosition(votes, head.Positions, head.Count, Kernel, AveragePooling);
         return Protect(p, head, 0, windowFrom);
     }
 }
