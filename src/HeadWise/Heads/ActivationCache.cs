@@ -8,7 +8,7 @@ namespace HeadWise.Heads;
 /// </summary>
 public sealed class ActivationCache : IDisposable
 {
-    /// <summary>An empty cache (<see cref="HookedRun.RunWithCache(Models.Transformer, Tensor, IEnumerable{CaptureSpec}, HookSet?, KvCache.IKvCacheState?)"/> fills one).</summary>
+    /// <summary>An empty cache (<see cref="HookedRun.RunWithCache(Models.Transformer, Tensor, IEnumerable{CaptureSpec}, HookSet?, KvCache.IKvCache?)"/> fills one).</summary>
     public ActivationCache() { }
 
     private readonly Dictionary<string, Tensor> _tensors = [];

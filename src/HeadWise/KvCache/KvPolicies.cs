@@ -52,7 +52,7 @@ public static class KvPolicies
         var valid = d.Parameters.Concat(scorer?.Parameters ?? []).ToList();
         var unknown = given.Keys.Where(k => valid.All(p => p.Key != k)).ToArray();
         if (unknown.Length > 0)
-            throw new HeadWiseException($"{d.Name} has no parameter {string.Join(", ", unknown.Select(k => $"'{k}'"))}; " +
+            throw new HeadWiseException($"{d.Name} has no parameter {string.Join(", ", unknown)}; " +
                 (valid.Count == 0 ? "it takes none" : $"valid keys: {string.Join(", ", valid.Select(p => p.Usage))}"));
         budget.Validate(spec);
         Func<PolicyArguments, KvPolicy>? makeScorer = scorer is null ? null

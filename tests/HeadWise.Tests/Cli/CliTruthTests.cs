@@ -21,7 +21,7 @@ public class CliTruthTests
         Assert.DoesNotContain(HeadWise.Tests.Packaging.PackedPackages.RepoRoot, info); // no absolute path of the checkout
         Assert.Contains("Hugging Face model folder to convert", CliProcess.Run("convert", "--help").Stdout);
         Assert.Contains("BERT encoder exported to ONNX", CliProcess.Run("embed", "--help").Stdout);
-        Assert.Contains("tokens seen so far", CliProcess.Run("bench", "--help").Stdout);
+        Assert.Contains("tokens in the cache when it compresses", CliProcess.Run("bench", "--help").Stdout);
     }
 
     [Fact]
