@@ -22,10 +22,10 @@ internal static class BenchCommand
         {
             var task = TaskRegistry.Create(r.GetValue(eval.Task)!);
             var options = eval.Read(r);
-            var compress = kv.ReadCompress(r);
+            var compress = kv.ReadCompress(r, task);
             kv.ReadBudget(r);
             using var m = ModelLoader.Load(CommonOptions.ResolveModel(r.GetValue(model)!), load.Get(r));
-            var factory = kv.Factory(r, m.Spec);
+            var factory = kv.Factory(r, m.Spec, compress);
             BenchRunner.Validate(m.Spec, task, options, compress);
             var bar = new ProgressBar("bench");
             var result = BenchRunner.Run(m, task, options, factory, (i, n) => bar.Report(i, n, "prompts"));

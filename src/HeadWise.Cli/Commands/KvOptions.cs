@@ -49,7 +49,8 @@ internal sealed class KvOptions
     {
         Description = "When a compressing cache compresses: context (kvpress's protocol: prefill the context, compress once, then the question " +
                       "and answer run with the policy's decode behaviour), question (compress after the question, the SnapKV paper's setting), " +
-                      "chunked (after every 512-token prefill chunk and every decode step); generate's prompt is all context",
+                      "chunked (after every 512-token prefill chunk and every decode step); generate's prompt is all context; " +
+                      "tasks without a question (perplexity) default to chunked",
         DefaultValueFactory = _ => CompressModes.Default.Name(),
     };
 
@@ -68,7 +69,14 @@ internal sealed class KvOptions
         return KvBudget.FromCompressionRatio(ratio);
     }
 
-    public CompressMode ReadCompress(ParseResult r) => CompressModes.Parse(r.GetValue(Compress)!);
+    public CompressMode ReadCompress(ParseResult r, Eval.IEvalTask? task = null) => ReadCompress(r, Compress, task);
+
+    /// <summary>
+    /// --compress as given; when not given, the default (context), except for a task that has no context to compress
+    /// once (perplexity scores every token as it streams), which runs chunked. Given explicitly, such a task refuses one-shot modes.
+    /// </summary>
+    public static CompressMode ReadCompress(ParseResult r, Option<string> compress, Eval.IEvalTask? task) =>
+        task is { HasContext: false } && r.GetResult(compress) is null or { Implicit: true } ? CompressMode.Chunked : CompressModes.Parse(r.GetValue(compress)!);
 
     /// <summary>The policy the parse result asks for, or null for the plain cache.</summary>
     public KvPolicy? Create(ParseResult r, ModelSpec spec)
@@ -81,8 +89,8 @@ internal sealed class KvOptions
         KvPolicies.Create(name, ReadBudget(r), spec, LoadAtlas(r), r.GetValue(Params));
 
     /// <summary>The evaluation harness's cache factory for these options ("full" when no policy is given), checked against the model.</summary>
-    public Eval.PolicyCacheFactory Factory(ParseResult r, ModelSpec spec) =>
-        new Eval.PolicyCacheFactory(r.GetValue(Policy) ?? "full", ReadBudget(r), ReadCompress(r), LoadAtlas(r), r.GetValue(Params)).Check(spec);
+    public Eval.PolicyCacheFactory Factory(ParseResult r, ModelSpec spec, CompressMode compress) =>
+        new Eval.PolicyCacheFactory(r.GetValue(Policy) ?? "full", ReadBudget(r), compress, LoadAtlas(r), r.GetValue(Params)).Check(spec);
 
     private HeadScores? LoadAtlas(ParseResult r) => r.GetValue(Atlas) is { } path ? HeadScores.Load(path) : null;
 }

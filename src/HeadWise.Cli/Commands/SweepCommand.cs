@@ -30,9 +30,9 @@ internal static class SweepCommand
         foreach (var o in eval.All) command.Options.Add(o);
         command.SetAction(r => CliRun.Guard(() =>
         {
-            var plan = new SweepPlan(r.GetValue(eval.Task)!, Split(r.GetValue(policies)!), Budgets(r, budgets, ratios), eval.Read(r), r.GetValue(atlas),
-                PolicyParameters(r.GetValue(parameters) ?? []), CompressModes.Parse(r.GetValue(compress)!));
-            TaskRegistry.Create(plan.Task);
+            var task = TaskRegistry.Create(r.GetValue(eval.Task)!);
+            var plan = new SweepPlan(task.Name, Split(r.GetValue(policies)!), Budgets(r, budgets, ratios), eval.Read(r), r.GetValue(atlas),
+                PolicyParameters(r.GetValue(parameters) ?? []), KvOptions.ReadCompress(r, compress, task));
             SweepRunner.Cells(plan); // names and budgets checked before the model loads
             using var m = ModelLoader.Load(CommonOptions.ResolveModel(r.GetValue(model)!), load.Get(r));
             var dir = r.GetValue(outDir)!;

@@ -64,8 +64,13 @@ public sealed class HeadWiseKvCache : IKvCache
     /// <summary>Whether this step lets the policy evict: always when chunked; after a one-shot compression only if its paper evicts while decoding.</summary>
     private bool Evicting => Mode == CompressMode.Chunked || (_compressedAt is not null && Policy.EvictsWhileDecoding);
 
-    /// <summary>The length a ratio budget is a fraction of: the sequence so far when chunked, the compression point afterwards.</summary>
-    private long BudgetLength(long length) => _compressedAt ?? length;
+    /// <summary>
+    /// The length a budget resolves against: the sequence so far when chunked or before compressing; after a one-shot
+    /// compression, the compression point for a ratio budget (a fraction of the tokens then), and still the sequence so
+    /// far for a token count (a policy that evicts while decoding keeps that many, however short the context was). A
+    /// budget mixing ratios and counts over layers resolves against the compression point.
+    /// </summary>
+    private long BudgetLength(long length) => _compressedAt is { } at && Policy.Budget.HasRatio ? at : length;
 
     /// <summary>The statistics this step computes: all the policy reads when evicting; before compression only those that accumulate; none otherwise.</summary>
     private KvStats StepNeeds => Evicting ? Policy.Needs : Collecting ? Policy.Needs & (KvStats.Cumulative | KvStats.HeadOutput) : KvStats.None;

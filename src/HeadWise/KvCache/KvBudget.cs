@@ -66,6 +66,9 @@ public sealed class KvBudget
         return this;
     }
 
+    /// <summary>True when some entry is a ratio (a fraction of the tokens at the compression point), not a token count.</summary>
+    public bool HasRatio => _values.Any(r => r.Any(e => e.Tokens == 0));
+
     /// <summary>True when every entry is a ratio of 1 (nothing is ever evicted).</summary>
     public bool KeepsAll => _values.All(r => r.All(e => e.Tokens == 0 && e.Ratio >= 1));
 

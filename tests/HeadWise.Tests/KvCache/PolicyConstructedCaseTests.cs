@@ -28,6 +28,22 @@ public class PolicyConstructedCaseTests
         Assert.Equal(new long[] { 0 }.Concat(Range(31, 40)), cache.KeptPositions(0, 1));
     }
 
+    /// <summary>
+    /// After a one-shot compression a token-count budget is still a count: streaming from a 2-token context keeps a
+    /// 6-token rolling window while decoding (a ratio budget would be a fraction of the 2 tokens at compression).
+    /// </summary>
+    [Fact]
+    public void Streaming_token_budget_after_a_short_context_rolls_at_its_count()
+    {
+        var spec = Spec();
+        using var cache = new HeadWiseKvCache(spec, KvPolicies.Create("streaming", KvBudget.Parse("6"), spec, parameters: "sinks=2"), CompressMode.Context);
+        RunOneShot(cache, spec, context: 2, decode: 3, (_, _) => 0f);
+        Assert.Equal(Range(0, 5), cache.KeptPositions(0, 0));
+        using var longer = new HeadWiseKvCache(spec, KvPolicies.Create("streaming", KvBudget.Parse("6"), spec, parameters: "sinks=2"), CompressMode.Context);
+        RunOneShot(longer, spec, context: 2, decode: 10, (_, _) => 0f);
+        Assert.Equal(new long[] { 0, 1, 8, 9, 10, 11 }, longer.KeptPositions(0, 1));
+    }
+
     [Fact]
     public void H2o_keeps_heavy_hitters_and_recent()
     {
