@@ -19,6 +19,8 @@ public sealed record PolicyParameter
     public double Min { get; init; } = double.NegativeInfinity;
     public double Max { get; init; } = double.PositiveInfinity;
     public bool MaxExclusive { get; init; }
+    /// <summary>For a name, the only values it may take (null: any name, such as an atlas score).</summary>
+    public IReadOnlyList<string>? Choices { get; init; }
 
     public static PolicyParameter Integer(string key, int @default, string help, int min = int.MinValue, int max = int.MaxValue) =>
         new() { Key = key, Kind = ParameterKind.Integer, Default = @default.ToString(CultureInfo.InvariantCulture), Help = help, Min = min, Max = max };
@@ -30,6 +32,10 @@ public sealed record PolicyParameter
     public static PolicyParameter Name(string key, string @default, string help) =>
         new() { Key = key, Kind = ParameterKind.Name, Default = @default, Help = help };
 
+    /// <summary>A name that must be one of <paramref name="choices"/>.</summary>
+    public static PolicyParameter Choice(string key, string @default, string[] choices, string help) =>
+        new() { Key = key, Kind = ParameterKind.Name, Default = @default, Help = help, Choices = choices };
+
     /// <summary>"key=default (help)" for help texts.</summary>
     public string Usage => $"{Key}={Default} ({Help}{(RangeText is { } r ? $"; {r}" : "")})";
 
@@ -40,6 +46,7 @@ public sealed record PolicyParameter
         {
             bool lo = !double.IsNegativeInfinity(Min) && Min > int.MinValue, hi = !double.IsPositiveInfinity(Max) && Max < int.MaxValue;
             string F(double x) => x.ToString(CultureInfo.InvariantCulture);
+            if (Choices is not null) return $"one of {string.Join(", ", Choices)}";
             if (lo && hi) return $"in [{F(Min)}, {F(Max)}{(MaxExclusive ? ")" : "]")}";
             if (lo) return $">= {F(Min)}";
             if (hi) return MaxExclusive ? $"< {F(Max)}" : $"<= {F(Max)}";
@@ -54,7 +61,9 @@ public sealed record PolicyParameter
         {
             case ParameterKind.Name:
                 if (text.Length == 0) throw new HeadWiseException($"{policy}: {Key} is empty; give a name (default {Default})");
-                return text;
+                if (Choices is not null && !Choices.Contains(text.ToLowerInvariant()))
+                    throw new HeadWiseException($"{policy}: {Key}={text} is not a valid choice; valid choices: {string.Join(", ", Choices)} ({Help}; default {Default})");
+                return Choices is null ? text : text.ToLowerInvariant();
             case ParameterKind.Integer:
                 if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var i))
                     throw new HeadWiseException($"{policy}: {Key}={text} is not an integer ({Help}; default {Default})");

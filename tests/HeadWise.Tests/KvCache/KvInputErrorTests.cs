@@ -107,7 +107,14 @@ public class KvInputErrorTests
         Assert.Contains("h2o: recent=half is not a number", e.Message);
         e = Assert.Throws<HeadWiseException>(() => KvPolicies.Create("snapkv", KvBudget.Parse("8"), spec, parameters: "kernel=4"));
         Assert.Contains("kernel=4 must be odd", e.Message);
+        // A parameter with a fixed set of values names them (declared once, as the help shows them).
+        e = Assert.Throws<HeadWiseException>(() => KvPolicies.Create("snapkv", KvBudget.Parse("8"), spec, parameters: "pooling=mean"));
+        Assert.Contains("snapkv: pooling=mean is not a valid choice; valid choices: max, avg", e.Message);
+        Assert.Contains("pooling=max (", SnapKvDeclarationUsage());
+        Assert.Contains("one of max, avg", SnapKvDeclarationUsage());
     }
+
+    private static string SnapKvDeclarationUsage() => HeadWise.KvCache.Policies.SnapKvPolicy.Declaration.Usage;
 }
 
 /// <summary>The atlas reader: query-head scores reduce over each KV group.</summary>

@@ -64,6 +64,18 @@ public class PolicyConstructedCaseTests
         Assert.Equal(new long[] { 4, 5, 6, 18, 19 }, cache.KeptPositions(0, 0));
     }
 
+    /// <summary>Average pooling (SnapKV's code, kvpress) spreads a vote as PyTorch's avg_pool1d with zero padding does: 3 → 1, 1, 1.</summary>
+    [Fact]
+    public void Average_pooling_spreads_a_vote_evenly_over_the_kernel_in_position_order()
+    {
+        long[] positions = [4, 0, 2, 1, 3];        // slots out of position order, as a cache holds them after evictions
+        double[] votes = [0, 0, 3, 0, 0];          // the vote sits at position 2
+        Assert.Equal(new double[] { 0, 0, 1, 1, 1 }, Ranking.PoolByPosition(votes, positions, 5, kernel: 3, average: true));
+        double[] edge = [0, 6, 0, 0, 0];           // position 0: its missing left neighbour counts as 0
+        Assert.Equal(new double[] { 0, 2, 0, 2, 0 }, Ranking.PoolByPosition(edge, positions, 5, kernel: 3, average: true));
+        Assert.Equal(new double[] { 0, 6, 0, 6, 0 }, Ranking.PoolByPosition(edge, positions, 5, kernel: 3, average: false));
+    }
+
     [Fact]
     public void SnapKv_without_pooling_keeps_the_two_voted_positions()
     {

@@ -17,19 +17,14 @@ public sealed class SnapKvPolicy(ModelSpec spec, KvBudget budget, int window, in
         [
             PolicyParameter.Integer("window", 32, "observation window: the last queries before compression vote, and are kept", min: 1),
             PolicyParameter.Integer("kernel", 7, "pooling kernel over neighbouring positions, odd", min: 1),
-            PolicyParameter.Name("pooling", "max", "max (the paper's LongBench setting) or avg (its code's default, and kvpress's)"),
+            PolicyParameter.Choice("pooling", "max", ["max", "avg"], "max: the paper's LongBench setting; avg: its code's default, and kvpress's"),
         ],
         a => new SnapKvPolicy(a.Spec, a.Budget, a.Integer("window"), a.Integer("kernel"), a.Name("pooling"))) { IsScorer = true };
 
     public override int Window { get; } = window;
     public int Kernel { get; } = kernel % 2 == 1 ? kernel : throw new HeadWiseException($"snapkv: kernel={kernel} must be odd (a pooling kernel centred on each position)");
     /// <summary>True for average pooling, false for max pooling.</summary>
-    public bool AveragePooling { get; } = pooling switch
-    {
-        "max" => false,
-        "avg" => true,
-        _ => throw new HeadWiseException($"snapkv: pooling={pooling} is not a pooling; valid choices: max, avg"),
-    };
+    public bool AveragePooling { get; } = pooling == "avg";
     public override string Name => "snapkv";
     public override KvStats Needs => KvStats.Window;
     public override bool EvictsWhileDecoding => false;
