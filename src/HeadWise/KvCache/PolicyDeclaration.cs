@@ -32,6 +32,17 @@ public sealed record PolicyParameter
     public static PolicyParameter Name(string key, string @default, string help) =>
         new() { Key = key, Kind = ParameterKind.Name, Default = @default, Help = help };
 
+    /// <summary>
+    /// A number that may be left unset: its default is a word (<paramref name="unsetWord"/>, e.g. "auto" or "none") that
+    /// the policy resolves itself; <see cref="PolicyArguments.OptionalNumber"/> reads null for it.
+    /// </summary>
+    public static PolicyParameter OptionalNumber(string key, string unsetWord, string help, double min = double.NegativeInfinity,
+        double max = double.PositiveInfinity, bool maxExclusive = false) =>
+        new() { Key = key, Kind = ParameterKind.Number, Default = unsetWord, Help = help, Min = min, Max = max, MaxExclusive = maxExclusive, Unset = true };
+
+    /// <summary>True when the default is a word meaning "not given" (<see cref="OptionalNumber"/>).</summary>
+    public bool Unset { get; init; }
+
     /// <summary>A name that must be one of <paramref name="choices"/>.</summary>
     public static PolicyParameter Choice(string key, string @default, string[] choices, string help) =>
         new() { Key = key, Kind = ParameterKind.Name, Default = @default, Help = help, Choices = choices };
@@ -70,6 +81,7 @@ public sealed record PolicyParameter
                 Check(policy, i, text);
                 return i;
             default:
+                if (Unset && text.Equals(Default, StringComparison.OrdinalIgnoreCase)) return null!; // "auto"/"none" given explicitly
                 if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) || !double.IsFinite(x))
                     throw new HeadWiseException($"{policy}: {Key}={text} is not a number ({Help}; default {Default})");
                 Check(policy, x, text);
