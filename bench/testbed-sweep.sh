@@ -3,8 +3,8 @@
 # taskkv read it), then every policy at 10/25/50% budgets on passkey, niah and multikey at 2,016 tokens, once per
 # --compress mode (context: kvpress's protocol; question: compress after the question; chunked: after every prefill
 # chunk and decode step). DELTA's defaults (2 full layers, 1 selection layer) are for 32-layer models; on the 4-layer
-# testbed it runs with 1 full layer and 1 selection layer. DuoAttention binarises its learned gates at the threshold
-# that gives the sparsity wanted; the testbed runs duo at threshold 0.5.
+# testbed it runs with 1 full layer and 1 selection layer. duo runs its paper default (the sparsity quantile of the gates)
+# and takes no budget, so it is one cell per mode and task.
 # Usage: bash bench/testbed-sweep.sh [OUT_DIR] [SAMPLES] [MODES]   (resumable: rerun to finish an interrupted sweep)
 #   MODES: comma-separated subset of context,question,chunked (default all three); POLICIES and BUDGETS override the
 #   policy and budget lists. The modes are independent: run them in parallel processes to use more cores.
@@ -26,7 +26,6 @@ fi
 # Small-model settings, passed only to the policies that run.
 params=()
 [[ ",$policies," == *",delta,"* ]] && params+=(--kv-params delta:full=1,select=1)
-[[ ",$policies," == *",duo,"* ]] && params+=(--kv-params duo:threshold=0.5)
 for mode in ${modes//,/ }; do
   for task in passkey niah multikey; do
     ./headwise sweep --model "$model" --task "$task" --compress "$mode" --policies "$policies" --budgets "${BUDGETS:-0.1,0.25,0.5}" \
