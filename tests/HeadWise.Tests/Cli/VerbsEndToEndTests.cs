@@ -49,8 +49,10 @@ public class VerbsEndToEndTests
     public void Sweep_writes_results_whose_kv_bytes_follow_the_cache_arithmetic()
     {
         var dir = TestPaths.NewTempDir();
+        // chunked: a ratio budget is a fraction of the whole sequence (under the default, context, it is a fraction of the
+        // copy task's context, the first copy, and streaming rolls at that capacity through the repeat).
         var r = CliProcess.Run("sweep", "--model", M, "--task", "copy", "--policies", "full,streaming", "--budgets", "0.5",
-            "--lengths", "101", "--samples", "2", "--out", dir);
+            "--compress", "chunked", "--lengths", "101", "--samples", "2", "--out", dir);
         Assert.True(r.ExitCode == 0, r.Stderr);
         var rows = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "results.json")))!.AsArray();
         var full = rows.Single(x => (string)x!["policy"]! == "full")!;
