@@ -14,7 +14,7 @@ internal static class ProfileCommand
     {
         var model = CommonOptions.Model();
         var load = new LoadOptionSet();
-        var scores = new Option<string?>("--scores") { Description = $"Comma-separated scores (default all): {string.Join(", ", ScoreRegistry.Names)}" };
+        var scores = new Option<string?>("--scores") { Description = $"Comma-separated scores (default all; docs/fidelity.md compares each with its paper): {ScoreHelp.Describe(ScoreRegistry.Names)}" };
         var probe = new Option<string?>("--probe-file") { Description = "Text to build probe documents from (default: a short built-in story)" };
         var seed = new Option<int>("--seed") { Description = "Seed for prompts and optimisation", DefaultValueFactory = _ => 0 };
         var docs = new Option<int>("--probe-docs") { Description = "Number of probe documents", DefaultValueFactory = _ => 4 };

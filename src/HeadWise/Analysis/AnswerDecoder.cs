@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace HeadWise.Analysis;
 
-/// <summary>Greedy decoding of a prompt's answer, showing each step's token and the attention of the query that chose it.</summary>
+/// <summary>Greedy decoding of a prompt's answer, showing each step's token and the attention of the query that chose it; how an answer matches.</summary>
 internal static class AnswerDecoder
 {
     /// <summary>
@@ -33,5 +33,15 @@ internal static class AnswerDecoder
             }
         }
         return output;
+    }
+
+    /// <summary>How many tokens two sequences share, each token counted as often as both hold it (unigram overlap).</summary>
+    public static int CommonTokens(IReadOnlyList<int> output, IReadOnlyList<int> answer)
+    {
+        var left = answer.GroupBy(t => t).ToDictionary(g => g.Key, g => g.Count());
+        int common = 0;
+        foreach (var t in output)
+            if (left.TryGetValue(t, out int n) && n > 0) { common++; left[t] = n - 1; }
+        return common;
     }
 }

@@ -9,10 +9,11 @@ namespace HeadWise.Tests.Analysis;
 /// </summary>
 public sealed class ConstructedScoreTests
 {
-    private static ProfileContext Context(int documents = 3, int length = 32)
+    /// <summary>Without the tokenizer (<paramref name="withTokenizer"/> false), scores that word prompts fall back to probe-token prompts.</summary>
+    private static ProfileContext Context(int documents = 3, int length = 32, bool withTokenizer = true)
     {
         var tok = new CharTokenizer(words: documents * (length - 1));
-        return new ProfileContext(ConstructedHeads.Build(tok), tok, ConstructedHeads.Probes(tok, documents, length), seed: 1);
+        return new ProfileContext(ConstructedHeads.Build(tok), withTokenizer ? tok : null, ConstructedHeads.Probes(tok, documents, length), seed: 1);
     }
 
     [Fact]
@@ -40,7 +41,7 @@ public sealed class ConstructedScoreTests
     [Fact]
     public void RetrievalReasoningRanksTheCopyHeadFirstAndCountsTheDuplicateHeadsNeedleAttention()
     {
-        using var ctx = Context();
+        using var ctx = Context(withTokenizer: false); // facts as probe-token spans: the char model cannot read sentences
         var map = new RetrievalReasoningScore(prompts: 4).Compute(ctx).Single();
         Assert.Equal(4, map.Params!["prompts_answered"]!.GetValue<int>());
         Assert.Equal(ConstructedHeads.Copy, map.Ranked()[0]);
@@ -151,5 +152,25 @@ public sealed class ConstructedScoreTests
         double termA = a[cl]![ch]!.GetValue<double>(), termO = o[cl]![ch]!.GetValue<double>();
         Assert.True(termA > 0 && termO > 0, $"both terms: {termA}, {termO}");
         Assert.Equal(termA + termO, map[cl, ch], 9);
+    }
+
+    [Fact]
+    public void ImportanceIsZeroForHeadsThatWriteNothingAndLargeForTheCopyCircuit()
+    {
+        var tok = new CharTokenizer(words: 15);
+        var span = Enumerable.Range(0, 15).Select(tok.Word).ToArray();
+        using var model = ConstructedHeads.Build(tok);
+        using var ctx = new ProfileContext(model, tok, [[1, .. span, .. span], [1, .. span.Reverse(), .. span.Reverse()]], seed: 1);
+        var maps = new ImportanceScore().Compute(ctx);
+        var loss = maps[0];
+        // Repeated spans: masking the copy head or the local head it reads previous tokens from breaks the second copy.
+        Assert.True(loss[ConstructedHeads.Copy.Layer, ConstructedHeads.Copy.Head] > 1);
+        Assert.True(loss[ConstructedHeads.Local.Layer, ConstructedHeads.Local.Head] > 1);
+        foreach (var (l, h) in loss.Ranked())
+            if ((l, h) != ConstructedHeads.Copy && (l, h) != ConstructedHeads.Local && (l, h) != ConstructedHeads.Duplicate)
+            {
+                Assert.Equal(0.0, loss[l, h], 6); // the sink and idle heads write nothing
+                Assert.Equal(0.0, maps[1][l, h], 6);
+            }
     }
 }

@@ -172,6 +172,13 @@ public sealed class HeadScoreTests
     }
 
     [Fact]
+    public void EveryScoreHasAHelpLineAndNoOtherNameDoes()
+    {
+        Assert.Equal(ScoreRegistry.Names.Order(), ScoreHelp.Lines.Keys.Order());
+        Assert.Contains("retrieval-reasoning: HeadKV-R2", ScoreHelp.Describe(ScoreRegistry.Names));
+    }
+
+    [Fact]
     public void UnknownScoreNameIsAClearError()
     {
         var e = Assert.Throws<HeadWiseException>(() => ScoreRegistry.Parse("sink,bogus"));

@@ -1,5 +1,7 @@
 using HeadWise.Analysis;
 using HeadWise.Analysis.Scores;
+using HeadWise.Models;
+using HeadWise.Prompts;
 
 namespace HeadWise.Tests.Analysis;
 
@@ -44,5 +46,26 @@ public sealed class NeedlePromptTests
         // common = 2 (5, 7): precision 2/4, recall 2/3, F1 = 2 * 0.5 * 0.667 / 1.167 = 4/7.
         Assert.Equal(4 / 7.0, RetrievalReasoningScore.TokenF1([5, 7, 8, 9], [5, 6, 7]), 9);
         Assert.Equal(0.0, RetrievalReasoningScore.TokenF1([1, 2], [3]), 9);
+    }
+
+    [Fact]
+    public void NamedFactPromptAsksAboutOneOfItsFactsAndAnswersWithItsActivity()
+    {
+        using var m = ModelLoader.Load(TestPaths.Stories260KGguf);
+        var probes = ProbeSet.FromText(ProbeSet.DefaultText, m.Tokenizer, 2, 64);
+        var set = NeedlePrompt.BuildNamedFacts(probes, m.Tokenizer, count: 6, facts: 2, context: 512, seed: 3);
+        var places = new HashSet<string>();
+        foreach (var p in set)
+        {
+            string needle = m.Tokenizer.Decode(p.Needle), prompt = m.Tokenizer.Decode(p.Prompt), answer = m.Tokenizer.Decode(p.Answer).Trim();
+            var asked = PromptWording.EvaluationFacts.Single(f => prompt.EndsWith(PromptWording.Fact.EvaluationForm.QuestionFor(f.Place)));
+            places.Add(asked.Place);
+            Assert.Equal(asked.Activity, answer);
+            Assert.Contains(PromptWording.Fact.EvaluationForm.NeedleFor(asked.Place, asked.Activity), needle);
+            Assert.Equal(2, PromptWording.EvaluationFacts.Count(f => needle.Contains(f.Place)));
+            Assert.Equal(p.Needle, p.Prompt.Skip(p.NeedleStart).Take(p.Needle.Length));
+            Assert.True(p.Prompt.Length + p.Answer.Length <= 512);
+        }
+        Assert.True(places.Count > 1, "the asked place varies with the seed");
     }
 }

@@ -13,7 +13,8 @@ namespace HeadWise.Analysis.Scores;
 /// score is the mean over them. The paper asks a question after a natural-language needle and reads the needle's length;
 /// here the prompt ends with the needle's first <c>cue</c> tokens and the answer is the rest of it, so the answer length
 /// is what a perfect copier copies. The haystack is as long as the probe documents allow (the paper uses long contexts),
-/// leaving room in the context for the answer. 50 prompts at seeded depths, as the released code's 5 lengths x 10 depths.
+/// leaving room in the context for the answer. 50 prompts at seeded depths in one (probe-length) context: the released code
+/// runs 20 context lengths x 10 depths for each of its 3 needles, too many for a CPU profile.
 /// </summary>
 public sealed class RetrievalScore(int prompts = 50, int needleLength = 12, int cue = 3, int? haystack = null, double minRecall = 0.5) : IHeadScore
 {
@@ -70,16 +71,10 @@ public sealed class RetrievalScore(int prompts = 50, int needleLength = 12, int 
     }
 
     /// <summary>ROUGE-1 recall over tokens: the share of the answer's tokens (with multiplicity) that the output contains.</summary>
-    internal static double AnswerRecall(IReadOnlyList<int> output, IReadOnlyList<int> answer)
-    {
-        var left = output.GroupBy(t => t).ToDictionary(g => g.Key, g => g.Count());
-        int found = 0;
-        foreach (var t in answer)
-            if (left.TryGetValue(t, out int n) && n > 0) { found++; left[t] = n - 1; }
-        return answer.Count == 0 ? 0 : (double)found / answer.Count;
-    }
+    internal static double AnswerRecall(IReadOnlyList<int> output, IReadOnlyList<int> answer) =>
+        answer.Count == 0 ? 0 : (double)AnswerDecoder.CommonTokens(output, answer) / answer.Count;
 
     /// <summary>The paper's rule: the attended position is inside the needle and holds the token just generated.</summary>
     internal static bool CopiesFromNeedle(NeedlePrompt p, long position, int generated) =>
-        position >= p.NeedleStart && position < p.NeedleStart + p.Needle.Length && p.Prompt[position] == generated;
+        p.InNeedle(position) && p.Prompt[position] == generated;
 }
