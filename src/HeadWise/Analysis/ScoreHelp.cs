@@ -20,7 +20,7 @@ public static class ScoreHelp
         ["retrieval"] = "Retrieval Head copy-paste score (Wu et al. 2024); 50 needle prompts in probe-length contexts instead of 600 up to 50K tokens, for CPU profiles",
         ["retrieval-reasoning"] = "HeadKV-R2 (Fu et al. 2024), what headkv reads; two named facts, one asked, in probe-length contexts (a pick among facts stands for the paper's reasoning step)",
         ["attention-influence"] = "AttentionInfluence (Hua et al. 2025): retrieval heads masked together, probe documents ranked by relative loss change",
-        ["duo-gate"] = "DuoAttention's learned full/streaming gates (Xiao et al. 2024)",
+        ["duo-gate"] = "DuoAttention's gates (Xiao et al. 2024), trained as published with the streaming pattern it deploys; haystack from the probe text instead of BookSum, lengths scaled to the model's context (--score-params)",
     };
 
     /// <summary>"name: line; ..." for the given score names.</summary>
