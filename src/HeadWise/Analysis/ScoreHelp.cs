@@ -15,7 +15,7 @@ public static class ScoreHelp
         ["similarity"] = "cosine similarity of heads' patterns, clustered (in the spirit of DHA and ProxyAttn)",
         ["heterogeneity"] = "distance from the layer's mean head output (Task-KV, He et al. 2025)",
         ["importance"] = "one head masked at a time: loss change and KL (Michel et al. 2019)",
-        ["sensitivity"] = "HeSS (Kim et al. 2026) read as two error terms, attention map and head output, with a diagonal Fisher",
+        ["sensitivity"] = "HeSS (Kim et al. 2026) read as two error terms, attention map and head output, with a diagonal Fisher; simplified: the terms are HeadWise's reading of the abstract and the budget redistribution is not implemented",
         ["qk-select"] = "select-and-copy heads (Tulchinskii et al. 2024) on synthetic questions from the probe text instead of MMLU",
         ["retrieval"] = "Retrieval Head copy-paste score (Wu et al. 2024); 50 needle prompts in probe-length contexts instead of 600 up to 50K tokens, for CPU profiles",
         ["retrieval-reasoning"] = "HeadKV-R2 (Fu et al. 2024), what headkv reads; two named facts, one asked, in probe-length contexts (a pick among facts stands for the paper's reasoning step)",
