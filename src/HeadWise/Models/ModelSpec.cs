@@ -54,8 +54,36 @@ public static class ComputeDTypes
     public static string Name(this ComputeDType d) => d == ComputeDType.BF16 ? "bf16" : "f32";
 }
 
-/// <summary>RoPE frequency scaling (Hugging Face rope_scaling).</summary>
-public sealed record RopeScaling(string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4, int OriginalContext = 8192);
+/// <summary>
+/// RoPE frequency scaling: Hugging Face's rope_scaling ("linear", "llama3"), or "freq-factors", one divisor per frequency as
+/// GGUF files store it (llama.cpp's rope_freqs tensor, which its converter writes for llama3), times a linear factor.
+/// </summary>
+public sealed record RopeScaling(string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4, int OriginalContext = 8192,
+    IReadOnlyList<double>? FreqFactors = null)
+{
+    /// <summary>What each of the head's inverse frequencies base^(-2i/d) is divided by.</summary>
+    public double[] Divisors(int headDim, double theta)
+    {
+        var d = new double[headDim / 2];
+        for (int i = 0; i < d.Length; i++)
+        {
+            double wavelen = 2 * Math.PI * Math.Pow(theta, 2.0 * i / headDim);
+            d[i] = Type switch
+            {
+                "linear" => Factor,
+                "freq-factors" => Factor * FreqFactors![i],
+                // Llama 3.1: high frequencies (short waves) kept, low ones divided by the factor, a smooth ramp between.
+                "llama3" when wavelen < OriginalContext / HighFreqFactor => 1,
+                "llama3" when wavelen > OriginalContext / LowFreqFactor => Factor,
+                "llama3" => 1 / ((1 - Smooth(wavelen)) / Factor + Smooth(wavelen)),
+                _ => throw new HeadWiseException($"rope_scaling type '{Type}' is not supported (supported: linear, llama3)"),
+            };
+        }
+        return d;
+    }
+
+    private double Smooth(double wavelen) => (OriginalContext / wavelen - LowFreqFactor) / (HighFreqFactor - LowFreqFactor);
+}
 
 /// <summary>
 /// Everything the forward pass needs to know about a checkpoint's shape, for every family.
@@ -125,7 +153,10 @@ public sealed record ModelSpec
         Require(TokenTypes is >= 0 and <= 1 << 16, $"token type count {TokenTypes} is out of range");
         if (RopeScaling is { } s)
         {
-            Require(s.Type is "linear" or "llama3", $"rope scaling type {ErrorText.Quote(s.Type)} is not supported (linear, llama3)");
+            Require(s.Type is "linear" or "llama3" or "freq-factors", $"rope scaling type {ErrorText.Quote(s.Type)} is not supported (linear, llama3)");
+            if (s.Type == "freq-factors")
+                Require(s.FreqFactors is { } ff && ff.Count == HeadDim / 2 && ff.All(x => double.IsFinite(x) && x > 0 && x <= 1e6),
+                    $"rope frequency factors must be {HeadDim / 2} finite numbers in (0, 1e6] (one per frequency of a {HeadDim}-wide head)");
             Require(double.IsFinite(s.Factor) && s.Factor > 0 && s.Factor <= 1e6, $"rope scaling factor {s.Factor} is out of range (a finite number in (0, 1e6])");
             if (s.Type == "llama3")
             {

@@ -21,7 +21,7 @@ public sealed class Rope : IDisposable
         int half = spec.HeadDim / 2;
         var invFreq = new double[half];
         for (int i = 0; i < half; i++) invFreq[i] = 1.0 / Math.Pow(spec.RopeTheta, 2.0 * i / spec.HeadDim);
-        if (spec.RopeScaling is { } s) Scale(invFreq, s);
+        if (spec.RopeScaling is { } s) Scale(invFreq, s, spec);
         _invFreq = invFreq;
         var cos = new float[(long)maxPositions * half];
         var sin = new float[(long)maxPositions * half];
@@ -40,28 +40,10 @@ public sealed class Rope : IDisposable
 
     public int MaxPositions { get; }
 
-    /// <summary>Hugging Face rope_scaling: "linear" divides every frequency; "llama3" divides only the low ones, smoothly.</summary>
-    private static void Scale(double[] invFreq, RopeScaling s)
+    private static void Scale(double[] invFreq, RopeScaling s, ModelSpec spec)
     {
-        switch (s.Type)
-        {
-            case "linear":
-                for (int i = 0; i < invFreq.Length; i++) invFreq[i] /= s.Factor;
-                break;
-            case "llama3":
-                double lowWavelen = s.OriginalContext / s.LowFreqFactor, highWavelen = s.OriginalContext / s.HighFreqFactor;
-                for (int i = 0; i < invFreq.Length; i++)
-                {
-                    double wavelen = 2 * Math.PI / invFreq[i];
-                    if (wavelen < highWavelen) continue;
-                    if (wavelen > lowWavelen) { invFreq[i] /= s.Factor; continue; }
-                    double smooth = (s.OriginalContext / wavelen - s.LowFreqFactor) / (s.HighFreqFactor - s.LowFreqFactor);
-                    invFreq[i] = (1 - smooth) * invFreq[i] / s.Factor + smooth * invFreq[i];
-                }
-                break;
-            default:
-                throw new HeadWiseException($"rope_scaling type '{s.Type}' is not supported (supported: linear, llama3)");
-        }
+        var divisors = s.Divisors(spec.HeadDim, spec.RopeTheta);
+        for (int i = 0; i < invFreq.Length; i++) invFreq[i] /= divisors[i];
     }
 
     /// <summary>Rotates x [batch, heads, T, head_dim] whose tokens sit at positions start..start+T-1.</summary>

@@ -24,8 +24,8 @@ public static class GgufConverter
             "qwen2" or "qwen3" or "gpt2" => spec.Architecture,
             var other => throw new HeadWiseException($"{hfDir}: converting model_type '{other}' to GGUF is not supported (llama, mistral, qwen2, qwen3, gpt2)"),
         };
-        if (spec.RopeScaling is { Type: not "linear" } rs)
-            throw new HeadWiseException($"{hfDir}: rope_scaling type '{rs.Type}' cannot be converted yet (only linear)");
+        if (spec.RopeScaling is { Type: not ("linear" or "llama3") } rs)
+            throw new HeadWiseException($"{hfDir}: rope_scaling type '{rs.Type}' cannot be converted (linear, llama3)");
         var tokPath = hf.TokenizerJsonPath ?? throw new HeadWiseException($"{hfDir}: no tokenizer.json in the model folder; GGUF files carry their tokenizer");
         var tok = TokenizerJson.Read(tokPath);
         if (tok.Kind == "wordpiece") throw new HeadWiseException($"{tokPath}: a WordPiece tokenizer cannot go into a decoder GGUF");
@@ -62,7 +62,7 @@ public static class GgufConverter
             Add($"{arch}.attention.layer_norm_rms_epsilon", (float)s.NormEps);
             Add($"{arch}.rope.dimension_count", (uint)s.HeadDim);
             Add($"{arch}.rope.freq_base", (float)s.RopeTheta);
-            if (s.RopeScaling is { } rs)
+            if (s.RopeScaling is { Type: "linear" } rs) // llama3 goes as the rope_freqs tensor, as llama.cpp's converter writes it
             {
                 Add($"{arch}.rope.scaling.type", rs.Type);
                 Add($"{arch}.rope.scaling.factor", (float)rs.Factor);
@@ -128,6 +128,8 @@ public static class GgufConverter
             shape[0] = parts.Sum(p => p.Shape[0]);
             yield return T(group.Key, parts.Count == 1 ? Read(parts[0]) : parts.SelectMany(Read).ToArray(), shape);
         }
+        if (s.RopeScaling is { Type: "llama3" } rope)
+            yield return T(GgufModelSpec.RopeFreqsTensor, rope.Divisors(s.HeadDim, s.RopeTheta).Select(x => (float)x).ToArray(), [s.HeadDim / 2]);
         // llama.cpp's converter writes GPT-2's tied output matrix out in full.
         if (arch == "gpt2" && !src.Contains("output.weight"))
         {

@@ -58,10 +58,25 @@ internal static class GgufModelSpec
         value is >= 0 and <= int.MaxValue ? (int)value
             : throw new InvalidModelFileException(file.Path, $"metadata key {ErrorText.Quote(key)} is {value}, out of range (0..{int.MaxValue})");
 
+    /// <summary>
+    /// rope.scaling.* and the rope_freqs tensor (per-frequency divisors; llama.cpp's converter writes it for Llama 3.1's
+    /// llama3 scaling, and llama.cpp applies it on top of a linear factor). ModelSpec.Validate checks the values.
+    /// </summary>
     private static RopeScaling? ReadRopeScaling(GgufFile file, string arch)
     {
-        if (!file.TryGetString($"{arch}.rope.scaling.type", out var type) || type == "none") return null;
-        double factor = file.TryGetNumber($"{arch}.rope.scaling.factor", out var f) ? f : 1;
-        return new RopeScaling(type, factor);
+        bool typed = file.TryGetString($"{arch}.rope.scaling.type", out var type) && type != "none";
+        double factor = typed && file.TryGetNumber($"{arch}.rope.scaling.factor", out var f) ? f : 1;
+        if (file.TryGetTensor(RopeFreqsTensor, out var freqs))
+        {
+            if (freqs.Type != GgmlType.F32 || freqs.Shape.Length != 1 || freqs.ElementCount > 4096)
+                throw new InvalidModelFileException(file.Path, $"tensor '{RopeFreqsTensor}' must be one F32 row of at most 4096 values");
+            if (typed && type != "linear")
+                throw new InvalidModelFileException(file.Path, $"rope scaling type {ErrorText.Quote(type!)} together with '{RopeFreqsTensor}' is not supported");
+            return new RopeScaling("freq-factors", factor, FreqFactors: file.ReadFloats(freqs).Select(x => (double)x).ToArray());
+        }
+        return typed ? new RopeScaling(type!, factor) : null;
     }
+
+    /// <summary>The GGUF tensor of per-frequency RoPE divisors.</summary>
+    public const string RopeFreqsTensor = "rope_freqs.weight";
 }
