@@ -202,9 +202,15 @@ public sealed class Transformer : IDisposable
         return Linear(Hook(hooks, names.MlpPost, act), w.WDown, w.BDown);
     }
 
-    /// <summary>x W^T + b with x cast to the weight's dtype; a float32 bias on 16-bit weights is added after, in float32.</summary>
+    /// <summary>x W^T + b with x cast to the weight's dtype (bf16 decode steps: float32 out); a float32 bias on 16-bit weights is added after, in float32.</summary>
     private static Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
     {
+        if (Bf16Gemv.Applies(x, weight))
+        {
+            // Decode-sized bf16 products: float32 outputs (see Bf16Gemv), then the bias in float32.
+            var y = Bf16Gemv.Linear(x, weight);
+            return bias is null ? y : y.Plus(bias);
+        }
         if (x.dtype != weight.dtype) x = x.to(weight.dtype);
         return bias is null || bias.dtype == weight.dtype ? F.linear(x, weight, bias) : F.linear(x, weight).Plus(bias);
     }

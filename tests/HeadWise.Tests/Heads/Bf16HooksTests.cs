@@ -37,8 +37,12 @@ public class Bf16HooksTests
         var first = model.Forward(tokens.narrow(1, 0, 7), kv);
         var rest = Enumerable.Range(7, 3).Select(i => model.Forward(tokens.narrow(1, i, 1), kv)).ToList();
         var incremental = torch.cat([first, .. rest], 1);
-        // bf16 attention over the cached keys accumulates in a different order than the one-shot kernel.
-        Assert.True(all.allclose(incremental, rtol: 0, atol: 2e-2), $"{family}: max diff {(all - incremental).abs().max().ToSingle()}");
+        // The one-shot products (libtorch's bf16 GEMM) round every output to bf16, the decode steps' (Bf16Gemv) keep
+        // float32: a relative 2^-9 per product output, a few products deep and through random (sharp) attention, so the
+        // logits differ by a few 2^-8 of their scale (measured: up to 1.75%, qwen2). A cache that lost or misplaced a
+        // position moves them by their own order of magnitude.
+        float scale = all.abs().max().ToSingle(), diff = (all - incremental).abs().max().ToSingle();
+        Assert.True(diff <= scale / 32, $"{family}: max diff {diff} with logits up to {scale}");
         Assert.Equal(2L * model.Spec.Layers * model.Spec.KvHeads * 10 * model.Spec.HeadDim * 2, kv.Bytes);
     }
 
