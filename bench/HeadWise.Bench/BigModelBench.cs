@@ -88,7 +88,8 @@ internal static class BigModelBench
         double load = sw.Elapsed.TotalSeconds;
         long afterLoad = Hwm();
         var gen = new Generator(m.Transformer);
-        int[] prompt = [m.Tokenizer.BosId ?? 1, 1000, 2000, 3000];
+        int v = m.Spec.VocabSize;
+        int[] prompt = [m.Tokenizer.BosId ?? 1, 1000 % v, 2000 % v, 3000 % v];
         sw.Restart();
         var ids = gen.Generate(prompt, tokens, new Sampler(0), eos: null);
         double perToken = sw.Elapsed.TotalSeconds / tokens;   // prefill of the 4-token prompt included: one forward each
