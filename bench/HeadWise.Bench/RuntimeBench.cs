@@ -11,9 +11,9 @@ namespace HeadWise.Bench;
 
 /// <summary>
 /// Issues 2 and 17: prefill (512-token prompt) and decode tokens/s for HeadWise and llama.cpp on the same GGUF and
-/// threads, for stories260K and a ~110M-parameter Llama written here as F32 and as BF16 (llama.cpp's quantizer converts
-/// it), plus the machine's read bandwidth in the same run. HeadWise computes in each file's default dtype (float32 for
-/// F32, bf16 for BF16); llama.cpp's KV cache is F32 beside HeadWise's float32 cache and F16 beside its bf16 one.
+/// threads, for stories260K and a ~110M-parameter Llama written here as F32 and as BF16, plus the machine's read
+/// bandwidth in the same run. HeadWise computes in each file's default dtype (float32 for F32, bf16 for BF16);
+/// llama.cpp's KV cache is F32 beside HeadWise's float32 cache and F16 beside its bf16 one.
 /// </summary>
 public static class RuntimeBench
 {
@@ -46,7 +46,7 @@ public static class RuntimeBench
         }
 
         var bigBf16 = Path.Combine(dir, "llama-110m-bf16.gguf");
-        if (!File.Exists(bigBf16)) LlamaCpp.Quantize(big, bigBf16, LLama.Native.LLamaFtype.MOSTLY_BF16, threads);
+        if (!File.Exists(bigBf16)) WriteBf16Copy(big, bigBf16);
 
         var rows = new List<Row>();
         foreach (var (name, path) in new[] { ("stories260K", stories), ("llama-110M-f32", big), ("llama-110M-bf16", bigBf16) })
@@ -60,6 +60,16 @@ public static class RuntimeBench
         Console.WriteLine($"\nmemory read bandwidth: {bandwidth:F1} GB/s ({threads} threads)");
         File.WriteAllText(json, JsonSerializer.Serialize(new { threads, bandwidth_gbps = bandwidth, rows }, new JsonSerializerOptions { WriteIndented = true }));
         return 0;
+    }
+
+    /// <summary>The same weights with every matrix in BF16 (vectors stay F32, as llama.cpp's converter writes them).
+    /// llama.cpp's quantizer would do it too, but LLamaSharp's wrapper refuses MOSTLY_BF16 as a target.</summary>
+    private static void WriteBf16Copy(string f32Path, string path)
+    {
+        using var f = GgufFile.Open(f32Path);
+        var meta = f.Metadata.Where(kv => kv.Key != "general.file_type").Append(new("general.file_type", 32u));   // LLAMA_FTYPE_MOSTLY_BF16
+        var tensors = f.Tensors.Select(t => new GgufTensorData(t.Name, t.Shape, t.Shape.Length >= 2 ? GgmlType.BF16 : GgmlType.F32, f.ReadFloats(t))).ToList();
+        GgufWriter.Write(path, meta, tensors);
     }
 
     public sealed record Row(string Model, long Parameters, long WeightBytes, double HwPrefill, double CppPrefill, double HwDecode, double CppDecode,
