@@ -67,7 +67,7 @@ public static class Seeds
                 break;
             case "duo-tsv":
                 var atlas = HeadAtlas.Load(Path.Combine(repo, "docs", "testbed-sweep", "atlas", "atlas.json"));
-                DuoPattern.Write(Out("testbed-2k-full_attention_heads.tsv"), DuoPattern.FromAtlas(atlas));
+                DuoPattern.FromAtlas(atlas).Write(Out("testbed-2k-full_attention_heads.tsv"));
                 break;
             default:
                 throw new ArgumentException($"no seeds for '{target}'");
