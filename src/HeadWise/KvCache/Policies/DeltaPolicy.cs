@@ -12,7 +12,7 @@ namespace HeadWise.KvCache.Policies;
 public sealed class DeltaPolicy : KvPolicy
 {
     public static PolicyDeclaration Declaration { get; } = new("delta", "DELTA",
-        "full first layers, selection layers pick top-k salient tokens, later layers keep selection + sinks + recent",
+        "full first layers, selection layers pick top-k salient tokens, later layers keep selection + sinks + recent (simplified: evicts instead of keeping the full cache; docs/fidelity.md)",
         [
             PolicyParameter.Integer("full", 2, "first layers that keep everything", min: 0),
             PolicyParameter.Integer("select", 1, "selection layers after them", min: 1),

@@ -13,7 +13,7 @@ namespace HeadWise.KvCache.Policies;
 public sealed class EmsPolicy(ModelSpec spec, KvBudget budget, int window, double alpha) : KvPolicy(spec, budget)
 {
     public static PolicyDeclaration Declaration { get; } = new("ems", "EMS",
-        "global + local attention scores, evicted K/V merged into the most similar kept slot",
+        "global + local attention scores, evicted K/V merged into the most similar kept slot (simplified: uncorrected global score, every evicted row merged; docs/fidelity.md)",
         [
             PolicyParameter.Integer("window", 32, "observation window of the local score", min: 1),
             PolicyParameter.Number("alpha", 0.5, "weight of the global score", 0, 1),

@@ -13,7 +13,7 @@ namespace HeadWise.KvCache.Policies;
 public sealed class LongHeadsPolicy(ModelSpec spec, KvBudget budget, int chunk) : KvPolicy(spec, budget)
 {
     public static PolicyDeclaration Declaration { get; } = new("longheads", "LongHeads (Lu et al. 2024)",
-        "first + local chunk + the chunks whose mean key best matches the query",
+        "first + local chunk + the chunks whose mean key best matches the query (simplified: evicts unselected chunks, no position remapping; docs/fidelity.md)",
         [PolicyParameter.Integer("chunk", 256, "positions per chunk (the paper's 256)", min: 1)],
         a => new LongHeadsPolicy(a.Spec, a.Budget, a.Integer("chunk")));
 

@@ -11,7 +11,7 @@ namespace HeadWise.KvCache.Policies;
 public sealed class TaskKvPolicy : KvPolicy
 {
     public static PolicyDeclaration Declaration { get; } = new("taskkv", "Task-KV",
-        "heterogeneous heads full, others sinks + recent + middle activations",
+        "heterogeneous heads full, others sinks + recent + middle activations (simplified: one fixed top share of heads from probe text, not per task; docs/fidelity.md)",
         [
             PolicyParameter.Number("full", 0.2, "fraction of heads (top heterogeneity) that keep their full cache", 0, 1),
             PolicyParameter.Integer("sinks", 4, "sink tokens of the other heads", min: 0),
