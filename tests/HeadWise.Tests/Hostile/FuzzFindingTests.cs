@@ -26,6 +26,20 @@ public class FuzzFindingTests
         HostileCli.AssertOneLineError(HostileCli.Run("info", "--model", dir), "not valid text");
     }
 
+    /// <summary>
+    /// llama2c, 10 s into its 15-minute run (5 crashes, all this one): a header with n_heads 0 was refused, but the
+    /// refusal printed the header record, whose head size divides by n_heads: DivideByZeroException.
+    /// </summary>
+    [Fact]
+    public void A_llama2c_header_with_zero_heads_is_a_file_error()
+    {
+        var path = Path.Combine(TestPaths.NewTempDir("finding"), "model.bin");
+        File.Copy(Finding("llama2c-zero-heads.bin"), path);
+        var e = Assert.ThrowsAny<HeadWiseException>(() => HeadWise.Formats.Llama2c.Llama2cCheckpoint.Open(path));
+        Assert.Contains("non-positive dimension", e.Message);
+        HostileCli.AssertOneLineError(HostileCli.Run("info", "--model", path, "--tokenizer", TestPaths.Stories260KTokenizerBin), "non-positive dimension");
+    }
+
     [Fact]
     public void A_lone_surrogate_escape_in_config_json_is_a_file_error()
     {

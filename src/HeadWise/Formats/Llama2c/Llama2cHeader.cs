@@ -8,7 +8,8 @@ internal sealed record Llama2cHeader(int Dim, int HiddenDim, int Layers, int Hea
 {
     public const int Bytes = 7 * sizeof(int);
 
-    public int HeadSize => Dim / Heads;
+    /// <summary>0 for a header with no heads (Problem() reports it; the record prints this property in that message).</summary>
+    public int HeadSize => Heads > 0 ? Dim / Heads : 0;
     public int QDim => Heads * HeadSize;
     public int KvDim => KvHeads * HeadSize;
 
