@@ -98,6 +98,25 @@ public class GenerateAndInfoCliTests
         Assert.Contains(expected, line);
     }
 
+    /// <summary>Issue 16, acceptance 8, for sweep: its protocol, ratio lists and per-policy parameters get the same one-line errors.</summary>
+    [Theory]
+    [InlineData("--compress|later", "--compress 'later' is not a compression point; valid choices: context, question, chunked")]
+    [InlineData("--compression-ratios|0.5,1.2", "compression ratio 1.2 is outside [0, 1)")]
+    [InlineData("--compression-ratios|0.5|--budgets|0.5", "give --budgets or --compression-ratios, not both")]
+    [InlineData("--budgets|0.25,1.5", "ratio and must be in (0, 1]")]
+    [InlineData("--kv-params|snapkv:pooling=mean", "snapkv: pooling=mean is not a valid choice; valid choices: max, avg")]
+    [InlineData("--kv-params|snapkv:windw=8", "snapkv has no parameter windw; valid keys: window=32 (")]
+    [InlineData("--kv-params|snapkv:window=0", "snapkv: window=0 must be >= 1")]
+    public void Bad_sweep_protocol_ratio_and_parameter_values_give_one_clear_line(string options, string expected)
+    {
+        var r = CliProcess.Run(["sweep", "--task", "passkey", "--policies", "snapkv", "--lengths", "100", "--depths", "0.5",
+            "--out", TestPaths.NewTempDir(), .. options.Split('|')]);
+        Assert.Equal(1, r.ExitCode);
+        var line = Assert.Single(r.Stderr.Trim().Split('\n'));
+        Assert.StartsWith("error: ", line);
+        Assert.Contains(expected, line);
+    }
+
     [Fact]
     public void Llama2c_checkpoint_generates_the_same_story_as_the_gguf()
     {
