@@ -16,7 +16,7 @@ public sealed class SnapKvPolicy(ModelSpec spec, KvBudget budget, int window, in
         "the observation window's attention, max-pooled, picks each head's positions; compress once, then append",
         [
             PolicyParameter.Integer("window", 32, "observation window: the last queries before compression vote, and are kept", min: 1),
-            PolicyParameter.Integer("kernel", 7, "pooling kernel over neighbouring positions, odd", min: 1),
+            PolicyParameter.Integer("kernel", 7, "pooling kernel over neighbouring positions, odd; the paper's 7 suits ~1-token words (32k vocabularies): with a small vocabulary (the testbed's 1,024 tokens, ~3 a word) kernel=31 covers a needle's answer phrase", min: 1),
             PolicyParameter.Choice("pooling", "max", ["max", "avg"], "max: the paper's LongBench setting; avg: its code's default, and kvpress's"),
         ],
         a => new SnapKvPolicy(a.Spec, a.Budget, a.Integer("window"), a.Integer("kernel"), a.Name("pooling"))) { IsScorer = true };
