@@ -4,16 +4,21 @@ using static TorchSharp.torch;
 namespace HeadWise.Models;
 
 /// <summary>
-/// Rotary position embedding with precomputed cos/sin tables, in either pairing layout. Positions outside the table
-/// (past the trained context, or negative, to rotate keys back) are computed when asked: a KV cache that remaps
-/// positions (LongHeads, StreamingLLM past the context) rotates by any offset.
+/// Rotary position embedding with cos/sin tables, in either pairing layout. The tables cover the positions a run has
+/// reached so far (at least <see cref="InitialPositions"/>), doubling when a forward pass goes further, up to the
+/// model's context: a file that claims a 2^24-token context costs nothing until a run uses that many tokens.
+/// Positions outside the context (past it, or negative, to rotate keys back) are computed when asked: a KV cache that
+/// remaps positions (LongHeads, StreamingLLM past the context) rotates by any offset.
 /// </summary>
 public sealed class Rope : IDisposable
 {
+    /// <summary>Positions tabled up front (a few MB at most); more are added as runs reach them.</summary>
+    public const int InitialPositions = 4096;
+
     private readonly double[] _invFreq;
-    private readonly Tensor _cos, _sin; // [context, head_dim/2]
-    private readonly Tensor? _cis;      // cos + i sin [context, head_dim/2] (complex64), for the interleaved layout
     private readonly RopeLayout _layout;
+    private Tensor _cos, _sin;  // [tabled positions, head_dim/2]
+    private Tensor? _cis;       // cos + i sin [tabled positions, head_dim/2] (complex64), for the interleaved layout
 
     public Rope(ModelSpec spec, int maxPositions)
     {
@@ -23,22 +28,42 @@ public sealed class Rope : IDisposable
         for (int i = 0; i < half; i++) invFreq[i] = 1.0 / Math.Pow(spec.RopeTheta, 2.0 * i / spec.HeadDim);
         if (spec.RopeScaling is { } s) Scale(invFreq, s, spec);
         _invFreq = invFreq;
-        var cos = new float[(long)maxPositions * half];
-        var sin = new float[(long)maxPositions * half];
-        for (int p = 0; p < maxPositions; p++)
-            for (int i = 0; i < half; i++)
-            {
-                double a = p * invFreq[i];
-                cos[p * half + i] = (float)Math.Cos(a);
-                sin[p * half + i] = (float)Math.Sin(a);
-            }
-        _cos = torch.tensor(cos, [maxPositions, half]);
-        _sin = torch.tensor(sin, [maxPositions, half]);
-        if (_layout == RopeLayout.Interleaved) _cis = torch.complex(_cos, _sin);
         MaxPositions = maxPositions;
+        (_cos, _sin, _cis) = Tables(Math.Min(maxPositions, InitialPositions));
     }
 
+    /// <summary>The model's context: the most positions the tables may grow to.</summary>
     public int MaxPositions { get; }
+
+    /// <summary>Positions the tables cover now.</summary>
+    public long TabledPositions => _cos.shape[0];
+
+    private (Tensor Cos, Tensor Sin, Tensor? Cis) Tables(int positions)
+    {
+        int half = _invFreq.Length;
+        var cos = new float[(long)positions * half];
+        var sin = new float[(long)positions * half];
+        for (int p = 0; p < positions; p++)
+            for (int i = 0; i < half; i++)
+            {
+                double a = p * _invFreq[i];
+                cos[(long)p * half + i] = (float)Math.Cos(a);
+                sin[(long)p * half + i] = (float)Math.Sin(a);
+            }
+        // Built inside a forward pass's dispose scope when they grow: they outlive it.
+        var c = torch.tensor(cos, [positions, half]).DetachFromDisposeScope();
+        var si = torch.tensor(sin, [positions, half]).DetachFromDisposeScope();
+        return (c, si, _layout == RopeLayout.Interleaved ? torch.complex(c, si).DetachFromDisposeScope() : null);
+    }
+
+    /// <summary>Makes the tables cover positions 0..<paramref name="positions"/>-1 (doubling, capped at <see cref="MaxPositions"/>).</summary>
+    private void Cover(long positions)
+    {
+        if (positions <= TabledPositions) return;
+        var grown = Tables((int)Math.Min(MaxPositions, Math.Max(positions, 2 * TabledPositions)));
+        Dispose();
+        (_cos, _sin, _cis) = grown;
+    }
 
     private static void Scale(double[] invFreq, RopeScaling s, ModelSpec spec)
     {
@@ -55,6 +80,7 @@ public sealed class Rope : IDisposable
             using var positions = torch.arange(start, start + t, dtype: ScalarType.Int64);
             return Apply(x, positions);
         }
+        Cover(start + t);
         if (CanRotateAsComplex(x))
         {
             using var cis = _cis!.narrow(0, start, t);
@@ -78,6 +104,7 @@ public sealed class Rope : IDisposable
             var rotated = CanRotateAsComplex(x) ? RotateAsComplex(x, torch.complex(c, s)) : Rotate(x, c, s);
             return rotated.MoveToOuterDisposeScope();
         }
+        if (positions.numel() > 0) Cover(positions.max().item<long>() + 1);
         if (CanRotateAsComplex(x))
         {
             using var cis = _cis!.index_select(0, positions);

@@ -95,6 +95,20 @@ public class HostileInputTests
         HostileCli.AssertOneLineError(HostileCli.Run("info", "--model", path), named);
     }
 
+    /// <summary>The 1.7 GB and 5 s for `info` on a 1.2 MB model: RoPE tables are built for what a run reaches, not the claimed context.</summary>
+    [Fact]
+    public void A_claimed_2_to_the_24_token_context_builds_no_rope_table_for_it()
+    {
+        var path = HostileFiles.StoriesGguf(m => m["llama.context_length"] = (uint)(1 << 24));
+        long budget = 2 * new FileInfo(path).Length + (300L << 20);
+        foreach (var args in new[] { new[] { "info", "--model", path }, ["generate", "--model", path, "--prompt", "Once", "--max-tokens", "3", "--temperature", "0"] })
+        {
+            var r = HostileCli.Run(args, timeoutSeconds: 120);
+            Assert.True(r.ExitCode == 0, $"{args[0]}: exit {r.ExitCode}: {r.Stderr}");
+            Assert.True(r.PeakRssBytes < budget, $"{args[0]}: peak RSS {r.PeakRssBytes >> 20} MiB, budget {budget >> 20} MiB");
+        }
+    }
+
     [Theory]
     [InlineData(0f)]
     [InlineData(float.NaN)]

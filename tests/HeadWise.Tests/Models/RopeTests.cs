@@ -65,4 +65,30 @@ public class RopeTests
         using var rotatedAt = rope.Apply(x, positions);
         AssertClose(Expected(values, kept, layout), rotatedAt);
     }
+
+    /// <summary>
+    /// A file may claim a 2^24-token context (issue 22): the tables start at <see cref="Rope.InitialPositions"/> and
+    /// grow only when a forward pass reaches further, and the grown rows still follow the formula.
+    /// </summary>
+    [Theory]
+    [InlineData(RopeLayout.Interleaved)]
+    [InlineData(RopeLayout.Halves)]
+    public void Tables_cover_only_the_positions_a_run_reaches(RopeLayout layout)
+    {
+        using var rope = new Rope(Spec(layout) with { ContextLength = 1 << 24 }, 1 << 24);
+        Assert.Equal(Rope.InitialPositions, rope.TabledPositions);
+        using var x = torch.randn(1, Heads, T, D, generator: new torch.Generator(7));
+        var values = x.data<float>().ToArray();
+
+        long start = 3 * Rope.InitialPositions;
+        using var rotated = rope.Apply(x, start);
+        AssertClose(Expected(values, Enumerable.Range(0, T).Select(i => start + i).ToArray(), layout), rotated);
+        Assert.InRange(rope.TabledPositions, start + T, 4L * Rope.InitialPositions);
+
+        long[] kept = [1, 5 * Rope.InitialPositions, 7, 2, 0];
+        using var positions = torch.tensor(kept);
+        using var rotatedAt = rope.Apply(x, positions);
+        AssertClose(Expected(values, kept, layout), rotatedAt);
+        Assert.InRange(rope.TabledPositions, 5 * Rope.InitialPositions + 1, 1 << 24);
+    }
 }
