@@ -55,12 +55,17 @@ public static class Seeds
             case "tokenizer-bin":
                 File.Copy(Model("stories260K", "tok512.bin"), Out("stories260K-tok512.bin"), true);
                 File.Copy(Model("aidreams260K", "tok512.bin"), Out("aidreams260K-tok512.bin"), true);
+                WriteLlama2cTokenizer(TestbedVocabulary(Testbed("tokenizer.json")), Out("testbed-2k-tokenizer.bin"));
                 break;
             case "onnx":
                 File.WriteAllBytes(Out("minilm-skeleton.onnx"), OnnxSkeleton.Shrink(MiniLmOnnx()));
                 break;
             case "spm":
                 File.Copy(Model("stories260K", "tok512.model"), Out("stories260K-tok512.model"), true);
+                var pieces = TestbedVocabulary(Testbed("tokenizer.json"));
+                File.WriteAllBytes(Out("testbed-2k.model"), Tokenizers.SentencePieceModelProto.Build(pieces,
+                    pieces.Select((_, i) => -(float)i).ToArray(), pieces.Select((_, i) => i < 2 ? Tokenizers.TokenType.Control : Tokenizers.TokenType.Normal).ToArray(),
+                    unkId: -1, bosId: 0, eosId: 1, byteFallback: false, addDummyPrefix: true));
                 break;
             case "atlas":
                 File.Copy(Path.Combine(repo, "docs", "testbed-sweep", "atlas", "atlas.json"), Out("testbed-2k-atlas.json"), true);
@@ -97,6 +102,23 @@ public static class Seeds
         });
         var metadata = file.Metadata.Where(kv => kv.Key != "general.alignment");
         GgufWriter.Write(output, metadata, tensors, file.Alignment);
+    }
+
+    /// <summary>The testbed's vocabulary in id order (tokenizer.json model.vocab), for seeds in the SentencePiece-style formats.</summary>
+    private static string[] TestbedVocabulary(string tokenizerJson)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(tokenizerJson));
+        return doc.RootElement.GetProperty("model").GetProperty("vocab").EnumerateObject()
+            .OrderBy(p => p.Value.GetInt32()).Select(p => p.Name).ToArray();
+    }
+
+    /// <summary>llama2.c's tokenizer.bin: int32 max_token_length, then per token float32 score, int32 byte length, UTF-8 bytes.</summary>
+    private static void WriteLlama2cTokenizer(string[] pieces, string output)
+    {
+        var bytes = pieces.Select(System.Text.Encoding.UTF8.GetBytes).ToArray();
+        using var w = new BinaryWriter(File.Create(output));
+        w.Write(bytes.Max(b => b.Length));
+        for (int i = 0; i < bytes.Length; i++) { w.Write(-(float)i); w.Write(bytes[i].Length); w.Write(bytes[i]); }
     }
 
     private static void ShrinkSafetensors(string path, string output, string dtype)
