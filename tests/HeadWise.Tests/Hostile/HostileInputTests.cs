@@ -49,11 +49,26 @@ public class HostileInputTests
     [Theory]
     [InlineData("model")]
     [InlineData("tokenizer")]
+    [InlineData("config.json")]
+    [InlineData("tokenizer.json")]
     public void Dev_zero_is_refused_as_a_device(string place)
     {
-        string[] args = place == "model" ? ["info", "--model", "/dev/zero"] : ["info", "--model", TestPaths.Stories260KBin, "--tokenizer", "/dev/zero"];
+        string[] args = place switch
+        {
+            "model" => ["info", "--model", "/dev/zero"],
+            "tokenizer" => ["info", "--model", TestPaths.Stories260KBin, "--tokenizer", "/dev/zero"],
+            // In a Hugging Face folder, as a symlink (the cache's layout): the kind is the link's target's.
+            _ => ["info", "--model", LinkedToDevZero(HostileFiles.TestbedFolder(), place)],
+        };
         var r = HostileCli.Run(args);
         HostileCli.AssertOneLineError(r, "device");
+    }
+
+    private static string LinkedToDevZero(string dir, string file)
+    {
+        File.Delete(Path.Combine(dir, file));
+        File.CreateSymbolicLink(Path.Combine(dir, file), "/dev/zero");
+        return dir;
     }
 
     // --- tokenizer.json pre-tokenizer regexes: empty, not a string, catastrophic ---
@@ -217,6 +232,31 @@ public class HostileInputTests
         var line = HostileCli.AssertOneLineError(HostileCli.Run("info", "--model", path), "architecture");
         Assert.DoesNotContain('\u001b', line);
         Assert.True(line.Length < 1000, $"the error line is {line.Length} characters");
+    }
+
+    /// <summary>The other strings from files: a dtype, a tensor name and a path, each with a newline and an ANSI clear-screen.</summary>
+    [Theory]
+    [InlineData("dtype")]
+    [InlineData("tensor name")]
+    [InlineData("path")]
+    public void Dtypes_tensor_names_and_paths_are_quoted_with_control_characters_escaped(string kind)
+    {
+        const string Hostile = "\n\u001b[2Jpwned";
+        string model;
+        if (kind == "path") model = Path.Combine(TestPaths.NewTempDir("hostile"), "no" + Hostile, "model.gguf");
+        else
+        {
+            model = HostileFiles.TestbedFolder();
+            // One tensor, raw: an unsupported dtype, or a name whose data runs past the file (both errors name it).
+            var header = kind == "dtype"
+                ? new JsonObject { ["model.norm.weight"] = new JsonObject { ["dtype"] = "F3" + Hostile, ["shape"] = new JsonArray(4), ["data_offsets"] = new JsonArray(0, 16) } }
+                : new JsonObject { ["model.norm.weight" + Hostile] = new JsonObject { ["dtype"] = "F32", ["shape"] = new JsonArray(4), ["data_offsets"] = new JsonArray(0, 160) } };
+            var json = System.Text.Encoding.UTF8.GetBytes(header.ToJsonString());
+            File.WriteAllBytes(Path.Combine(model, "model.safetensors"), [.. BitConverter.GetBytes((long)json.Length), .. json, .. new byte[16]]);
+        }
+        var line = HostileCli.AssertOneLineError(HostileCli.Run("info", "--model", model), "pwned");
+        Assert.DoesNotContain('\u001b', line);
+        Assert.Contains("\\n", line);
     }
 
     [Theory]
