@@ -97,18 +97,9 @@ public class ReportPageTests(ITestOutputHelper output)
         File.WriteAllBytes(keep, png);
         using var bitmap = SKBitmap.Decode(png);
         Assert.NotNull(bitmap);
-        var colours = new HashSet<uint>();
-        long ink = 0, total = 0;
-        for (int y = 0; y < bitmap.Height; y += 2)
-            for (int x = 0; x < bitmap.Width; x += 2)
-            {
-                var c = bitmap.GetPixel(x, y);
-                colours.Add((uint)c);
-                total++;
-                if (c.Red < 235 || c.Green < 235 || c.Blue < 235) ink++;
-            }
-        output.WriteLine($"screenshot {bitmap.Width}x{bitmap.Height}: {colours.Count} colours, {100.0 * ink / total:F1}% non-white ({keep})");
-        Assert.True(colours.Count >= 50, $"only {colours.Count} colours");
-        Assert.True(ink > total / 20, $"only {100.0 * ink / total:F1}% of the screenshot is not white");
+        var (colours, ink) = PngInk.Measure(bitmap);
+        output.WriteLine($"screenshot {bitmap.Width}x{bitmap.Height}: {colours} colours, {100 * ink:F1}% non-white ({keep})");
+        Assert.True(colours >= 50, $"only {colours} colours");
+        Assert.True(ink > 1.0 / 20, $"only {100 * ink:F1}% of the screenshot is not white");
     }
 }

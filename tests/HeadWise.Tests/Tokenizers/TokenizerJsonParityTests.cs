@@ -49,7 +49,8 @@ public class TokenizerJsonParityTests
         Assert.Contains("Unigram", e.Message);
     }
 
-    private static void AssertSameIdsAndRoundTrip(string path, ITokenizer ours, string text)
+    /// <summary>The Rust tokenizers' ids for <paramref name="text"/> from the file at <paramref name="path"/> are ours, and ours decode back to the text.</summary>
+    internal static void AssertSameIdsAndRoundTrip(string path, ITokenizer ours, string text)
     {
         using var rust = new global::Tokenizers.DotNet.Tokenizer(vocabPath: path);
         var expected = rust.Encode(text).Select(i => (int)i).ToArray();
