@@ -47,7 +47,14 @@ switch (args[0])
         var target = Targets.Find(args[1]);
         var path = Path.Combine(Scratch.Directory(target.Name), target.FileName);
         var rows = new List<(string File, double Ms, long Allocated)>();
-        foreach (var input in Directory.GetFiles(args[2]).Where(f => !Path.GetFileName(f).StartsWith('.')))
+        var inputs = Directory.GetFiles(args[2]).Where(f => !Path.GetFileName(f).StartsWith('.')).Order().ToArray();
+        // One pass first so that JIT compilation is not charged to whichever input happens to come first.
+        foreach (var input in inputs)
+        {
+            File.Copy(input, path, overwrite: true);
+            try { target.Run(path); } catch (HeadWise.HeadWiseException) { }
+        }
+        foreach (var input in inputs)
         {
             File.Copy(input, path, overwrite: true);
             long before = GC.GetTotalAllocatedBytes(precise: true);
@@ -63,9 +70,9 @@ switch (args[0])
         {
             var name = $"{target.Name}-{why}-{Path.GetFileName(file).Split(',')[0].Replace(':', '-')}{Path.GetExtension(target.FileName)}";
             File.Copy(file, Path.Combine(args[3], name), overwrite: true);
-            Console.WriteLine($"{name}\t{ms:F0} ms\t{allocated / 1e6:F1} MB allocated\t{new FileInfo(file).Length} bytes");
+            Console.WriteLine($"{name}\t{ms:F0} ms\t{allocated / 1e3:F0} kB allocated\t{new FileInfo(file).Length} bytes");
         }
-        Console.WriteLine($"{rows.Count} inputs; slowest {rows.Max(r => r.Ms):F0} ms, largest allocation {rows.Max(r => r.Allocated) / 1e6:F1} MB");
+        Console.WriteLine($"{rows.Count} inputs; slowest {rows.Max(r => r.Ms):F0} ms, largest allocation {rows.Max(r => r.Allocated) / 1e3:F0} kB");
         return 0;
     }
     case "seeds" when args.Length == 3:

@@ -4,11 +4,12 @@ namespace HeadWise.Tests.Hostile;
 
 /// <summary>
 /// Runs the real CLI on a hostile input with a wall-clock limit and a managed-heap cap, measuring its peak resident
-/// memory (VmHWM, sampled while it runs; the high-water mark keeps every earlier peak) and its time.
+/// memory (VmHWM, sampled while it runs; the high-water mark keeps every earlier peak), its wall time and its CPU time
+/// (utime + stime, sampled the same way: on a machine shared by many processes the CPU time is what the input cost).
 /// </summary>
 public static class HostileCli
 {
-    public sealed record Result(int ExitCode, string Stdout, string Stderr, double Seconds, long PeakRssBytes, bool TimedOut);
+    public sealed record Result(int ExitCode, string Stdout, string Stderr, double Seconds, long PeakRssBytes, bool TimedOut, double CpuSeconds = 0);
 
     /// <summary>The managed heap cap every hostile run gets, so a reader that sizes an allocation by a header field fails fast in red runs.</summary>
     public const string HeapLimit = "0x40000000";
@@ -35,10 +36,13 @@ public static class HostileCli
         var stderr = p.StandardError.ReadToEndAsync();
         long peak = 0;
         var statusPath = $"/proc/{p.Id}/status";
+        var statPath = $"/proc/{p.Id}/stat";
+        double cpu = 0;
         bool timedOut = false;
         while (!p.WaitForExit(10))
         {
             peak = Math.Max(peak, ReadHighWaterMark(statusPath));
+            cpu = Math.Max(cpu, ReadCpuSeconds(statPath));
             if (watch.Elapsed.TotalSeconds > timeoutSeconds)
             {
                 timedOut = true;
@@ -48,7 +52,7 @@ public static class HostileCli
             }
         }
         var seconds = watch.Elapsed.TotalSeconds;
-        return new Result(timedOut ? -1 : p.ExitCode, stdout.Result, stderr.Result, seconds, peak, timedOut);
+        return new Result(timedOut ? -1 : p.ExitCode, stdout.Result, stderr.Result, seconds, peak, timedOut, cpu);
     }
 
     public static Result Run(params string[] args) => Run(args, 60);
@@ -64,6 +68,22 @@ public static class HostileCli
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { }
         return 0;
     }
+
+    /// <summary>utime + stime from /proc/PID/stat (fields 14 and 15, after the parenthesised command name), in seconds.</summary>
+    private static double ReadCpuSeconds(string statPath)
+    {
+        try
+        {
+            var stat = File.ReadAllText(statPath);
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11]) + long.Parse(fields[12])) / (double)ClockTicksPerSecond;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException) { }
+        return 0;
+    }
+
+    /// <summary>USER_HZ: 100 on every Linux kernel configuration .NET runs on (getconf CLK_TCK).</summary>
+    private const int ClockTicksPerSecond = 100;
 
     /// <summary>The promise for bad input: exit code 1 and exactly one line, "error: ...", with no terminal control characters.</summary>
     public static string AssertOneLineError(Result r, params string[] expected)
