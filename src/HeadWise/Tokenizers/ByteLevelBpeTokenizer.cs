@@ -56,7 +56,7 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < tokens.Length; i++) vocab[tokens[i]] = i;   // duplicates: the last id wins, as in llama.cpp
         for (int i = 0; i < merges.Length; i++)
-            if (merges[i] is null || merges[i].IndexOf(' ', 1) < 0)
+            if (merges[i] is not { Length: > 1 } merge || merge.IndexOf(' ', 1) < 0)
                 throw new InvalidModelFileException(source, $"merge {i} ({ErrorText.Quote(merges[i])}) is not of the form \"left right\"");
 
         Regex pattern;

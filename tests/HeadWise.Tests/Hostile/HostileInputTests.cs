@@ -187,6 +187,7 @@ public class HostileInputTests
         { "added_tokens without id", "added_tokens" },
         { "merges as numbers", "merges" },
         { "merges as an object", "merges" },
+        { "an empty merge", "merge 0" }, // tokenizer-json's 15-minute fuzz run: IndexOf past the end of "" (3 crashes)
         { "post_processor missing fields", "post_processor" },
         { "pre_tokenizer Sequence without parts", "pretokenizers" },
     };
@@ -202,6 +203,7 @@ public class HostileInputTests
                 case "added_tokens without id": t["added_tokens"]![0]!.AsObject().Remove("id"); break;
                 case "merges as numbers": t["model"]!["merges"] = new JsonArray(new JsonArray(1, 2)); break;
                 case "merges as an object": t["model"]!["merges"] = new JsonObject { ["a"] = "b" }; break;
+                case "an empty merge": t["model"]!["merges"]![0] = ""; break;
                 case "post_processor missing fields": t["post_processor"] = new JsonObject { ["type"] = "BertProcessing" }; break;
                 default: t["pre_tokenizer"] = new JsonObject { ["type"] = "Sequence" }; break;
             }
