@@ -175,7 +175,6 @@ public static class Ranking
     /// </summary>
     public static double[] PoolByPosition(double[] scores, long[] positions, int count, int kernel, bool average)
     {
-        if (!average) return MaxPoolByPosition(scores, positions, count, kernel);
         if (kernel <= 1) return scores.AsSpan(0, count).ToArray();
         var order = Enumerable.Range(0, count).ToArray();
         Array.Sort(positions.AsSpan(0, count).ToArray(), order);
@@ -183,26 +182,10 @@ public static class Ranking
         int r = kernel / 2;
         for (int j = 0; j < count; j++)
         {
-            double sum = 0;
-            for (int o = Math.Max(0, j - r); o <= Math.Min(count - 1, j + r); o++) sum += scores[order[o]];
-            pooled[order[j]] = sum / kernel;
-        }
-        return pooled;
-    }
-
-    /// <summary>Max-pools <paramref name="scores"/> over neighbouring positions (kernel <paramref name="kernel"/>, odd) in position order.</summary>
-    public static double[] MaxPoolByPosition(double[] scores, long[] positions, int count, int kernel)
-    {
-        if (kernel <= 1) return scores.AsSpan(0, count).ToArray();
-        var order = Enumerable.Range(0, count).ToArray();
-        Array.Sort(positions.AsSpan(0, count).ToArray(), order);
-        var pooled = new double[count];
-        int r = kernel / 2;
-        for (int j = 0; j < count; j++)
-        {
-            double m = double.NegativeInfinity;
-            for (int o = Math.Max(0, j - r); o <= Math.Min(count - 1, j + r); o++) m = Math.Max(m, scores[order[o]]);
-            pooled[order[j]] = m;
+            double acc = average ? 0 : double.NegativeInfinity;
+            for (int o = Math.Max(0, j - r); o <= Math.Min(count - 1, j + r); o++)
+                acc = average ? acc + scores[order[o]] : Math.Max(acc, scores[order[o]]);
+            pooled[order[j]] = average ? acc / kernel : acc;
         }
         return pooled;
     }
