@@ -14,7 +14,6 @@ try
         AttributeCommand.Create(),
         BenchCommand.Create(),
         SweepCommand.Create(),
-        SteerCommand.Create(),
         ConvertCommand.Create(),
         EmbedCommand.Create(),
         ProfileCommand.Create(),

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Mutation testing (issue 23): Stryker.NET mutates one namespace of src/HeadWise and runs the fast tests relevant to it
+# (per-test coverage, so each mutant runs only the tests that reach it). Not in CI: it takes long.
+#   bench/mutation.sh NAMESPACE [OUT_DIR]      NAMESPACE: Heads, Eval, KvCache, Analysis or Models
+# Writes OUT_DIR (default runs/mutation/NAMESPACE) with Stryker's reports (reports/mutation-report.{json,html,md}).
+# Stryker 5.1.0 is installed on first use into STRYKER_TOOLS (default runs/mutation/tools, git-ignored), never globally.
+set -euo pipefail
+ns=${1:?usage: bench/mutation.sh Heads|Eval|KvCache|Analysis|Models [OUT_DIR]}
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=$(mkdir -p "${2:-$root/runs/mutation/$ns}" && cd "${2:-$root/runs/mutation/$ns}" && pwd)
+tools=${STRYKER_TOOLS:-$root/runs/mutation/tools}
+version=5.1.0
+
+# The tests that exercise each namespace and finish in seconds (the whole suite takes ~15 min on a loaded 2-core box;
+# Stryker runs the covering subset of these once per mutant).
+case "$ns" in
+  Heads)    filter='FullyQualifiedName~HeadWise.Tests.Heads.' ;;
+  Eval)     filter='FullyQualifiedName~HeadWise.Tests.Eval.' ;;
+  KvCache)  filter='FullyQualifiedName~HeadWise.Tests.KvCache.' ;;
+  Analysis) filter='FullyQualifiedName~HeadWise.Tests.Analysis.' ;;
+  Models)   filter='FullyQualifiedName~HeadWise.Tests.Models.' ;;
+  *) echo "error: unknown namespace '$ns' (Heads, Eval, KvCache, Analysis, Models)" >&2; exit 1 ;;
+esac
+
+if [ ! -x "$tools/dotnet-stryker" ]; then
+  dotnet tool install dotnet-stryker --version "$version" --tool-path "$tools" >/dev/null
+fi
+
+config="$out/stryker-config.json"
+cat > "$config" <<JSON
+{
+  "stryker-config": {
+    "project": "HeadWise.csproj",
+    "test-projects": ["$root/tests/HeadWise.Tests/HeadWise.Tests.csproj"],
+    "mutate": ["**/$ns/**/*.cs"],
+    "configuration": "Release",
+    "coverage-analysis": "perTest",
+    "test-case-filter": "$filter",
+    "concurrency": 1,
+    "mutation-level": "Standard",
+    "reporters": ["dots", "json", "html", "markdown"],
+    "thresholds": { "high": 80, "low": 60, "break": 0 }
+  }
+}
+JSON
+
+# One libtorch thread per test process: OpenMP threads spinning against each other on a busy machine cost more than they give.
+export HEADWISE_THREADS=1 OMP_NUM_THREADS=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+cd "$root/tests/HeadWise.Tests"
+# --log-to-file: a trace log under OUT_DIR/logs names each mutant's result as it is decided, so a run stopped early
+# still says what it tested.
+"$tools/dotnet-stryker" --config-file "$config" --output "$out" --skip-version-check --log-to-file
