@@ -6,8 +6,9 @@ namespace HeadWise.Tests.Cli;
 /// <summary>
 /// The verbs of the README's command table that no other test runs end to end, each through the CLI with its main options,
 /// checking what it wrote: JSON fields and values (several by construction), tables that agree with the JSON, images of
-/// the right size with ink on them, pages that parse. (info, generate, attention, attribute, bench, embed and pattern run
-/// in GenerateAndInfoCliTests, ReadmeExamplesTests, CliTruthTests, the browser tests and the pattern tests.)
+/// the right size with ink on them, pages that parse. (info, generate, attention --html and embed run in
+/// GenerateAndInfoCliTests, ReadmeExamplesTests, CliTruthTests, the browser tests and MiniLmParityTests; pattern,
+/// attention --png, attribute --json and bench --json in VerbOutputsEndToEndTests.)
 /// </summary>
 public class VerbsEndToEndTests
 {
