@@ -26,6 +26,9 @@ fi
 # Small-model settings, passed only to the policies that run.
 params=()
 [[ ",$policies," == *",delta,"* ]] && params+=(--kv-params delta:full=1,select=1)
+# The committed atlas predates the retrieval-reasoning score, so headkv runs HeadKV-R (the paper's retrieval-score
+# variant) unless HEADKV_SCORE says otherwise (retrieval-reasoning: HeadKV-R2, the default, needs an atlas that has it).
+[[ ",$policies," == *",headkv,"* ]] && params+=(--kv-params "headkv:score=${HEADKV_SCORE:-retrieval}")
 for mode in ${modes//,/ }; do
   for task in passkey niah multikey; do
     ./headwise sweep --model "$model" --task "$task" --compress "$mode" --policies "$policies" --budgets "${BUDGETS:-0.1,0.25,0.5}" \

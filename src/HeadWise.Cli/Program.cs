@@ -14,6 +14,7 @@ try
         AttributeCommand.Create(),
         BenchCommand.Create(),
         SweepCommand.Create(),
+        SteerCommand.Create(),
         ConvertCommand.Create(),
         EmbedCommand.Create(),
         ProfileCommand.Create(),

@@ -5,11 +5,13 @@ using HeadWise.Eval;
 namespace HeadWise.Cli.Commands;
 
 /// <summary>Grid options shared by `bench` and `sweep`.</summary>
-internal sealed class EvalOptions
+/// <param name="lengths">The default --lengths.</param>
+/// <param name="depths">The default --depths.</param>
+internal sealed class EvalOptions(string lengths = "256", string depths = "0,0.25,0.5,0.75,1")
 {
     public readonly Option<string> Task = new("--task") { Description = $"Task: {string.Join(", ", TaskRegistry.Names)}", Required = true };
-    public readonly Option<string> Lengths = new("--lengths") { Description = "Prompt lengths in tokens, comma-separated", DefaultValueFactory = _ => "256" };
-    public readonly Option<string> Depths = new("--depths") { Description = "Needle depths in [0, 1], comma-separated", DefaultValueFactory = _ => "0,0.25,0.5,0.75,1" };
+    public readonly Option<string> Lengths = new("--lengths") { Description = "Prompt lengths in tokens, comma-separated", DefaultValueFactory = _ => lengths };
+    public readonly Option<string> Depths = new("--depths") { Description = "Needle depths in [0, 1], comma-separated", DefaultValueFactory = _ => depths };
     public readonly Option<int> Samples = new Option<int>("--samples") { Description = "Prompts per grid cell", DefaultValueFactory = _ => 1 }.InRange(1, 100_000);
     public readonly Option<int> Seed = new("--seed") { Description = "Seed for the prompts", DefaultValueFactory = _ => 1 };
     public readonly Option<string?> Haystack = new("--haystack") { Description = "Text file for niah/multikey haystacks and perplexity (default: shared/data/moby-dick.txt when found)" };

@@ -24,6 +24,8 @@ public sealed record BenchResult
     public required string Budget { get; init; }
     /// <summary>When the cache compressed: context, question or chunked (<see cref="KvCache.CompressMode"/>).</summary>
     public required string Compress { get; init; }
+    /// <summary>The steering applied (`--steer`), as one line: method, what it changes, file; null when none.</summary>
+    public string? Steering { get; init; }
     public required int Samples { get; init; }
     public required int Seed { get; init; }
     /// <summary>Mean score in [0, 1]: token accuracy (copy, perplexity), exact match (passkey, multikey), ROUGE-1 recall (niah).</summary>

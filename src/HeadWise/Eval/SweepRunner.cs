@@ -10,7 +10,7 @@ namespace HeadWise.Eval;
 /// delta → "full=1,select=1" for a shallow model.
 /// </summary>
 public sealed record SweepPlan(string Task, IReadOnlyList<string> Policies, IReadOnlyList<string> Budgets, TaskOptions Options, string? AtlasPath = null,
-    IReadOnlyDictionary<string, string>? Parameters = null, CompressMode Compress = CompressModes.Default);
+    IReadOnlyDictionary<string, string>? Parameters = null, CompressMode Compress = CompressModes.Default, string? SteerPath = null);
 
 /// <summary>
 /// Runs a sweep cell by cell into DIR/cells/KEY.json (written atomically), skipping cells already there, so an
@@ -47,6 +47,9 @@ public static class SweepRunner
         var cells = Cells(plan);
         // Every cell's policy, parameters and scores checked before the first runs (a typo fails now, not an hour in).
         foreach (var c in cells.OfType<PolicyCacheFactory>()) c.Check(model.Spec);
+        var steering = plan.SteerPath is null ? null : Steering.SteeringFile.Load(plan.SteerPath, model.Spec);
+        var hooks = steering is null ? null : new Heads.HookSet().Add(steering);
+        string? applied = steering is null ? null : Steering.SteeringFile.Applied(steering, plan.SteerPath!);
         var cellDir = Path.Combine(dir, "cells");
         Directory.CreateDirectory(cellDir);
         CheckSamePlan(dir, model, plan);
@@ -59,7 +62,7 @@ public static class SweepRunner
             else
             {
                 cancel.ThrowIfCancellationRequested();
-                r = BenchRunner.Run(model, task, plan.Options, cells[i], cancel: cancel);
+                r = BenchRunner.Run(model, task, plan.Options, cells[i], cancel: cancel, hooks: hooks) with { Steering = applied };
                 WriteAtomically(path, r.ToJson());
             }
             results.Add(r);
@@ -81,7 +84,7 @@ public static class SweepRunner
         {
             Model = BenchRunner.Label(model), plan.Task, o.Lengths, Depths = TaskRegistry.Create(plan.Task).HasDepth ? o.Depths : null,
             o.Samples, o.Seed, Haystack = o.HaystackPath is null ? null : Path.GetFileName(o.HaystackPath), plan.Parameters,
-            Compress = plan.Compress.Name(),
+            Compress = plan.Compress.Name(), Steer = plan.SteerPath is null ? null : Path.GetFileName(plan.SteerPath),
         }, BenchResult.Json);
         var path = Path.Combine(dir, "sweep.json");
         if (File.Exists(path) && File.ReadAllText(path) != text)

@@ -84,14 +84,23 @@ public sealed class Transformer : IDisposable
         if (Weights.PositionEmbedding is { } pos)
             x = x.Plus(Hook(hooks, HookNames.PosEmbed, pos.narrow(0, start, tokens.shape[1]).unsqueeze(0)));
         if (Weights.TokenTypeEmbedding is { } types)
-            x = x.Plus(tokenTypes is null ? types[0] : Lookup(types, tokenTypes));
+            x = x.Plus(tokenTypes is null ? types[0] : Lookup(types, tokenTypes, "token type"));
         if (Weights.EmbeddingNorm is { } n) x = Norm(x, n, Weights.EmbeddingNormBias);
         return x;
     }
 
-    /// <summary>Rows of <paramref name="table"/> for ids [B, T] → [B, T, D].</summary>
-    private static Tensor Lookup(Tensor table, Tensor ids) =>
-        table.index_select(0, ids.flatten()).view(ids.shape[0], ids.shape[1], table.shape[1]);
+    /// <summary>Rows of <paramref name="table"/> for ids [B, T] → [B, T, D]; an id outside the table is a HeadWise error,
+    /// not libtorch's native index error.</summary>
+    private static Tensor Lookup(Tensor table, Tensor ids, string what = "token id")
+    {
+        if (ids.numel() > 0)
+        {
+            long lo = ids.min().item<long>(), hi = ids.max().item<long>();
+            if (lo < 0 || hi >= table.shape[0])
+                throw new HeadWiseException($"{what} {(lo < 0 ? lo : hi)} is outside the model's table of {table.shape[0]}");
+        }
+        return table.index_select(0, ids.flatten()).view(ids.shape[0], ids.shape[1], table.shape[1]);
+    }
 
     private Tensor Block(int l, Tensor x, Step step)
     {

@@ -30,7 +30,7 @@ public sealed class HeadAblation : IIntervention
     public void Register(HookSet hooks) => hooks.Add(HookNames.ForLayer(_layer).Z, z =>
     {
         var r = z.clone();
-        using var slot = r.select(2, (_head + 1) % r.shape[2]);
+        using var slot = r.select(2, _head);
         if (_mean is null) slot.zero_(); else slot.copy_(_mean);
         return r;
     });
