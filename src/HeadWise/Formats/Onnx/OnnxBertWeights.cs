@@ -76,8 +76,14 @@ internal sealed partial class OnnxBertWeights : ITensorSource
         var ffn = Shape("encoder.layer.0.intermediate.dense.bias");
         if (words.Length != 2) throw new InvalidModelFileException(path, "embeddings.word_embeddings.weight must be 2-D");
         var dim = (int)words[1];
-        var layers = inits.Names.Select(n => LayerIndex().Match(n)).Where(m => m.Success)
-            .Select(m => int.Parse(m.Groups[1].Value) + 1).DefaultIfEmpty(0).Max();
+        var layers = 0;
+        foreach (var name in inits.Names)
+        {
+            if (LayerIndex().Match(name) is not { Success: true } m) continue;
+            var layer = LayerNumber(m.Groups[1].Value)
+                        ?? throw new InvalidModelFileException(path, $"initializer {ErrorText.Quote(name)}: layer number out of range (0..{ModelSpec.MaxLayers - 1})");
+            layers = Math.Max(layers, layer + 1);
+        }
         var h = heads ?? HeadsFromGraph(graph, find("encoder.layer.0.attention.self.key.bias"), dim)
                 ?? throw new InvalidModelFileException(path, "could not read the head count from the graph's reshape; pass heads explicitly");
         var spec = new ModelSpec
@@ -107,8 +113,12 @@ internal sealed partial class OnnxBertWeights : ITensorSource
         return spec;
     }
 
-    [GeneratedRegex(@"^(?:bert\.)?encoder\.layer\.(\d+)\.")]
+    [GeneratedRegex(@"^(?:bert\.)?encoder\.layer\.([0-9]+)\.")]
     private static partial Regex LayerIndex();
+
+    /// <summary>A layer number from a name, or null when it is past <see cref="ModelSpec.MaxLayers"/> (or past int).</summary>
+    private static int? LayerNumber(string digits) =>
+        int.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n < ModelSpec.MaxLayers ? n : null;
 
     /// <summary>
     /// The key projection is reshaped to [batch, seq, heads, head_dim]; the exporter builds that shape with a Concat
@@ -121,9 +131,9 @@ internal sealed partial class OnnxBertWeights : ITensorSource
         var reshape = add == null ? null : g.Nodes.FirstOrDefault(n => n.OpType == "Reshape" && n.Inputs[0] == add.Outputs[0]);
         if (reshape == null || reshape.Inputs.Count < 2) return null;
         long[]? dims = null;
-        if (g.Constant(reshape.Inputs[1]) is { } shape) dims = shape.ReadInt64s(g.Data);
+        if (g.Constant(reshape.Inputs[1]) is { } shape) dims = shape.ReadInt64s(g.Data, max: 4);
         else if (g.Producer(reshape.Inputs[1]) is { OpType: "Concat" } concat)
-            dims = concat.Inputs.Select(i => g.Constant(i)?.ReadInt64s(g.Data) is [var v] ? v : -1).ToArray();
+            dims = concat.Inputs.Select(i => g.Constant(i)?.ReadInt64s(g.Data, max: 1) is [var v] ? v : -1).ToArray();
         if (dims is not { Length: 4 } || dims[2] <= 0 || dims[3] <= 0 || dims[2] * dims[3] != dim) return null;
         return (int)dims[2];
     }
@@ -174,14 +184,14 @@ internal sealed partial class OnnxBertWeights : ITensorSource
             foreach (var input in node.Inputs)
             {
                 var m = AttentionBias().Match(input);
-                if (m.Success) return int.Parse(m.Groups[1].Value);
+                if (m.Success) return LayerNumber(m.Groups[1].Value);
                 if (producers.TryGetValue(input, out var p) && seen.Add(p)) queue.Enqueue(p);
             }
         }
         return null;
     }
 
-    [GeneratedRegex(@"encoder\.layer\.(\d+)\.attention\.self\.(?:query|key)\.bias$")]
+    [GeneratedRegex(@"encoder\.layer\.([0-9]+)\.attention\.self\.(?:query|key)\.bias$")]
     private static partial Regex AttentionBias();
 
     public string SourcePath => _tensors.SourcePath;

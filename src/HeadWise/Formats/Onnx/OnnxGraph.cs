@@ -2,49 +2,86 @@ using System.Runtime.InteropServices;
 
 namespace HeadWise.Formats.Onnx;
 
-/// <summary>An ONNX tensor (initializer or Constant value); its data stays in the file's byte array.</summary>
+/// <summary>
+/// An ONNX tensor (initializer or Constant value); its data stays in the file's byte array. float_data and int64_data
+/// are read from the tensor's own message when asked for, never held as lists, so millions of one-byte fields cost
+/// nothing while the graph is read.
+/// </summary>
 internal sealed class OnnxTensor
 {
     public const int Float = 1, Int64 = 7;
+    /// <summary>ONNX sets no rank limit; the tensors HeadWise reads have 1 to 4 dims.</summary>
+    public const int MaxRank = 64;
     public string Name = "";
     public int DataType;
     public readonly List<long> Dims = [];
     public (int Offset, int Length) Raw = (-1, 0);
-    public (int Offset, int Length) PackedFloats = (-1, 0);
-    public readonly List<float> Floats = [];  // unpacked float_data, rare
-    public readonly List<long> Int64s = [];
     public bool External;
+    private ProtoReader _message;  // a copy positioned at the start of the tensor's fields
+    private long _floatData;       // float_data values, packed or not
 
-    public long ElementCount => Dims.Aggregate(1L, (a, b) => a * b);
-
-    public void ReadFloats(byte[] data, Span<float> dst)
+    /// <summary>The product of the dims; long.MaxValue when it overflows (no stored count can match it).</summary>
+    public long ElementCount
     {
-        if (Raw.Offset >= 0) MemoryMarshal.Cast<byte, float>(data.AsSpan(Raw.Offset, Raw.Length)).CopyTo(dst);
-        else if (PackedFloats.Offset >= 0) MemoryMarshal.Cast<byte, float>(data.AsSpan(PackedFloats.Offset, PackedFloats.Length)).CopyTo(dst);
-        else CollectionsMarshal.AsSpan(Floats).CopyTo(dst);
+        get
+        {
+            long n = 1;
+            foreach (var d in Dims)
+                n = d == 0 || n == 0 ? 0 : d < 0 || n > long.MaxValue / d ? long.MaxValue : n * d;
+            return n;
+        }
     }
 
     /// <summary>Stored element count, to check it against the dims.</summary>
-    public long StoredFloatCount =>
-        Raw.Offset >= 0 ? Raw.Length / 4 : PackedFloats.Offset >= 0 ? PackedFloats.Length / 4 : Floats.Count;
+    public long StoredFloatCount => Raw.Offset >= 0 ? Raw.Length / 4 : _floatData;
 
-    public long[] ReadInt64s(byte[] data) => Raw.Offset >= 0
-        ? MemoryMarshal.Cast<byte, long>(data.AsSpan(Raw.Offset, Raw.Length)).ToArray()
-        : Int64s.ToArray();
-
-    public static OnnxTensor Parse(ProtoReader r)
+    public void ReadFloats(byte[] data, Span<float> dst)
     {
-        var t = new OnnxTensor();
+        if (Raw.Offset >= 0) { MemoryMarshal.Cast<byte, float>(data.AsSpan(Raw.Offset, Raw.Length)).CopyTo(dst); return; }
+        var r = _message;
+        int i = 0;
+        while (r.Next())
+        {
+            if (r.Field == 4 && r.Wire == 2)
+            {
+                var (o, l) = r.Bytes();
+                var values = MemoryMarshal.Cast<byte, float>(data.AsSpan(o, l));
+                values.CopyTo(dst[i..]);
+                i += values.Length;
+            }
+            else if (r.Field == 4 && r.Wire == 5) dst[i++] = BitConverter.UInt32BitsToSingle(r.Fixed32());
+            else r.Skip();
+        }
+    }
+
+    /// <summary>The int64 values when there are at most <paramref name="max"/> of them (a shape), else null.</summary>
+    public long[]? ReadInt64s(byte[] data, int max)
+    {
+        if (Raw.Offset >= 0)
+            return Raw.Length / 8 > max ? null : MemoryMarshal.Cast<byte, long>(data.AsSpan(Raw.Offset, Raw.Length)).ToArray();
+        var values = new List<long>();
+        var r = _message;
+        while (r.Next())
+        {
+            if (r.Field != 7) r.Skip();
+            else if (!r.Varints(values, max)) return null;
+        }
+        return values.ToArray();
+    }
+
+    public static OnnxTensor Parse(ProtoReader r, GraphBudget budget)
+    {
+        budget.Charge(GraphBudget.TensorBytes);
+        var t = new OnnxTensor { _message = r };
         while (r.Next())
         {
             switch (r.Field, r.Wire)
             {
-                case (1, _): r.Varints(t.Dims); break;
+                case (1, _): if (!r.Varints(t.Dims, MaxRank)) throw r.Bad($"a tensor with more than {MaxRank} dims"); break;
                 case (2, 0): t.DataType = (int)r.Varint(); break;
-                case (4, 2): t.PackedFloats = r.Bytes(); break;
-                case (4, 5): t.Floats.Add(BitConverter.UInt32BitsToSingle(r.Fixed32())); break;
-                case (7, _): r.Varints(t.Int64s); break;
-                case (8, 2): t.Name = r.String(); break;
+                case (4, 2): t._floatData += r.Bytes().Length / 4; break;
+                case (4, 5): r.Fixed32(); t._floatData++; break;
+                case (8, 2): t.Name = budget.Name(ref r); break;
                 case (9, 2): t.Raw = r.Bytes(); break;
                 case (14, 0): t.External = r.Varint() == 1; break;
                 default: r.Skip(); break;
@@ -65,11 +102,14 @@ internal sealed class OnnxGraph
     public Dictionary<string, OnnxTensor> Initializers { get; } = new(StringComparer.Ordinal);
     public List<string> Inputs { get; } = [];
     public List<string> Outputs { get; } = [];
+    private GraphBudget _budget = null!;
+    /// <summary>What the graph was charged against <see cref="GraphBudget.Limit"/>.</summary>
+    public long BudgetUsed => _budget.Used;
 
     public static OnnxGraph Load(string path)
     {
         var data = BoundedFile.ReadAllBytes(path, "ONNX model", FileLimits.OnnxModel);
-        var graph = new OnnxGraph { Data = data };
+        var graph = new OnnxGraph { Data = data, _budget = new GraphBudget(path) };
         var model = new ProtoReader(data, 0, data.Length, path);
         var found = false;
         while (model.Next())
@@ -88,7 +128,7 @@ internal sealed class OnnxGraph
             switch (g.Field, g.Wire)
             {
                 case (1, 2): Nodes.Add(ReadNode(g.Message())); break;
-                case (5, 2): var t = OnnxTensor.Parse(g.Message()); Initializers[t.Name] = t; break;
+                case (5, 2): var t = OnnxTensor.Parse(g.Message(), _budget); Initializers[t.Name] = t; break;
                 case (11, 2): Inputs.Add(ValueInfoName(g.Message())); break;
                 case (12, 2): Outputs.Add(ValueInfoName(g.Message())); break;
                 default: g.Skip(); break;
@@ -96,24 +136,26 @@ internal sealed class OnnxGraph
         }
     }
 
-    private static string ValueInfoName(ProtoReader r)
+    private string ValueInfoName(ProtoReader r)
     {
+        _budget.Charge(GraphBudget.EntryBytes);
         var name = "";
-        while (r.Next()) { if (r.Field == 1 && r.Wire == 2) name = r.String(); else r.Skip(); }
+        while (r.Next()) { if (r.Field == 1 && r.Wire == 2) name = _budget.Name(ref r); else r.Skip(); }
         return name;
     }
 
-    private static OnnxNode ReadNode(ProtoReader r)
+    private OnnxNode ReadNode(ProtoReader r)
     {
+        _budget.Charge(GraphBudget.NodeBytes);
         var node = new OnnxNode("", "", [], [], new(), new(), new());
         while (r.Next())
         {
             switch (r.Field, r.Wire)
             {
-                case (1, 2): node.Inputs.Add(r.String()); break;
-                case (2, 2): node.Outputs.Add(r.String()); break;
-                case (3, 2): node = node with { Name = r.String() }; break;
-                case (4, 2): node = node with { OpType = r.String() }; break;
+                case (1, 2): node.Inputs.Add(_budget.Name(ref r)); break;
+                case (2, 2): node.Outputs.Add(_budget.Name(ref r)); break;
+                case (3, 2): node = node with { Name = _budget.Name(ref r) }; break;
+                case (4, 2): node = node with { OpType = _budget.Name(ref r) }; break;
                 case (5, 2): ReadAttribute(r.Message(), node); break;
                 default: r.Skip(); break;
             }
@@ -121,18 +163,19 @@ internal sealed class OnnxGraph
         return node;
     }
 
-    private static void ReadAttribute(ProtoReader r, OnnxNode node)
+    private void ReadAttribute(ProtoReader r, OnnxNode node)
     {
+        _budget.Charge(GraphBudget.AttributeBytes);
         string name = "";
         float? f = null; long? i = null; OnnxTensor? t = null;
         while (r.Next())
         {
             switch (r.Field, r.Wire)
             {
-                case (1, 2): name = r.String(); break;
+                case (1, 2): name = _budget.Name(ref r); break;
                 case (2, 5): f = BitConverter.UInt32BitsToSingle(r.Fixed32()); break;
                 case (3, 0): i = (long)r.Varint(); break;
-                case (5, 2): t = OnnxTensor.Parse(r.Message()); break;
+                case (5, 2): t = OnnxTensor.Parse(r.Message(), _budget); break;
                 default: r.Skip(); break;
             }
         }
@@ -150,4 +193,36 @@ internal sealed class OnnxGraph
     }
 
     public OnnxNode? Producer(string output) => Nodes.FirstOrDefault(n => n.Outputs.Contains(output));
+}
+
+/// <summary>
+/// What the parts of a graph kept in memory (nodes, names, tensors, attributes) may take. Each part is charged before it
+/// is kept, so a file of tiny messages (a 2-byte empty node holds a few hundred bytes) cannot grow memory past
+/// <see cref="Limit"/>, whatever the file's size. MiniLM's graph is charged under 1 MiB.
+/// </summary>
+internal sealed class GraphBudget(string path)
+{
+    public const long Limit = 64L << 20;
+    /// <summary>Approximate bytes held per part: an entry in a list, a node (record, lists, dictionaries), an attribute,
+    /// a tensor (with up to <see cref="OnnxTensor.MaxRank"/> dims), and per name its object plus UTF-16 characters.</summary>
+    public const int EntryBytes = 8, NodeBytes = 320, AttributeBytes = 96, TensorBytes = 800, NameBytes = 40;
+    /// <summary>Names in ONNX graphs are short; a longer one is not a name.</summary>
+    public const int MaxName = 1 << 16;
+    private long _used;
+
+    public long Used => _used;
+
+    public void Charge(long bytes)
+    {
+        _used += bytes;
+        if (_used > Limit)
+            throw new InvalidModelFileException(path, $"the graph's nodes, names and tensors would take more than {Limit >> 20} MiB of memory; no ONNX model HeadWise reads comes near that");
+    }
+
+    public string Name(ref ProtoReader r)
+    {
+        var name = r.String(MaxName);
+        Charge(NameBytes + 2L * name.Length);
+        return name;
+    }
 }

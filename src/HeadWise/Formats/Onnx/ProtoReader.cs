@@ -51,9 +51,10 @@ internal struct ProtoReader(byte[] data, int start, int end, string path)
         return new ProtoReader(Data, o, o + l, path);
     }
 
-    public string String()
+    public string String(int maxBytes = int.MaxValue)
     {
         var (o, l) = Bytes();
+        if (l > maxBytes) throw Bad($"string field {Field} is {l} bytes, more than the {maxBytes} allowed");
         return System.Text.Encoding.UTF8.GetString(Data, o, l);
     }
 
@@ -77,14 +78,25 @@ internal struct ProtoReader(byte[] data, int start, int end, string path)
         }
     }
 
-    /// <summary>A repeated varint field, packed (wire 2) or not (wire 0): appends to <paramref name="into"/>.</summary>
-    public void Varints(List<long> into)
+    /// <summary>A repeated varint field, packed (wire 2) or not (wire 0): appends to <paramref name="into"/>, which may
+    /// hold at most <paramref name="max"/> values (so a field's claimed size never sizes an allocation). False, with
+    /// the field partly read, when the values would pass <paramref name="max"/>.</summary>
+    public bool Varints(List<long> into, int max)
     {
-        if (Wire == 0) { into.Add((long)Varint()); return; }
+        if (Wire == 0) return Add(into, (long)Varint(), max);
         var (o, l) = Bytes();
         var inner = new ProtoReader(Data, o, o + l, path);
-        while (inner._pos < o + l) into.Add((long)inner.Varint());
+        while (inner._pos < o + l)
+            if (!Add(into, (long)inner.Varint(), max)) return false;
+        return true;
     }
 
-    private readonly InvalidModelFileException Bad(string what) => new(path, $"malformed protobuf at byte {_pos}: {what}");
+    private static bool Add(List<long> into, long value, int max)
+    {
+        if (into.Count >= max) return false;
+        into.Add(value);
+        return true;
+    }
+
+    public readonly InvalidModelFileException Bad(string what) => new(path, $"malformed protobuf at byte {_pos}: {what}");
 }
