@@ -32,14 +32,22 @@ public static class TokenizerJsonFields
         new("added_tokens[].single_word", "false", "true (match only as a whole word)"),
         new("added_tokens[].lstrip", "false", "true (swallow spaces on the left)"),
         new("added_tokens[].rstrip", "false", "true (swallow spaces on the right)"),
+        new("added_tokens[].normalized", "true: matched in the normalized text; false: in the raw text; missing: not special", "a non-boolean"),
         new("normalizer", "null; BPE: Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD, Lowercase, Strip (HfNormalizer; Qwen2 and " +
                           "GPT-NeoX use NFC); WordPiece: BertNormalizer", "any other type (Precompiled, BertNormalizer on BPE, ...)"),
         new("normalizer.lowercase", "WordPiece: true or false", "a non-boolean"),
         new("normalizer.strip_accents", "WordPiece: true, false or null (follows lowercase)", "a non-boolean"),
         new("normalizer.clean_text", "WordPiece: true", "false"),
         new("normalizer.handle_chinese_chars", "WordPiece: true", "false"),
+        new("normalizer.normalizers", "Sequence: an array of normalizers", "missing or not an array"),
+        new("normalizer.prepend", "Prepend: the string put before non-empty text", "missing or not a string"),
+        new("normalizer.content", "Replace: the replacement string", "missing or not a string"),
+        new("normalizer.pattern", "Replace: {\"String\": s} or {\"Regex\": non-empty} (1 s timeout)", "missing, an empty Regex, or neither"),
+        new("normalizer.strip_left", "Strip: true or false (missing: true)", "a non-boolean"),
+        new("normalizer.strip_right", "Strip: true or false (missing: true)", "a non-boolean"),
         new("pre_tokenizer", "null; ByteLevel, Split (Regex or String pattern), Metaspace, Sequence of them (BPE); " +
                              "BertPreTokenizer (WordPiece)", "any other pre-tokenizer type"),
+        new("pre_tokenizer.pretokenizers", "Sequence: an array of pre-tokenizers", "missing or not an array"),
         new("pre_tokenizer.use_regex", "ByteLevel: true (GPT-2's split) or false", "-"),
         new("pre_tokenizer.add_prefix_space", "ByteLevel: false; Metaspace: true or false", "ByteLevel true (a space put before the text)"),
         new("pre_tokenizer.pattern", "Split: {\"Regex\": non-empty} (matched with a 1 s timeout) or {\"String\": non-empty}", "empty, non-string or missing"),
@@ -49,6 +57,7 @@ public static class TokenizerJsonFields
         new("pre_tokenizer.prepend_scheme", "Metaspace: always, first, never", "any other value"),
         new("post_processor", "null; TemplateProcessing (single: [special] $A [special]), BertProcessing, RobertaProcessing, " +
                               "ByteLevel, Sequence of them", "any other post-processor type"),
+        new("post_processor.processors", "Sequence: an array of post-processors", "missing or not an array"),
         new("post_processor.cls", "BertProcessing/RobertaProcessing: [\"token\", id]", "missing or malformed"),
         new("post_processor.sep", "BertProcessing/RobertaProcessing: [\"token\", id]", "missing or malformed"),
         new("post_processor.single", "TemplateProcessing: SpecialToken before and after the Sequence", "not an array"),
@@ -80,9 +89,13 @@ public static class TokenizerJsonFields
 
         if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
             foreach (var token in added.EnumerateArray())
+            {
                 foreach (var flag in new[] { "single_word", "lstrip", "rstrip" })
                     if (token.ValueKind == JsonValueKind.Object && token.TryGetProperty(flag, out var v) && v.ValueKind != JsonValueKind.False)
                         Refuse($"added_tokens[].{flag}", $"is {Raw(v)} for token {ErrorText.Quote(Str(token, "content") ?? "?")}; only false is supported");
+                if (Get(token, "normalized") is { } nz && nz.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+                    Refuse("added_tokens[].normalized", $"is {Raw(nz)} for token {ErrorText.Quote(Str(token, "content") ?? "?")}; it must be true or false");
+            }
 
         bool isWordPiece = root.TryGetProperty("model", out var m) && Str(m, "type") == "WordPiece";
         foreach (var n in Parts(root, "normalizer", "normalizers", path))
@@ -90,6 +103,10 @@ public static class TokenizerJsonFields
             var type = Str(n, "type");
             if (isWordPiece ? type != "BertNormalizer" : !BpeNormalizers.Contains(type ?? ""))
                 Refuse("normalizer", $"type {ErrorText.Quote(type)} is not supported (" + (isWordPiece ? "BertNormalizer" : string.Join(", ", BpeNormalizers)) + ")");
+            if (type == "Strip")
+                foreach (var flag in new[] { "strip_left", "strip_right" })
+                    if (Get(n, flag) is { } v && v.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+                        Refuse($"normalizer.{flag}", $"is {Raw(v)}; it must be true or false");
             if (type != "BertNormalizer") continue;
             foreach (var flag in new[] { "lowercase", "strip_accents" })
                 if (Get(n, flag) is { } v && v.ValueKind is not (JsonValueKind.True or JsonValueKind.False))

@@ -26,6 +26,7 @@ public class TokenizerJsonFieldsTests
         ["added_tokens[].single_word"] = t => t["added_tokens"]![0]!["single_word"] = true,
         ["added_tokens[].lstrip"] = t => t["added_tokens"]![0]!["lstrip"] = true,
         ["added_tokens[].rstrip"] = t => t["added_tokens"]![0]!["rstrip"] = true,
+        ["added_tokens[].normalized"] = t => t["added_tokens"]![0]!["normalized"] = "yes",
         ["normalizer"] = t => t["normalizer"] = new JsonObject { ["type"] = "Precompiled", ["precompiled_charsmap"] = "AAAA" },
         ["pre_tokenizer"] = t => t["pre_tokenizer"] = new JsonObject { ["type"] = "Digits", ["individual_digits"] = true },
         ["pre_tokenizer.add_prefix_space"] = t => t["pre_tokenizer"]!["add_prefix_space"] = true,
@@ -42,6 +43,14 @@ public class TokenizerJsonFieldsTests
         ["normalizer.strip_accents"] = t => WordPiece(t, new JsonObject { ["type"] = "BertNormalizer", ["strip_accents"] = 1 }),
         ["normalizer.clean_text"] = t => WordPiece(t, new JsonObject { ["type"] = "BertNormalizer", ["clean_text"] = false }),
         ["normalizer.handle_chinese_chars"] = t => WordPiece(t, new JsonObject { ["type"] = "BertNormalizer", ["handle_chinese_chars"] = false }),
+        ["normalizer.normalizers"] = t => t["normalizer"] = new JsonObject { ["type"] = "Sequence" },
+        ["normalizer.prepend"] = t => t["normalizer"] = new JsonObject { ["type"] = "Prepend", ["prepend"] = 1 },
+        ["normalizer.content"] = t => t["normalizer"] = new JsonObject { ["type"] = "Replace", ["pattern"] = new JsonObject { ["String"] = " " } },
+        ["normalizer.pattern"] = t => t["normalizer"] = new JsonObject { ["type"] = "Replace", ["content"] = "_", ["pattern"] = new JsonObject { ["Regex"] = "" } },
+        ["normalizer.strip_left"] = t => t["normalizer"] = new JsonObject { ["type"] = "Strip", ["strip_left"] = "yes" },
+        ["normalizer.strip_right"] = t => t["normalizer"] = new JsonObject { ["type"] = "Strip", ["strip_right"] = 0 },
+        ["pre_tokenizer.pretokenizers"] = t => t["pre_tokenizer"] = new JsonObject { ["type"] = "Sequence", ["pretokenizers"] = "ByteLevel" },
+        ["post_processor.processors"] = t => t["post_processor"] = new JsonObject { ["type"] = "Sequence" },
     };
 
     /// <summary>Fields with no refused value: where the test suite shows each honoured.</summary>
@@ -60,6 +69,33 @@ public class TokenizerJsonFieldsTests
         var tested = Refused.Keys.Concat(HonouredOnly.Keys).ToHashSet();
         Assert.Empty(table.Except(tested));
         Assert.Empty(tested.Except(table));
+    }
+
+    /// <summary>
+    /// The table lists every field the readers read: each name passed to a property read in the tokenizer.json readers
+    /// (TryGetProperty, Str, Get, Bool, Parts, Items and the flag lists) is the last part of a field in the table, or one
+    /// of the few structural keys (a component's type, the model and added_tokens containers, the pattern's kind, a
+    /// template's items).
+    /// </summary>
+    [Fact]
+    public void Every_field_the_readers_read_is_in_the_table()
+    {
+        string[] structural = ["type", "model", "added_tokens", "String", "Regex", "SpecialToken", "Sequence"];
+        var listed = TokenizerJsonFields.All.Select(f => f.Path.Split('.')[^1].Replace("[]", "")).Concat(structural).ToHashSet();
+        var src = Path.Combine(HeadWise.Tests.Training.TrainConfigValidationTests.RepoRoot(), "src", "HeadWise", "Tokenizers");
+        var read = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var file in new[] { "TokenizerJson.cs", "TokenizerJsonFields.cs", "HfNormalizer.cs" })
+        {
+            var code = File.ReadAllText(Path.Combine(src, file));
+            foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(code,
+                         @"\b(?:TryGetProperty|Str|Get|Bool|Parts|Items)\((?:\w+, )?""(\w+)"""))
+                read.Add(m.Groups[1].Value);
+            foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(code, @"in new\[\] \{ ([^}]*) \}"))
+                foreach (System.Text.RegularExpressions.Match name in System.Text.RegularExpressions.Regex.Matches(m.Groups[1].Value, @"""(\w+)"""))
+                    read.Add(name.Groups[1].Value);
+        }
+        Assert.True(read.Count > 30, $"found only {read.Count} field reads: {string.Join(", ", read)}");
+        Assert.Empty(read.Where(r => !listed.Contains(r)));
     }
 
     public static TheoryData<string> RefusedFields => [.. Refused.Keys];
