@@ -28,6 +28,26 @@ public class InterventionTests
     }
 
     [Theory, MemberData(nameof(Families))]
+    public void A_steering_vector_adds_its_scaled_vector_at_every_position(string family)
+    {
+        using var model = TinyModels.Build(family);
+        using var scope = torch.NewDisposeScope();
+        var tokens = TinyModels.Tokens(8);
+        var name = HookNames.ForLayer(1).ResidPre;
+        var v = torch.linspace(-1, 1, model.Spec.Dim);
+        // The same addition written out by hand, without the intervention's code.
+        var byHand = model.RunWithHooks(tokens, new HookSet().Add(name, x => x + v * 2.5));
+        using var steer = new SteeringVector(name, v, 2.5);
+        var steered = model.RunWithHooks(tokens, new HookSet().Add(steer));
+        Assert.True(steered.allclose(byHand, 1e-5, 1e-5), $"max difference {(steered - byHand).abs().max().item<float>()}, scale {byHand.abs().max().item<float>()}");
+        Assert.False(steered.allclose(model.Forward(tokens), 1e-3, 1e-3)); // the vector moved the output
+
+        using var wrong = new SteeringVector(name, torch.ones(model.Spec.Dim + 1));
+        var e = Assert.Throws<HeadWise.HeadWiseException>(() => model.RunWithHooks(tokens, new HookSet().Add(wrong)));
+        Assert.Equal($"steering '{name}': the vector has {model.Spec.Dim + 1} values but the activation's last axis has {model.Spec.Dim}", e.Message);
+    }
+
+    [Theory, MemberData(nameof(Families))]
     public void Patching_every_hook_point_from_the_same_run_changes_nothing(string family)
     {
         using var model = TinyModels.Build(family);
