@@ -35,6 +35,8 @@ internal sealed record TokenizerJsonModel
     public HfTextPipeline? Pipeline { get; init; }
     /// <summary>WordPiece: drop accents (BertNormalizer strip_accents; null follows lowercase, as in tokenizers).</summary>
     public bool StripAccents { get; init; }
+    /// <summary>WordPiece: a word longer than this many characters becomes the unknown token (model.max_input_chars_per_word).</summary>
+    public int MaxInputCharsPerWord { get; init; } = WordPieceTokenizer.DefaultMaxInputCharsPerWord;
     public string Source { get; init; } = "(tokenizer.json)";
 
     /// <summary>SentencePiece scores from the merge order: a piece made by an earlier merge scores higher.</summary>
@@ -61,7 +63,7 @@ internal sealed record TokenizerJsonModel
     {
         "llama" => new SentencePieceBpeTokenizer(Tokens, Scores(), Types, BosId, EosId, UnkId, AddBos, AddSpacePrefix, Source, Pipeline),
         "gpt2" => new ByteLevelBpeTokenizer(Tokens, Merges, Types, BosId, EosId, AddBos, Pattern, Source, Pipeline),
-        _ => WordPieceTokenizer.FromTokens(Tokens, Lowercase, Source, StripAccents),
+        _ => WordPieceTokenizer.FromTokens(Tokens, Lowercase, Source, StripAccents, MaxInputCharsPerWord),
     };
 }
 
@@ -133,6 +135,7 @@ internal static class TokenizerJson
                 return new TokenizerJsonModel
                 {
                     Kind = "wordpiece", Tokens = tokens, Types = types, UnkId = unk, Source = path,
+                    MaxInputCharsPerWord = MaxInputCharsPerWord(model, path),
                     BosId = Id(bosToken ?? "[CLS]"), EosId = Id(eosToken ?? "[SEP]"), AddBos = true,
                     Lowercase = norm.ValueKind == JsonValueKind.Object && norm.TryGetProperty("lowercase", out var lc) && lc.ValueKind == JsonValueKind.True,
                     StripAccents = norm.ValueKind == JsonValueKind.Object && norm.TryGetProperty("strip_accents", out var sa) && sa.ValueKind != JsonValueKind.Null
@@ -290,4 +293,14 @@ internal static class TokenizerJson
 
     private static string? Str(JsonElement e, string name) =>
         e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    /// <summary>model.max_input_chars_per_word: missing is BERT's default; a positive integer is honoured.</summary>
+    private static int MaxInputCharsPerWord(JsonElement model, string path)
+    {
+        if (!model.TryGetProperty("max_input_chars_per_word", out var m) || m.ValueKind == JsonValueKind.Null)
+            return WordPieceTokenizer.DefaultMaxInputCharsPerWord;
+        if (m.ValueKind != JsonValueKind.Number || !m.TryGetInt32(out var n) || n < 1)
+            throw new InvalidModelFileException(path, "model.max_input_chars_per_word must be a positive integer");
+        return n;
+    }
 }

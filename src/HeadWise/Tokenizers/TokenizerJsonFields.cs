@@ -25,6 +25,7 @@ public static class TokenizerJsonFields
         new("model.dropout", "null or 0", "any other value (BPE dropout samples different splits)"),
         new("model.continuing_subword_prefix", "null or \"\" (BPE); \"##\" (WordPiece)", "any other prefix"),
         new("model.end_of_word_suffix", "null or \"\"", "any other suffix"),
+        new("model.max_input_chars_per_word", "WordPiece: a positive integer (a longer word is the unknown token; missing: 100)", "zero, negative or not an integer"),
         new("model.ignore_merges", "true or false (a word that is a whole token is that token)", "a non-boolean"),
         new("added_tokens[].id", "the token's id", "missing, non-integer or negative"),
         new("added_tokens[].content", "the token's text, matched whole in the input", "missing or not a string"),

@@ -25,8 +25,13 @@ public sealed class WordPieceTokenizer : ITokenizer
         return FromTokens(Formats.BoundedFile.ReadAllLines(path, "vocabulary file", Formats.FileLimits.Vocabulary), lowercase, path);
     }
 
+    /// <summary>BERT's limit: a longer word is the unknown token (Hugging Face's max_input_chars_per_word default).</summary>
+    public const int DefaultMaxInputCharsPerWord = 100;
+
     /// <param name="stripAccents">Drop combining marks after lower-casing (BertNormalizer strip_accents).</param>
-    public static WordPieceTokenizer FromTokens(string[] tokens, bool lowercase, string source, bool stripAccents = false)
+    /// <param name="maxInputCharsPerWord">A word longer than this becomes [UNK].</param>
+    public static WordPieceTokenizer FromTokens(string[] tokens, bool lowercase, string source, bool stripAccents = false,
+        int maxInputCharsPerWord = DefaultMaxInputCharsPerWord)
     {
         VocabularyChecks.NotEmpty(source, tokens, "the token list");
         foreach (var required in new[] { "[CLS]", "[SEP]", "[UNK]", "[PAD]", "[MASK]" })
@@ -34,7 +39,7 @@ public sealed class WordPieceTokenizer : ITokenizer
         var text = new MemoryStream(Encoding.UTF8.GetBytes(string.Join("\n", tokens) + "\n"));
         try
         {
-            var inner = BertTokenizer.Create(text, new BertOptions { LowerCaseBeforeTokenization = lowercase, RemoveNonSpacingMarks = stripAccents });
+            var inner = BertTokenizer.Create(text, new BertOptions { LowerCaseBeforeTokenization = lowercase, RemoveNonSpacingMarks = stripAccents, MaxInputCharsPerWord = maxInputCharsPerWord });
             return new WordPieceTokenizer(tokens, inner);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)

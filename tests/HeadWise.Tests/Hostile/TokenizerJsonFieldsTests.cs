@@ -21,6 +21,7 @@ public class TokenizerJsonFieldsTests
         ["model.continuing_subword_prefix"] = t => t["model"]!["continuing_subword_prefix"] = "##",
         ["model.end_of_word_suffix"] = t => t["model"]!["end_of_word_suffix"] = "</w>",
         ["model.ignore_merges"] = t => t["model"]!["ignore_merges"] = "yes",
+        ["model.max_input_chars_per_word"] = t => { WordPiece(t, new JsonObject { ["type"] = "BertNormalizer" }); t["model"]!["max_input_chars_per_word"] = 0; },
         ["added_tokens[].id"] = t => t["added_tokens"]![0]!["id"] = "zero",
         ["added_tokens[].content"] = t => t["added_tokens"]![0]!["content"] = 5,
         ["added_tokens[].single_word"] = t => t["added_tokens"]![0]!["single_word"] = true,
@@ -124,7 +125,17 @@ public class TokenizerJsonFieldsTests
     [InlineData(true, false)]
     [InlineData(false, true)]
     [InlineData(false, null)]
-    public void Bert_normalizer_lowercase_and_accents_are_honoured_as_hugging_face_does(bool lowercase, bool? stripAccents)
+    public void Bert_normalizer_lowercase_and_accents_are_honoured_as_hugging_face_does(bool lowercase, bool? stripAccents) =>
+        AssertWordPieceMatchesHuggingFace(lowercase, stripAccents, maxInputCharsPerWord: 100, "Café naïve!", "cafe Cafe CAFÉ", "naive café");
+
+    /// <summary>A word longer than max_input_chars_per_word is [UNK] ("naive" and "Cafe!" pieces at 4; whole at 5).</summary>
+    [Theory]
+    [InlineData(4)]
+    [InlineData(5)]
+    public void Max_input_chars_per_word_is_honoured_as_hugging_face_does(int max) =>
+        AssertWordPieceMatchesHuggingFace(true, null, max, "naive cafe caf!", "Café naïve!");
+
+    private static void AssertWordPieceMatchesHuggingFace(bool lowercase, bool? stripAccents, int maxInputCharsPerWord, params string[] texts)
     {
         var vocab = new[] { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "cafe", "café", "Cafe", "Café", "caf", "##e", "##é", "naive", "naïve", "!" };
         var t = new JsonObject
@@ -135,7 +146,7 @@ public class TokenizerJsonFieldsTests
             ["decoder"] = new JsonObject { ["type"] = "WordPiece", ["prefix"] = "##", ["cleanup"] = true },
             ["model"] = new JsonObject
             {
-                ["type"] = "WordPiece", ["unk_token"] = "[UNK]", ["continuing_subword_prefix"] = "##", ["max_input_chars_per_word"] = 100,
+                ["type"] = "WordPiece", ["unk_token"] = "[UNK]", ["continuing_subword_prefix"] = "##", ["max_input_chars_per_word"] = maxInputCharsPerWord,
                 ["vocab"] = new JsonObject(vocab.Select((v, i) => KeyValuePair.Create(v, (JsonNode?)JsonValue.Create(i)))),
             },
         };
@@ -143,7 +154,7 @@ public class TokenizerJsonFieldsTests
         File.WriteAllText(path, t.ToJsonString());
         var ours = TokenizerJson.Load(path);
         using var rust = new global::Tokenizers.DotNet.Tokenizer(vocabPath: path);
-        foreach (var text in new[] { "Café naïve!", "cafe Cafe CAFÉ", "naive café" })
+        foreach (var text in texts)
             Assert.Equal(rust.Encode(text).Select(i => (int)i).ToArray(), ours.Encode(text, addBos: true).ToArray());
     }
 
