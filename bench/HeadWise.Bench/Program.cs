@@ -9,6 +9,7 @@ var modes = new Dictionary<string, Func<string[], int>>
     ["load-memory"] = LoadMemoryBench.Run,
     ["retrieval-mask"] = RetrievalMaskBench.Run,
     ["big-model"] = BigModelBench.Run,
+    ["sparse-prefill"] = SparsePrefillBench.Run,
     ["kv"] = a => KvBench.Main(["kv", .. a]),
     ["kv-child"] = a => KvBench.Main(["kv-child", .. a]), // KvBench measures each cache in its own child process
 };

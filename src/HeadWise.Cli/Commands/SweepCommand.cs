@@ -15,6 +15,7 @@ internal static class SweepCommand
         var load = new LoadOptionSet();
         var eval = new EvalOptions();
         var steer = new SteerOptions();
+        var prefill = new PrefillOptions();
         var policies = new Option<string>("--policies") { Description = "KV-cache policies, comma-separated", DefaultValueFactory = _ => "full" };
         var budgets = new Option<string>("--budgets") { Description = $"Budgets, comma-separated: ratios in (0, 1] or token counts; {KvOptions.RatioMeaning}", DefaultValueFactory = _ => "1.0" };
         var ratios = new Option<string?>("--compression-ratios") { Description = "kvpress's compression ratios (1 - budget), comma-separated, each in [0, 1) (instead of --budgets)" };
@@ -28,13 +29,16 @@ internal static class SweepCommand
         };
         var command = new Command("sweep", "Run a task over policies x budgets, resuming finished cells, and draw the curves") { model, policies, budgets, ratios, compress, atlas, parameters, outDir };
         foreach (var o in load.All) command.Options.Add(o);
-        foreach (var o in eval.All.Concat(steer.All)) command.Options.Add(o);
+        foreach (var o in eval.All.Concat(steer.All).Concat(prefill.All)) command.Options.Add(o);
         command.SetAction(r => CliRun.Guard(() =>
         {
             var task = TaskRegistry.Create(r.GetValue(eval.Task)!);
             var plan = new SweepPlan(task.Name, Split(r.GetValue(policies)!), Budgets(r, budgets, ratios), eval.Read(r), r.GetValue(atlas),
-                PolicyParameters(r.GetValue(parameters) ?? []), KvOptions.ReadCompress(r, compress, task), r.GetValue(steer.Steer));
+                PolicyParameters(r.GetValue(parameters) ?? []), KvOptions.ReadCompress(r, compress, task), r.GetValue(steer.Steer),
+                prefill.Read(r)?.Name, r.GetValue(prefill.Params));
             SweepRunner.Cells(plan); // names and budgets checked before the model loads
+            if (plan.Prefill is not null && plan.Policies.Any(p => p != "full"))
+                throw new HeadWiseException($"--prefill {plan.Prefill} runs with the full cache; it is not combined with --policies {string.Join(",", plan.Policies.Where(p => p != "full"))}");
             using var m = ModelLoader.Load(CommonOptions.ResolveModel(r.GetValue(model)!), load.Get(r));
             var dir = r.GetValue(outDir)!;
             IReadOnlyList<BenchResult> results = [];

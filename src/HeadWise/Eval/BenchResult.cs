@@ -26,6 +26,10 @@ public sealed record BenchResult
     public required string Compress { get; init; }
     /// <summary>The steering applied (`--steer`), as one line: method, what it changes, file; null when none.</summary>
     public string? Steering { get; init; }
+    /// <summary>The sparse prefill applied (`--prefill`), with its parameters; null for dense prefill.</summary>
+    public string? Prefill { get; init; }
+    /// <summary>Share of the causal (head, query block, key block) pairs the sparse prefill attended (1 = dense).</summary>
+    public double? PrefillBlockShare { get; init; }
     public required int Samples { get; init; }
     public required int Seed { get; init; }
     /// <summary>Mean score in [0, 1]: token accuracy (copy, perplexity), exact match (passkey, multikey), ROUGE-1 recall (niah).</summary>

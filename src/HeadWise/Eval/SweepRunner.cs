@@ -10,7 +10,8 @@ namespace HeadWise.Eval;
 /// delta → "full=1,select=1" for a shallow model.
 /// </summary>
 public sealed record SweepPlan(string Task, IReadOnlyList<string> Policies, IReadOnlyList<string> Budgets, TaskOptions Options, string? AtlasPath = null,
-    IReadOnlyDictionary<string, string>? Parameters = null, CompressMode Compress = CompressModes.Default, string? SteerPath = null);
+    IReadOnlyDictionary<string, string>? Parameters = null, CompressMode Compress = CompressModes.Default, string? SteerPath = null,
+    string? Prefill = null, string? PrefillParams = null);
 
 /// <summary>
 /// Runs a sweep cell by cell into DIR/cells/KEY.json (written atomically), skipping cells already there, so an
@@ -47,6 +48,8 @@ public static class SweepRunner
         var cells = Cells(plan);
         // Every cell's policy, parameters and scores checked before the first runs (a typo fails now, not an hour in).
         foreach (var c in cells.OfType<PolicyCacheFactory>()) c.Check(model.Spec);
+        if (plan.Prefill is { } prefill)
+            cells = [.. cells.Select(c => (IKvCacheFactory)new Prefill.SparsePrefillFactory(c, Prefill.SparsePrefills.Create(prefill, plan.PrefillParams)))];
         var steering = plan.SteerPath is null ? null : Steering.SteeringFile.Load(plan.SteerPath, model.Spec);
         var hooks = steering is null ? null : new Heads.HookSet().Add(steering);
         string? applied = steering is null ? null : Steering.SteeringFile.Applied(steering, plan.SteerPath!);
@@ -63,6 +66,7 @@ public static class SweepRunner
             {
                 cancel.ThrowIfCancellationRequested();
                 r = BenchRunner.Run(model, task, plan.Options, cells[i], cancel: cancel, hooks: hooks) with { Steering = applied };
+                if (cells[i] is Prefill.SparsePrefillFactory sp) r = r with { Prefill = sp.Applied, PrefillBlockShare = sp.Stats.Share };
                 WriteAtomically(path, r.ToJson());
             }
             results.Add(r);
@@ -85,6 +89,7 @@ public static class SweepRunner
             Model = BenchRunner.Label(model), plan.Task, o.Lengths, Depths = TaskRegistry.Create(plan.Task).HasDepth ? o.Depths : null,
             o.Samples, o.Seed, Haystack = o.HaystackPath is null ? null : Path.GetFileName(o.HaystackPath), plan.Parameters,
             Compress = plan.Compress.Name(), Steer = plan.SteerPath is null ? null : Path.GetFileName(plan.SteerPath),
+            plan.Prefill, plan.PrefillParams,
         }, BenchResult.Json);
         var path = Path.Combine(dir, "sweep.json");
         if (File.Exists(path) && File.ReadAllText(path) != text)
