@@ -30,7 +30,7 @@ internal static class BenchCommand
             using var m = ModelLoader.Load(CommonOptions.ResolveModel(r.GetValue(model)!), load.Get(r));
             var factory = PrefillOptions.Wrap(kv.Factory(r, m.Spec, compress), sparse);
             var (hooks, steering) = steer.Read(r, m.Spec);
-            BenchRunner.Validate(m.Spec, task, options, compress);
+            BenchRunner.Validate(m.Spec, task, options, compress, factory.LengthLimit(m.Spec));
             var bar = new ProgressBar("bench");
             var result = BenchRunner.Run(m, task, options, factory, (i, n) => bar.Report(i, n, "prompts"), hooks: hooks) with { Steering = steering };
             if (factory is Prefill.SparsePrefillFactory sp) result = result with { Prefill = sp.Applied, PrefillBlockShare = sp.Stats.Share };

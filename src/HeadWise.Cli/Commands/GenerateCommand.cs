@@ -37,13 +37,17 @@ internal static class GenerateCommand
         var tok = m.Tokenizer;
         var ids = tok.Encode(prompt ?? "", addBos: true).ToList();
         if (ids.Count == 0) throw new HeadWiseException("the model has no BOS token; give a --prompt");
-        if (ids.Count >= m.Spec.ContextLength)
-            throw new HeadWiseException($"the prompt is {ids.Count} tokens but the model's context is {m.Spec.ContextLength}");
+        // Past the context only under a policy that keeps attended positions within it (longheads).
+        long limit = policy?.LengthLimit ?? m.Spec.ContextLength;
+        if (ids.Count >= limit)
+            throw new HeadWiseException(limit > m.Spec.ContextLength
+                ? $"the prompt is {ids.Count} tokens but {policy!.Name}'s limit is {limit}"
+                : $"the prompt is {ids.Count} tokens but the model's context is {m.Spec.ContextLength}");
         var started = DateTime.UtcNow;
         Console.Write(prompt ?? "");
         var streamer = new TextStreamer(tok, ids);
         var stdout = Console.Out;
-        int budget = Math.Min(maxTokens, m.Spec.ContextLength - ids.Count);
+        int budget = (int)Math.Min(maxTokens, limit - ids.Count);
         var output = new Generator(m.Transformer).Generate(ids, budget, sampler, tok.EosId, id =>
         {
             stdout.Write(streamer.Push(id));

@@ -12,20 +12,23 @@ public static class BenchRunner
     /// Checks the grid against the model before any work: lengths (and the answer after them) within context, depths in
     /// [0, 1], samples >= 1, and a compression point the task has.
     /// </summary>
-    public static void Validate(ModelSpec spec, IEvalTask task, TaskOptions o, CompressMode compress = CompressMode.Chunked)
+    /// <param name="limit">The longest sequence the policy runs (<see cref="IKvCacheFactory.LengthLimit"/>; default the model's context).</param>
+    public static void Validate(ModelSpec spec, IEvalTask task, TaskOptions o, CompressMode compress = CompressMode.Chunked, long? limit = null)
     {
         if (!task.HasContext && compress != CompressMode.Chunked)
             throw new HeadWiseException($"task {task.Name} scores every token as it streams in and has no context to compress once; use --compress chunked");
         if (o.Lengths.Count == 0) throw new HeadWiseException("give at least one length");
+        long max = limit ?? spec.ContextLength;
+        string what = max > spec.ContextLength ? $"this policy's limit of {max} tokens" : $"the model's context of {spec.ContextLength} tokens";
         foreach (var l in o.Lengths)
         {
             if (l < 1) throw new HeadWiseException($"length {l} must be >= 1 token");
-            if (l > spec.ContextLength)
-                throw new HeadWiseException($"length {l} exceeds the model's context of {spec.ContextLength} tokens");
+            if (l > max)
+                throw new HeadWiseException($"length {l} exceeds {what}");
             // A prompt that fills the context leaves the answer no position to be generated at.
-            if (l + task.AnswerTokens > spec.ContextLength)
+            if (l + task.AnswerTokens > max)
                 throw new HeadWiseException($"length {l} leaves no room for the answer: task {task.Name} generates up to {task.AnswerTokens} tokens " +
-                                            $"and the model's context is {spec.ContextLength}; use prompts of at most {spec.ContextLength - task.AnswerTokens} tokens");
+                                            $"and the limit is {what}; use prompts of at most {max - task.AnswerTokens} tokens");
         }
         if (task.HasDepth)
         {
@@ -40,7 +43,7 @@ public static class BenchRunner
     public static BenchResult Run(LoadedModel model, IEvalTask task, TaskOptions o, IKvCacheFactory factory,
         Action<int, int>? onSample = null, CancellationToken cancel = default, Heads.IForwardHooks? hooks = null)
     {
-        Validate(model.Spec, task, o, factory.Compress);
+        Validate(model.Spec, task, o, factory.Compress, factory.LengthLimit(model.Spec));
         var wall = Stopwatch.StartNew();
         long rssBefore = ProcessMemory.CurrentRss();
         var samples = task.Generate(model.Tokenizer, o);

@@ -11,6 +11,9 @@ public interface IKvCacheFactory
     /// <summary>When the cache compresses: the harness calls <see cref="IKvCache.Compress"/> at that point of each prompt.</summary>
     CompressMode Compress { get; }
     IKvCache Create(LoadedModel model, int contextTokens);
+
+    /// <summary>The longest sequence (prompt and answer) this factory's caches run: the model's context unless the policy extends it (<see cref="KvPolicy.LengthLimit"/>).</summary>
+    long LengthLimit(ModelSpec spec) => spec.ContextLength;
 }
 
 /// <summary>
@@ -43,6 +46,8 @@ public sealed class PolicyCacheFactory : IKvCacheFactory
     }
 
     public IKvCache Create(LoadedModel model, int contextTokens) => Make(model.Spec).CreateCache(Compress);
+
+    public long LengthLimit(ModelSpec spec) => Make(spec).LengthLimit;
 
     private KvPolicy Make(ModelSpec spec) => KvPolicies.Create(Policy, Budget, spec, _atlas, _parameters);
 }

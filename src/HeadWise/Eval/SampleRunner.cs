@@ -40,7 +40,8 @@ internal sealed class SampleRunner(LoadedModel model, int chunk = 512, Heads.IFo
             CompressMode.Question => n,
             _ => n,   // chunked: the cache compresses all along; Compress() does nothing
         };
-        var cache = factory.Create(model, Math.Min(model.Spec.ContextLength, n + s.MaxNewTokens));
+        long limit = factory.LengthLimit(model.Spec);
+        var cache = factory.Create(model, (int)Math.Min(limit, n + s.MaxNewTokens));
         try
         {
             var sw = Stopwatch.StartNew();
@@ -61,7 +62,7 @@ internal sealed class SampleRunner(LoadedModel model, int chunk = 512, Heads.IFo
 
             sw.Restart();
             var output = new List<int>();
-            int budget = Math.Min(s.MaxNewTokens, model.Spec.ContextLength - n);
+            int budget = (int)Math.Min(s.MaxNewTokens, limit - n);
             for (int i = 0; i < budget; i++)
             {
                 int next = Sampler.ArgMax(last);

@@ -29,7 +29,7 @@ public sealed class Generator(Transformer model)
     public float[] Prefill(IKvCache cache, IReadOnlyList<int> tokens)
     {
         if (tokens.Count == 0) throw new HeadWiseException("the prompt has no tokens");
-        CheckContext(cache.Length + tokens.Count);
+        CheckContext(cache, cache.Length + tokens.Count);
         float[] last = [];
         for (int i = 0; i < tokens.Count; i += PrefillChunk)
         {
@@ -66,7 +66,8 @@ public sealed class Generator(Transformer model)
     public List<int> Generate(IKvCache cache, IReadOnlyList<int> prompt, int maxTokens, Sampler sampler, int? eos, Action<int>? onToken = null)
     {
         if (maxTokens < 0) throw new HeadWiseException($"max tokens must be >= 0, got {maxTokens}");
-        CheckContext(prompt.Count);
+        long limit = Limit(cache);
+        CheckContext(cache, prompt.Count);
         var output = new List<int>();
         var logits = Prefill(cache, prompt);
         cache.Compress();
@@ -76,16 +77,23 @@ public sealed class Generator(Transformer model)
             if (next == eos) break;
             output.Add(next);
             onToken?.Invoke(next);
-            if (cache.Length + 1 > model.Spec.ContextLength || i == maxTokens - 1) break;
+            if (cache.Length + 1 > limit || i == maxTokens - 1) break;
             logits = Step(cache, [next]);
         }
         return output;
     }
 
-    private void CheckContext(long tokens)
+    /// <summary>The longest sequence under <paramref name="cache"/>: the context, unless the cache keeps attended positions within it (longheads) for a rotary model.</summary>
+    private long Limit(IKvCache cache) =>
+        model.Spec.Positions == PositionKind.Rope ? Math.Max(cache.MaxLength, model.Spec.ContextLength) : model.Spec.ContextLength;
+
+    private void CheckContext(IKvCache cache, long tokens)
     {
-        if (tokens > model.Spec.ContextLength)
-            throw new HeadWiseException($"the prompt needs {tokens} tokens but the model's context is {model.Spec.ContextLength}");
+        long limit = Limit(cache);
+        if (tokens > limit)
+            throw new HeadWiseException(limit > model.Spec.ContextLength
+                ? $"the prompt needs {tokens} tokens but this KV cache's limit is {limit}"
+                : $"the prompt needs {tokens} tokens but the model's context is {model.Spec.ContextLength}");
     }
 }
 

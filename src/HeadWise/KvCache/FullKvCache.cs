@@ -16,12 +16,15 @@ public sealed class FullKvCache : IKvCache
     private readonly Tensor?[] _k, _v;
     private long _capacity;
 
-    public FullKvCache(ModelSpec spec, long initialCapacity = 256)
+    // maxLength: positions it may store; the model's context unless the owner keeps what it attends within the trained
+    // range itself (LongHeads stores a whole longer sequence here).
+    public FullKvCache(ModelSpec spec, long initialCapacity = 256, long? maxLength = null)
     {
         _spec = spec;
         _k = new Tensor?[spec.Layers];
         _v = new Tensor?[spec.Layers];
-        _capacity = Math.Max(1, Math.Min(initialCapacity, spec.ContextLength));
+        MaxLength = maxLength ?? spec.ContextLength;
+        _capacity = Math.Max(1, Math.Min(initialCapacity, MaxLength));
     }
 
     /// <summary>Positions stored so far (the next token's position).</summary>
@@ -32,7 +35,7 @@ public sealed class FullKvCache : IKvCache
 
     public long PeakBytes => Bytes;
 
-    public long MaxLength => _spec.ContextLength;
+    public long MaxLength { get; }
 
     /// <summary>Bytes allocated (capacity, not length).</summary>
     public long AllocatedBytes => _k.Where(t => t is not null).Sum(t => t!.numel() * 2 * t.ElementSize);
@@ -68,10 +71,10 @@ public sealed class FullKvCache : IKvCache
 
     private void EnsureCapacity(int layer, long needed)
     {
-        if (needed > _spec.ContextLength)
-            throw new HeadWiseException($"context of {needed} tokens exceeds the model's limit of {_spec.ContextLength}");
+        if (needed > MaxLength)
+            throw new HeadWiseException($"context of {needed} tokens exceeds the model's limit of {MaxLength}");
         if (_k[layer] is not null && needed <= _k[layer]!.shape[2]) return;
-        while (_capacity < needed) _capacity = Math.Min(_capacity * 2, _spec.ContextLength);
+        while (_capacity < needed) _capacity = Math.Min(_capacity * 2, MaxLength);
         _k[layer] = Grow(_k[layer], _capacity);
         _v[layer] = Grow(_v[layer], _capacity);
     }

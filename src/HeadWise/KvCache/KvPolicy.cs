@@ -73,6 +73,15 @@ public abstract class KvPolicy(ModelSpec spec, KvBudget budget)
     public virtual KvStats Needs => KvStats.None;
 
     /// <summary>
+    /// The longest sequence this policy runs a rotary model for: its trained context, unless the policy keeps the
+    /// positions it attends within the trained range itself (LongHeads). Its cache's <see cref="IKvCache.MaxLength"/>.
+    /// </summary>
+    public virtual long MaxLength => Spec.ContextLength;
+
+    /// <summary>The longest sequence under this policy: <see cref="MaxLength"/> for a rotary model, the context for learned positions (they cannot extend).</summary>
+    public long LengthLimit => Spec.Positions == PositionKind.Rope ? Math.Max(MaxLength, Spec.ContextLength) : Spec.ContextLength;
+
+    /// <summary>
     /// A fresh cache for one sequence under this policy: a <see cref="HeadWiseKvCache"/> that keeps what <see cref="Evictions"/>
     /// leaves, unless the policy keeps everything (<c>full</c>: <see cref="FullKvCache"/>) or chooses per step what is
     /// attended (its own <see cref="IKvCache"/>).

@@ -40,7 +40,11 @@ public sealed record PolicyParameter
         double max = double.PositiveInfinity, bool maxExclusive = false) =>
         new() { Key = key, Kind = ParameterKind.Number, Default = unsetWord, Help = help, Min = min, Max = max, MaxExclusive = maxExclusive, Unset = true };
 
-    /// <summary>True when the default is a word meaning "not given" (<see cref="OptionalNumber"/>).</summary>
+    /// <summary>An integer that may be left unset, as <see cref="OptionalNumber"/>; <see cref="PolicyArguments.OptionalInteger"/> reads null for it.</summary>
+    public static PolicyParameter OptionalInteger(string key, string unsetWord, string help, int min = int.MinValue, int max = int.MaxValue) =>
+        new() { Key = key, Kind = ParameterKind.Integer, Default = unsetWord, Help = help, Min = min, Max = max, Unset = true };
+
+    /// <summary>True when the default is a word meaning "not given" (<see cref="OptionalNumber"/>, <see cref="OptionalInteger"/>).</summary>
     public bool Unset { get; init; }
 
     /// <summary>A name that must be one of <paramref name="choices"/>.</summary>
@@ -76,6 +80,7 @@ public sealed record PolicyParameter
                     throw new HeadWiseException($"{policy}: {Key}={text} is not a valid choice; valid choices: {string.Join(", ", Choices)} ({Help}; default {Default})");
                 return Choices is null ? text : text.ToLowerInvariant();
             case ParameterKind.Integer:
+                if (Unset && text.Equals(Default, StringComparison.OrdinalIgnoreCase)) return null!; // the unset word given explicitly
                 if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var i))
                     throw new HeadWiseException($"{policy}: {Key}={text} is not an integer ({Help}; default {Default})");
                 Check(policy, i, text);
@@ -152,7 +157,9 @@ public sealed class PolicyArguments
     public HeadScores Atlas => _atlas ?? throw new HeadWiseException(
         $"{_declaration.Name} reads the head score '{_declaration.ReadsScore}': give an atlas (--atlas atlas.json{(_declaration.Name == "duo" ? " or DuoAttention's full_attention_heads.tsv" : "")})");
 
-    public int Integer(string key) => (int)Value(key, ParameterKind.Integer);
+    public int Integer(string key) => Value(key, ParameterKind.Integer) as int? ?? throw new InvalidOperationException($"{_declaration.Name}: '{key}' has no default; read it with OptionalInteger");
+    /// <summary>An integer declared with <see cref="PolicyParameter.OptionalInteger"/>: null when not given.</summary>
+    public int? OptionalInteger(string key) => (int?)Value(key, ParameterKind.Integer);
     public double Number(string key) => Value(key, ParameterKind.Number) as double? ?? throw new InvalidOperationException($"{_declaration.Name}: '{key}' has no default; read it with OptionalNumber");
     public string Name(string key) => (string)Value(key, ParameterKind.Name);
     /// <summary>A number declared with <see cref="PolicyParameter.OptionalNumber"/>: null when not given.</summary>

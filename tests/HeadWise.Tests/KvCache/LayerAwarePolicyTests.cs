@@ -107,19 +107,3 @@ public class LayerAwarePolicyTests
         for (int l = 0; l < 2; l++) Assert.Equal(new long[] { 0, 3, 7 }, cache.KeptPositions(l, 0));
     }
 }
-
-/// <summary>LongHeads on chunks whose mean keys are known.</summary>
-public class LongHeadsPolicyTests
-{
-    [Fact]
-    public void LongHeads_keeps_first_and_local_chunks_and_the_chunks_most_like_the_query()
-    {
-        var spec = Spec();
-        using var cache = new HeadWiseKvCache(spec, KvPolicies.Create("longheads", KvBudget.Parse("16"), spec, parameters: "chunk=4"), CompressMode.Chunked);
-        // Query u; chunk 8..11 has keys 5u, chunk 16..19 3u, chunk 24..27 1u, the rest 0. Budget 16 = first chunk (4)
-        // + local 4 + the two best chunks; 24..27 loses to them, and every zero chunk leaves once it is no longer local.
-        Run(cache, spec, tokens: 40, prefill: 32, (_, p) => p is >= 8 and < 12 ? 5f : p is >= 16 and < 20 ? 3f : p is >= 24 and < 28 ? 1f : 0f);
-        long[] expected = [.. Range(0, 4), .. Range(8, 12), .. Range(16, 20), .. Range(36, 40)];
-        for (int h = 0; h < 2; h++) Assert.Equal(expected, cache.KeptPositions(0, h));
-    }
-}

@@ -3,47 +3,51 @@ using HeadWise.Models;
 namespace HeadWise.KvCache.Policies;
 
 /// <summary>
-/// `longheads` (LongHeads, Lu et al. 2024, "LongHeads: Multi-Head Attention is Secretly a Long Context Processor"): the
-/// context is split into chunks of <see cref="Chunk"/> positions (paper: 256); each KV head keeps the first chunk, the
-/// local (most recent) chunk and the chunks whose mean key is most similar (inner product) to its current query (mean
-/// over the KV group), within its budget. The first and local chunks take at most a quarter of the budget each, so small
-/// budgets still leave room to retrieve. LongHeads selects per step without evicting; in a memory-saving cache an
-/// unselected chunk is evicted for good, and a chunk's mean is over the rows the head still keeps.
+/// `longheads` (LongHeads, Lu et al. 2024, "LongHeads: Multi-Head Attention is Secretly a Long Context Processor"):
+/// the full cache is kept, split into chunks of <see cref="Chunk"/> positions (paper: 256). Each query head, for each
+/// query, attends <see cref="WindowChunks"/> chunks: the first, the top-scoring ones by its query against each chunk's
+/// representative key, and the local ones (the chunk before the query's and the query's own, up to the query), laid out
+/// one after another at positions 0.. so that what a head attends stays within the trained context. A rotary model so
+/// runs past its trained length without training. Selection and remapping: <see cref="LongHeadsKvCache"/>.
 /// </summary>
-public sealed class LongHeadsPolicy(ModelSpec spec, KvBudget budget, int chunk) : KvPolicy(spec, budget)
+public sealed class LongHeadsPolicy : KvPolicy
 {
     public static PolicyDeclaration Declaration { get; } = new("longheads", "LongHeads (Lu et al. 2024)",
-        "first + local chunk + the chunks whose mean key best matches the query (simplified: evicts unselected chunks, no position remapping; docs/fidelity.md)",
-        [PolicyParameter.Integer("chunk", 256, "positions per chunk (the paper's 256)", min: 1)],
-        a => new LongHeadsPolicy(a.Spec, a.Budget, a.Integer("chunk")));
+        "keeps the full cache; per query, each head attends the first chunk, its best-matching chunks and the local chunks at positions remapped into its window, so a rotary model runs past its trained length",
+        [
+            PolicyParameter.Integer("chunk", 256, "positions per chunk (the paper's 256)", min: 1),
+            PolicyParameter.OptionalInteger("window", "context", "tokens each head attends, in whole chunks, at most the model's trained context (the paper's atten_length: the trained context)", min: 1),
+        ],
+        a => new LongHeadsPolicy(a.Spec, a.Integer("chunk"), a.OptionalInteger("window"))) { TakesBudget = false };
 
-    public int Chunk { get; } = chunk;
-    public override string Name => "longheads";
-    public override bool EvictsWhileDecoding => true;
-    public override KvStats Needs => KvStats.Keys;
+    /// <summary>Chunks a head attends at the least: the first, one chosen by score, the previous and the query's own.</summary>
+    public const int MinWindowChunks = 4;
 
-    public override double[] Score(HeadView head, long length, long capacity)
+    public LongHeadsPolicy(ModelSpec spec, int chunk, int? window) : base(spec, KvBudget.All)
     {
-        var keys = head.Keys ?? throw new InvalidOperationException("longheads: the cache did not provide keys");
-        var q = head.Query!;
-        int d = q.Length;
-        // Per chunk: the sum of its kept keys' inner products with the query, and how many it keeps (mean = sum / n).
-        var sum = new Dictionary<long, (double Dot, int N)>();
-        for (int i = 0; i < head.Count; i++)
-        {
-            double dot = 0;
-            for (int j = 0; j < d; j++) dot += keys[i * d + j] * q[j];
-            long c = head.Positions[i] / Chunk;
-            var e = sum.GetValueOrDefault(c);
-            sum[c] = (e.Dot + dot, e.N + 1);
-        }
-        var p = new double[head.Count];
-        for (int i = 0; i < p.Length; i++)
-        {
-            var e = sum[head.Positions[i] / Chunk];
-            p[i] = e.Dot / e.N;
-        }
-        long edge = Math.Min(Chunk, capacity / 4);
-        return Protect(p, head, edge, length - edge);
+        long w = window ?? spec.ContextLength;
+        if (chunk < 1) throw new HeadWiseException($"longheads: chunk={chunk} must be >= 1");
+        if (w > spec.ContextLength)
+            throw new HeadWiseException($"longheads: window={w} exceeds the model's trained context of {spec.ContextLength}; what a head attends must stay within it");
+        if (w / chunk < MinWindowChunks)
+            throw new HeadWiseException($"longheads: window={w} holds {w / chunk} chunks of chunk={chunk}; it needs at least {MinWindowChunks} " +
+                                        $"(the first, one selected, the previous and the local chunk): use window >= {MinWindowChunks * (long)chunk} or a smaller chunk");
+        Chunk = chunk;
+        WindowChunks = (int)(w / chunk);
     }
+
+    public int Chunk { get; }
+
+    /// <summary>Chunks each head attends per query (window / chunk, rounded down).</summary>
+    public int WindowChunks { get; }
+
+    public override string Name => "longheads";
+    public override bool EvictsWhileDecoding => false;
+
+    /// <summary>Any length: what a head attends is remapped into its window (for rotary models; learned positions cannot extend).</summary>
+    public override long MaxLength => int.MaxValue;
+
+    public override long Capacity(int layer, int head, long length) => length;
+    public override int[]?[] Evictions(LayerView layer) => new int[]?[layer.Heads.Length];
+    public override IKvCache CreateCache(CompressMode mode) => new LongHeadsKvCache(this);
 }
