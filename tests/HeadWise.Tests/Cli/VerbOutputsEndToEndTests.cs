@@ -9,7 +9,7 @@ namespace HeadWise.Tests.Cli;
 
 /// <summary>
 /// The README command table's verbs whose written output no other test read (issue 23, acceptance 3): `pattern export`
-/// and `import`, `attention --png`, `attribute --json` and `bench --json`, each through the CLI, checking the files'
+/// and `import`, `attention --png`, `attribute --json`, `bench --json` and `steer`, each through the CLI, checking the files'
 /// content against values that hold by construction or come from a plain forward pass.
 /// </summary>
 public class VerbOutputsEndToEndTests
@@ -163,6 +163,51 @@ public class VerbOutputsEndToEndTests
         long full = (long)o["kv_bytes_full"]!;
         Assert.Equal(full, (long)o["kv_bytes"]!);
         Assert.InRange((double)full / perPosition, 300, 340); // mean over 320-token prompts, give or take the question's tokens
+    }
+
+    [Fact]
+    public void Steer_writes_a_steering_file_whose_test_intervals_and_verdict_follow_from_its_scores()
+    {
+        var path = Path.Combine(TestPaths.NewTempDir(), "zerotuning.json");
+        var r = CliProcess.RunIn(null, 600, "steer", "zerotuning", "--model", Testbed, "--task", "passkey", "--dev", "4", "--test", "4",
+            "--lengths", "320", "--out", path);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var o = JsonNode.Parse(File.ReadAllText(path))!;
+        Assert.Equal(("headwise-steering", "zerotuning"), ((string)o["format"]!, (string)o["method"]!));
+        var model = o["model"]!;
+        Assert.Equal((4, 4, 32), ((int)model["layers"]!, (int)model["heads"]!, (int)model["head_dim"]!)); // models/testbed-2k/config.json
+        var found = o["found"]!;
+        Assert.Equal(16, found["search"]!["profile"]!.AsArray().Count); // every head of 4 x 4 tried on the dev split
+        Assert.Equal((int)found["dev"]!["seed"]! + 1, (int)found["test"]!["seed"]!); // the test split comes from the next seed
+
+        (double Mean, double Low, double High, int N) Arm(string name)
+        {
+            var a = found[name]!;
+            return ((double)a["mean"]!, (double)a["low"]!, (double)a["high"]!, (int)a["n"]!);
+        }
+        var plain = Arm("test_unsteered");
+        var steered = Arm("test_steered");
+        foreach (var a in new[] { plain, steered })
+        {
+            Assert.Equal((int)found["test"]!["prompts"]!, a.N);
+            Assert.Equal(Math.Round(a.Mean * a.N), a.Mean * a.N, 9); // exact match: a share of the prompts
+            // Wilson's 95% score interval: the p where (p - mean)^2 = z^2 p (1 - p) / n, solved here as a quadratic.
+            double z2 = 1.959964 * 1.959964 / a.N, qa = 1 + z2, qb = -(2 * a.Mean + z2), qc = a.Mean * a.Mean;
+            double root = Math.Sqrt(qb * qb - 4 * qa * qc);
+            Assert.Equal((-qb - root) / (2 * qa), a.Low, 9);
+            Assert.Equal((-qb + root) / (2 * qa), a.High, 9);
+        }
+        var diff = Arm("test_difference");
+        Assert.Equal(steered.Mean - plain.Mean, diff.Mean, 9);
+        string verdict = (string)found["verdict"]!;
+        Assert.Equal(diff.Low <= 0 && diff.High >= 0, verdict.StartsWith("does not help"));
+        if (o["steering"]!["heads"]!.AsArray().Count == 0)
+        {
+            // Nothing steered: the "steered" runs are the unsteered ones.
+            Assert.Equal(plain, steered);
+            Assert.Contains("nothing steered", r.Stdout);
+        }
+        Assert.Contains($"test unsteered {100 * plain.Mean:F1}% [{100 * plain.Low:F1}, {100 * plain.High:F1}] (n={plain.N})", r.Stdout);
     }
 
     private static double Share(SKBitmap b, Func<SKColor, bool> match) => (double)Count(b, (_, c) => match(c)) / (b.Width * b.Height);
