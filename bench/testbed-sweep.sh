@@ -23,9 +23,9 @@ if [ ! -f "$out/atlas/atlas.json" ]; then
   [ -f "$probe" ] || { echo "testbed-sweep: probe text $probe not found (set HEADWISE_SHARED or PROBE_FILE)" >&2; exit 1; }
   ./headwise profile --model "$model" --probe-file "$probe" --probe-tokens 2048 --out "$out/atlas"
 fi
-# Small-model settings, passed only to the policies that run.
+# Small-model settings, passed only to the policies that run (delta runs its defaults: 2 full layers, layer 2 the
+# Δ-layer, layer 3 sparse).
 params=()
-[[ ",$policies," == *",delta,"* ]] && params+=(--kv-params delta:full=1,select=1)
 # The committed atlas predates the retrieval-reasoning score, so headkv runs HeadKV-R (the paper's retrieval-score
 # variant) unless HEADKV_SCORE says otherwise (retrieval-reasoning: HeadKV-R2, the default, needs an atlas that has it).
 [[ ",$policies," == *",headkv,"* ]] && params+=(--kv-params "headkv:score=${HEADKV_SCORE:-retrieval}")

@@ -38,6 +38,7 @@ internal static class BenchCommand
             if (steering is not null) Console.WriteLine($"steering {steering}");
             if (result.Prefill is not null) Console.WriteLine($"prefill {result.Prefill}: {result.PrefillBlockShare * 100:F1}% of the causal attention blocks computed");
             Console.WriteLine($"KV kept {result.KvBytes / 1048576.0:F3} MiB (peak {result.KvPeakBytes / 1048576.0:F3}) of {result.KvBytesFull / 1048576.0:F3} MiB full; prefill {result.PrefillTps:F0} tok/s, decode {result.DecodeTps?.ToString("F0") ?? "-"} tok/s; peak RSS {result.PeakRssBytes / 1048576.0:F0} MiB");
+            if (result.AttendedShare is { } share) Console.WriteLine($"selective attention attended {share * 100:F1}% of the keys its queries could see");
             foreach (var (len, g) in result.ByLength) Console.WriteLine($"  length {len}: {g.Accuracy * 100:F1}% ({g.Samples} {(g.Samples == 1 ? "prompt" : "prompts")})");
             if (result.ByDepth is not null)
                 foreach (var (d, g) in result.ByDepth) Console.WriteLine($"  depth {d}: {g.Accuracy * 100:F1}%");

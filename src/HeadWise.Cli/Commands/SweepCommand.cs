@@ -24,7 +24,7 @@ internal static class SweepCommand
         var atlas = new Option<string?>("--atlas") { Description = "Head scores for headkv/duo/taskkv: atlas.json, or DuoAttention's full_attention_heads.tsv" };
         var parameters = new Option<string[]>("--kv-params")
         {
-            Description = KvOptions.ParamsHelp("one policy's as POLICY:key=value,... (repeat for several policies), e.g. delta:full=1,select=1"),
+            Description = KvOptions.ParamsHelp("one policy's as POLICY:key=value,... (repeat for several policies), e.g. delta:full=1,every=2"),
             AllowMultipleArgumentsPerToken = false,
         };
         var command = new Command("sweep", "Run a task over policies x budgets, resuming finished cells, and draw the curves") { model, policies, budgets, ratios, compress, atlas, parameters, outDir };
@@ -52,7 +52,7 @@ internal static class SweepCommand
         return command;
     }
 
-    /// <summary>"delta:full=1,select=1" → delta → "full=1,select=1"; a policy named twice or without a colon is an error.</summary>
+    /// <summary>"delta:full=1,every=2" → delta → "full=1,every=2"; a policy named twice or without a colon is an error.</summary>
     private static Dictionary<string, string>? PolicyParameters(string[] entries)
     {
         if (entries.Length == 0) return null;

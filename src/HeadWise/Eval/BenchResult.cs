@@ -45,6 +45,11 @@ public sealed record BenchResult
     public required long KvPeakBytes { get; init; }
     /// <summary>Mean bytes a full cache of the same lengths holds (layers x kv_heads x length x head_dim x 2 x 4).</summary>
     public required long KvBytesFull { get; init; }
+    /// <summary>
+    /// For caches that keep everything but attend a selection (delta's sparse layers, longheads past its window): the
+    /// keys their selective attention attended over all samples, as a share of the keys those queries could see.
+    /// </summary>
+    public double? AttendedShare { get; init; }
     public required IReadOnlyList<int> Lengths { get; init; }
     public IReadOnlyList<double>? Depths { get; init; }
     /// <summary>Per length (numeric order).</summary>

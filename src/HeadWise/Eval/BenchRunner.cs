@@ -97,6 +97,7 @@ public static class BenchRunner
             KvBytes = (long)xs.Average(x => x.KvBytes),
             KvPeakBytes = (long)xs.Average(x => x.KvPeakBytes),
             KvBytesFull = (long)xs.Average(x => x.KvBytesFull),
+            AttendedShare = xs.Sum(x => x.AvailableKeys) > 0 ? (double)xs.Sum(x => x.AttendedKeys) / xs.Sum(x => x.AvailableKeys) : null,
             Lengths = [.. o.Lengths],
             Depths = task.HasDepth ? [.. o.Depths] : null,
             // Dictionaries keep insertion order, so groups appear in numeric order in the JSON.

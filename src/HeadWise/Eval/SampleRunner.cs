@@ -11,7 +11,12 @@ namespace HeadWise.Eval;
 /// <summary>What one sample scored and cost.</summary>
 internal sealed record SampleOutcome(EvalSample Sample, double Score, double? Exact, double? Rouge, double Nll, int ScoredTokens,
     long ScoredBytes, long KvBytes, long KvPeakBytes, long KvBytesFull, int PrefillTokens, double PrefillSeconds, int DecodeTokens,
-    double DecodeSeconds, string? Output);
+    double DecodeSeconds, string? Output)
+{
+    /// <summary>Keys a selective cache's sparse attention attended over this sample, and keys those queries could see (<see cref="IAttendedShare"/>; 0 otherwise).</summary>
+    public long AttendedKeys { get; init; }
+    public long AvailableKeys { get; init; }
+}
 
 /// <summary>
 /// Runs one sample through a policy's cache under the compression protocol (<see cref="CompressMode"/>): the prompt up
@@ -57,8 +62,8 @@ internal sealed class SampleRunner(LoadedModel model, int chunk = 512, Heads.IFo
             long scoredBytes = scored > 0 ? Encoding.UTF8.GetByteCount(model.Tokenizer.Decode(s.Tokens[s.ScoredFrom..])) : 0;
 
             if (s.Answer is null)
-                return new SampleOutcome(s, scored > 0 ? (double)score.Hits / scored : 0, null, null, score.Nll, scored, scoredBytes,
-                    kv, cache.PeakBytes, kvFull, n, prefillSeconds, 0, 0, null);
+                return Share(new SampleOutcome(s, scored > 0 ? (double)score.Hits / scored : 0, null, null, score.Nll, scored, scoredBytes,
+                    kv, cache.PeakBytes, kvFull, n, prefillSeconds, 0, 0, null), cache);
 
             sw.Restart();
             var output = new List<int>();
@@ -75,7 +80,7 @@ internal sealed class SampleRunner(LoadedModel model, int chunk = 512, Heads.IFo
             double exact = s.Scoring == AnswerScoring.ExactNumber ? Metrics.ExactNumber(text, s.Answer) : Metrics.ExactWords(s.Answer, text);
             double rouge = Metrics.Rouge1Recall(s.Answer, text);
             double result = s.Scoring == AnswerScoring.ExactNumber ? exact : rouge;
-            return new SampleOutcome(s, result, exact, rouge, 0, 0, 0, kv, cache.PeakBytes, kvFull, n, prefillSeconds, output.Count, decodeSeconds, text);
+            return Share(new SampleOutcome(s, result, exact, rouge, 0, 0, 0, kv, cache.PeakBytes, kvFull, n, prefillSeconds, output.Count, decodeSeconds, text), cache);
         }
         finally
         {
@@ -84,6 +89,9 @@ internal sealed class SampleRunner(LoadedModel model, int chunk = 512, Heads.IFo
     }
 
     private sealed class Scored { public int Hits; public double Nll; }
+
+    private static SampleOutcome Share(SampleOutcome o, IKvCache cache) =>
+        cache is IAttendedShare a ? o with { AttendedKeys = a.AttendedKeys, AvailableKeys = a.AvailableKeys } : o;
 
     /// <summary>
     /// Feeds tokens[from..to) in chunks (prefill-sized, or <see cref="ScoredChunk"/> over the scored part when

@@ -7,7 +7,7 @@ namespace HeadWise.Eval;
 /// <summary>
 /// What a sweep runs: one task over policies x budgets (the "full" policy runs once), each cache compressing at
 /// <see cref="Compress"/>. <see cref="Parameters"/> maps a policy name to its parameters ("key=value,..."), e.g.
-/// delta → "full=1,select=1" for a shallow model.
+/// delta → "full=1,every=2" for a shallow model.
 /// </summary>
 public sealed record SweepPlan(string Task, IReadOnlyList<string> Policies, IReadOnlyList<string> Budgets, TaskOptions Options, string? AtlasPath = null,
     IReadOnlyDictionary<string, string>? Parameters = null, CompressMode Compress = CompressModes.Default, string? SteerPath = null,

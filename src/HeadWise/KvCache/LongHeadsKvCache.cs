@@ -17,7 +17,7 @@ namespace HeadWise.KvCache;
 /// its query (before RoPE), the chunk c-1 and the query's own chunk c up to the query, and attends them laid out in
 /// order at positions 0..: chunk slot r at r·w + offset, the query at (n-1)·w + its offset, all within the window.
 /// </summary>
-public sealed class LongHeadsKvCache : IKvCache
+public sealed class LongHeadsKvCache : IKvCache, IAttendedShare
 {
     private readonly ModelSpec _spec;
     private readonly FullKvCache _store;

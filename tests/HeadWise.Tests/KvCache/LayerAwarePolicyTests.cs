@@ -4,7 +4,7 @@ using static HeadWise.Tests.KvCache.KvTestCases;
 
 namespace HeadWise.Tests.KvCache;
 
-/// <summary>Policies whose layers depend on each other (DELTA, SpAtten), on constructed cases with different keys per layer.</summary>
+/// <summary>Policies whose layers depend on each other (SpAtten; DELTA: DeltaTests), on constructed cases with different keys per layer.</summary>
 public class LayerAwarePolicyTests
 {
     /// <summary>Like <see cref="KvTestCases.Run"/>, but layer l's keys come from keyScale(l, position).</summary>
@@ -23,25 +23,6 @@ public class LayerAwarePolicyTests
             cache.Advance(t);
             start += t;
         }
-    }
-
-    [Fact]
-    public void Delta_later_layers_keep_what_the_selection_layer_picked_not_their_own_heavy_positions()
-    {
-        var spec = Spec(layers: 4);
-        using var cache = new HeadWiseKvCache(spec, KvPolicies.Create("delta", KvBudget.Parse("4"), spec, parameters: "full=2,select=1,sinks=1,recent=0.25"), CompressMode.Chunked);
-        // Selection layer 2 attends 5 and 9; layer 3's own keys would favour 12 and 14. Budget 4 = 1 sink + 1 recent + top-2.
-        RunLayers(cache, 4, tokens: 20, prefill: 12, (l, p) => l == 2 && (p == 5 || p == 9) ? 10f : l == 3 && (p == 12 || p == 14) ? 10f : 0f);
-        for (int l = 0; l < 3; l++) Assert.Equal(Range(0, 20), cache.KeptPositions(l, 1)); // full and selection layers
-        for (int h = 0; h < 2; h++) Assert.Equal(new long[] { 0, 5, 9, 19 }, cache.KeptPositions(3, h));
-    }
-
-    [Fact]
-    public void Delta_rejects_more_full_and_selection_layers_than_the_model_has()
-    {
-        var spec = Spec(layers: 2);
-        var e = Assert.Throws<HeadWiseException>(() => KvPolicies.Create("delta", KvBudget.Parse("4"), spec));
-        Assert.Contains("full + select <= 2", e.Message);
     }
 
     [Fact]

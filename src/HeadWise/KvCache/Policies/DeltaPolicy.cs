@@ -3,78 +3,59 @@ using HeadWise.Models;
 namespace HeadWise.KvCache.Policies;
 
 /// <summary>
-/// `delta` (DELTA, "Dynamic Layer-Aware Token Attention"): the first <see cref="FullLayers"/> layers (default 2) keep
-/// every position; the next <see cref="SelectionLayers"/> (default 1) also keep everything and, each step, pick the
-/// top-k salient positions by the attention they received (summed over their heads); every later layer keeps only that
-/// selection plus <see cref="Sinks"/> sinks (4) and the recent <see cref="RecentFraction"/> of its budget (0.5).
-/// k = budget - sinks - recent. Later layers evict permanently, so a position selected again after it left stays gone.
+/// `delta` (DELTA, "Dynamic Layer-Aware Token Attention for Efficient Long-Context Reasoning"): the full cache is kept
+/// and DELTA saves attention compute, not memory. The first <see cref="FullLayers"/> layers attend everything; from
+/// there every <see cref="Every"/>-th layer is a Δ-layer, which attends everything and, for each query, selects the
+/// positions its heads attend most; the sparse layers after a Δ-layer attend only that selection plus
+/// <see cref="Sinks"/> sinks and the most recent positions (<see cref="RecentFraction"/> of the budget). The budget is
+/// what a sparse layer attends per query: a ratio of the positions the query sees, or a count. Selection and masks:
+/// <see cref="DeltaKvCache"/>.
 /// </summary>
 public sealed class DeltaPolicy : KvPolicy
 {
     public static PolicyDeclaration Declaration { get; } = new("delta", "DELTA",
-        "full first layers, selection layers pick top-k salient tokens, later layers keep selection + sinks + recent (simplified: evicts instead of keeping the full cache; docs/fidelity.md)",
+        "keeps the full cache; first layers attend everything, Δ-layers select per query the positions their heads attend most, the sparse layers after them attend that selection + sinks + recent (the budget: what a sparse layer attends; simplified: one selection per query shared by all heads, HeadWise's defaults, masked not gathered so no compute saved; docs/fidelity.md)",
         [
-            PolicyParameter.Integer("full", 2, "first layers that keep everything", min: 0),
-            PolicyParameter.Integer("select", 1, "selection layers after them", min: 1),
-            PolicyParameter.Integer("sinks", 4, "sink tokens of the later layers", min: 0),
-            PolicyParameter.Number("recent", 0.5, "share of the later layers' budget for recent tokens", 0, 1),
+            PolicyParameter.Integer("full", 2, "first layers that attend everything", min: 0),
+            PolicyParameter.Integer("every", 4, "a Δ-layer every this many layers after them (the layers between attend sparsely)", min: 1),
+            PolicyParameter.Integer("sinks", 4, "first positions every sparse layer attends", min: 0),
+            PolicyParameter.Number("recent", 0.25, "share of the budget for the most recent positions", 0, 1),
         ],
-        a => new DeltaPolicy(a.Spec, a.Budget, a.Integer("full"), a.Integer("select"), a.Integer("sinks"), a.Number("recent")));
+        a => new DeltaPolicy(a.Spec, a.Budget, a.Integer("full"), a.Integer("every"), a.Integer("sinks"), a.Number("recent")));
 
-    private Dictionary<long, double> _salience = new();
-    private HashSet<long> _selected = new();
-
-    public DeltaPolicy(ModelSpec spec, KvBudget budget, int fullLayers, int selectionLayers, int sinks, double recentFraction) : base(spec, budget)
+    public DeltaPolicy(ModelSpec spec, KvBudget budget, int fullLayers, int every, int sinks, double recentFraction) : base(spec, budget)
     {
-        if (fullLayers < 0 || selectionLayers < 1 || fullLayers + selectionLayers > spec.Layers)
-            throw new HeadWiseException($"delta: full={fullLayers} and select={selectionLayers} layers need full >= 0, select >= 1 and full + select <= {spec.Layers} (the model's layers)");
+        if (fullLayers < 0 || every < 1 || fullLayers + 2 > spec.Layers)
+            throw new HeadWiseException($"delta: full={fullLayers} and every={every} need full >= 0, every >= 1 and full + 2 <= {spec.Layers} " +
+                                        "(the model's layers: a Δ-layer and at least one sparse layer after the full ones)");
         if (sinks < 0) throw new HeadWiseException($"delta: sinks must be >= 0, got {sinks}");
         if (recentFraction is < 0 or > 1) throw new HeadWiseException($"delta: recent fraction must be in [0, 1], got {recentFraction}");
-        FullLayers = fullLayers; SelectionLayers = selectionLayers; Sinks = sinks; RecentFraction = recentFraction;
+        FullLayers = fullLayers; Every = every; Sinks = sinks; RecentFraction = recentFraction;
     }
 
     public int FullLayers { get; }
-    public int SelectionLayers { get; }
+    public int Every { get; }
     public int Sinks { get; }
     public double RecentFraction { get; }
     public override string Name => "delta";
-    public override bool EvictsWhileDecoding => true;
-    public override KvStats Needs => KvStats.Cumulative;
+    public override bool EvictsWhileDecoding => false;
 
-    private bool Sparse(int layer) => layer >= FullLayers + SelectionLayers;
+    public enum LayerRole { Full, Selection, Sparse }
 
-    public override long Capacity(int layer, int head, long length) => Sparse(layer) ? Budget.Tokens(layer, head, length) : length;
+    public LayerRole Role(int layer) =>
+        layer < FullLayers ? LayerRole.Full : (layer - FullLayers) % Every == 0 ? LayerRole.Selection : LayerRole.Sparse;
 
-    public override int[]?[] Evictions(LayerView layer)
+    /// <summary>Positions a sparse layer attends for a query that sees <paramref name="visible"/> positions: (sinks, recent, selected by the Δ-layer).</summary>
+    public (long Sinks, long Recent, long Selected) Split(int layer, long visible)
     {
-        if (layer.Layer < FullLayers) return new int[]?[layer.Heads.Length];
-        if (!Sparse(layer.Layer)) { Select(layer); return new int[]?[layer.Heads.Length]; }
-        return base.Evictions(layer);
+        long total = Math.Min(visible, Budget.Tokens(layer, 0, visible));
+        long sinks = Math.Min(Sinks, total);
+        long recent = Math.Min(total - sinks, (long)Math.Floor(total * RecentFraction));
+        return (sinks, recent, total - sinks - recent);
     }
 
-    /// <summary>Selection layers: salience summed over their heads; the last one fixes this step's top-k.</summary>
-    private void Select(LayerView layer)
-    {
-        if (layer.Layer == FullLayers) _salience = new();
-        foreach (var head in layer.Heads)
-        {
-            var c = Required(head.Cumulative, KvStats.Cumulative);
-            for (int i = 0; i < head.Count; i++) _salience[head.Positions[i]] = _salience.GetValueOrDefault(head.Positions[i]) + c[i];
-        }
-        if (layer.Layer != FullLayers + SelectionLayers - 1) return;
-        long cap = Budget.Tokens(FullLayers + SelectionLayers, 0, layer.BudgetLength);
-        long sinks = Math.Min(Sinks, cap), recent = (long)Math.Floor(cap * RecentFraction);
-        long k = Math.Max(0, cap - sinks - recent);
-        _selected = _salience.Where(e => e.Key >= sinks && e.Key < layer.Length - recent)
-            .OrderByDescending(e => e.Value).ThenBy(e => e.Key).Take((int)k).Select(e => e.Key).ToHashSet();
-    }
-
-    /// <summary>Sparse layers: sinks and recent protected, the selection ranked by salience, everything else first out.</summary>
-    public override double[] Score(HeadView head, long length, long capacity)
-    {
-        var p = new double[head.Count];
-        for (int i = 0; i < p.Length; i++)
-            p[i] = _selected.Contains(head.Positions[i]) ? _salience.GetValueOrDefault(head.Positions[i]) : -1;
-        return Protect(p, head, Math.Min(Sinks, capacity), length - (long)Math.Floor(capacity * RecentFraction));
-    }
+    /// <summary>The full cache: nothing is evicted.</summary>
+    public override long Capacity(int layer, int head, long length) => length;
+    public override int[]?[] Evictions(LayerView layer) => new int[]?[layer.Heads.Length];
+    public override IKvCache CreateCache(CompressMode mode) => new DeltaKvCache(this);
 }
