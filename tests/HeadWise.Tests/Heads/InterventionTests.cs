@@ -28,6 +28,31 @@ public class InterventionTests
     }
 
     [Theory, MemberData(nameof(Families))]
+    public void Each_hook_points_stated_shape_is_the_shape_a_run_captures_there(string family)
+    {
+        using var model = TinyModels.Build(family);
+        using var scope = torch.NewDisposeScope();
+        var tokens = TinyModels.Tokens(6);
+        var (_, cache) = model.RunWithFullCache(tokens);
+        using var _c = cache;
+        var s = model.Spec;
+        var size = new Dictionary<string, long>
+        {
+            ["B"] = 1, ["T"] = 6, ["S"] = 6, ["H"] = s.Heads, ["K"] = s.KvHeads, ["d"] = s.HeadDim, ["D"] = s.Dim,
+            ["F"] = s.FfnDim, ["V"] = s.VocabSize, ["1"] = 1,
+        };
+        Assert.NotEmpty(cache.Names);
+        foreach (var name in cache.Names)
+        {
+            var kind = HookPoint.Parse(name).Kind;
+            Assert.False(string.IsNullOrWhiteSpace(kind.Description), $"{name} has no description");
+            var axes = kind.Shape.Trim('[', ']').Split(',');
+            long[] expected = axes.Select(a => size[a]).ToArray();
+            Assert.True(expected.SequenceEqual(cache[name].shape), $"{name}: stated {kind.Shape}, captured [{string.Join(",", cache[name].shape)}]");
+        }
+    }
+
+    [Theory, MemberData(nameof(Families))]
     public void A_steering_vector_adds_its_scaled_vector_at_every_position(string family)
     {
         using var model = TinyModels.Build(family);
