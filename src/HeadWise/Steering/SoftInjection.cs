@@ -41,8 +41,9 @@ public sealed record SoftInjection(float[][][] Embedding, float[][] Alpha) : ISt
         for (int l = 0; l < Embedding.Length; l++)
         {
             if (Alpha[l].All(a => a == 0)) continue;
-            var e = torch.tensor(Embedding[l].SelectMany(x => x).ToArray(), [1, 1, Embedding[l].Length, Embedding[l][0].Length]);
-            var a = torch.tensor(Alpha[l], [1, 1, Alpha[l].Length, 1]);
+            // Held for the hooks' life: registering inside a dispose scope must not free them.
+            var e = torch.tensor(Embedding[l].SelectMany(x => x).ToArray(), [1, 1, Embedding[l].Length, Embedding[l][0].Length]).DetachFromDisposeScope();
+            var a = torch.tensor(Alpha[l], [1, 1, Alpha[l].Length, 1]).DetachFromDisposeScope();
             hooks.Add(HookNames.ForLayer(l).Z, z => Mix(z, e, a));
         }
     }
