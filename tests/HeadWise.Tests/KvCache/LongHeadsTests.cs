@@ -108,21 +108,11 @@ public class LongHeadsTests
         using var model = LlamaCppParityTests.OpenGguf(path);
         var rng = new Random(5);
         var tokens = Enumerable.Range(0, 150).Select(_ => (long)rng.Next(3, 300)).ToArray();
-        using var full = new FullKvCache(model.Spec);
         // Chunks of 16 in a window of 256: the 150 positions (10 chunks) fit, so every chunk is selected, at its own position.
         var policy = (LongHeadsPolicy)KvPolicies.Create("longheads", KvBudget.All, model.Spec, parameters: "chunk=16");
         using var longheads = new LongHeadsKvCache(policy) { AlwaysSelect = true };
-        int start = 0;
-        foreach (var t in new[] { 70, 41, 1, 1, 1, 20, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 })
-        {
-            using var ids = torch.tensor(tokens[start..(start + t)], [1, t]);
-            using var a = model.Forward(ids, full);
-            using var b = model.Forward(ids, longheads);
-            // To 1e-5 relative to the largest logit: the remapping rotates queries and keys once more in float32.
-            float diff = (a - b).abs().max().item<float>(), size = Math.Max(1, a.abs().max().item<float>());
-            Assert.True(diff <= 1e-5f * size, $"step at {start} (+{t}): max diff {diff}, max |logit| {size}");
-            start += t;
-        }
+        // Relative to the largest logit: the remapping rotates queries and keys once more in float32.
+        FullCacheParity.AssertFollowsFull(model, tokens, [70, 41, 1, 1, 1, 20, .. Enumerable.Repeat(1, 12)], longheads);
     }
 
     [Fact]
