@@ -49,20 +49,13 @@ public static class ConstructedHeads
         // RMSNorm gain: a position holds three unit entries (token or BOS flag, position, constant), so x / rms(x) = x sqrt(dim/3).
         float gain = MathF.Sqrt(3f / dim);
 
-        var embed = new Matrix(v, dim);
-        for (int id = 0; id < v; id++)
-        {
-            embed[id, constant] = 1;
-            if (id == tokenizer.BosId) embed[id, bos] = 1; else embed[id, tok + id] = 1;
-        }
-        var positions = new Matrix(t, dim);
-        for (int p = 0; p < t; p++) positions[p, pos + p] = 1;
+        var (embed, positions) = WeightMatrix.OneHotEmbeddings(tokenizer.BosId, v, t, dim, tok, pos, constant, bos);
 
         var layers = new List<LayerWeights>();
         for (int l = 0; l < Layers; l++)
         {
-            var wq = new Matrix(Heads * hd, dim); var wk = new Matrix(Heads * hd, dim);
-            var wv = new Matrix(Heads * hd, dim); var wo = new Matrix(dim, Heads * hd);
+            var wq = new WeightMatrix(Heads * hd, dim); var wk = new WeightMatrix(Heads * hd, dim);
+            var wv = new WeightMatrix(Heads * hd, dim); var wo = new WeightMatrix(dim, Heads * hd);
             int Row(int head, int i) => head * hd + i;
             if (l == Local.Layer)
             {
@@ -100,7 +93,7 @@ public static class ConstructedHeads
                 ["ffn_gate.weight"] = torch.zeros(4, dim), ["ffn_up.weight"] = torch.zeros(4, dim), ["ffn_down.weight"] = torch.zeros(dim, 4),
             }));
         }
-        var output = new Matrix(v, dim);
+        var output = new WeightMatrix(v, dim);
         for (int id = 0; id < v; id++) output[id, copy + id] = Logit / Eps;
         var weights = new ModelWeights(new Dictionary<string, Tensor>
         {
@@ -108,14 +101,6 @@ public static class ConstructedHeads
             ["output.weight"] = output.Tensor(),
         }, layers);
         return new Transformer(spec, weights);
-    }
-
-    /// <summary>Weights filled element by element in managed memory (a tensor indexer per element is slow), then one tensor.</summary>
-    private sealed class Matrix(int rows, int cols)
-    {
-        private readonly float[] _data = new float[rows * cols];
-        public float this[int r, int c] { set => _data[r * cols + c] = value; }
-        public Tensor Tensor() => torch.tensor(_data, [rows, cols]);
     }
 
     /// <summary>

@@ -37,7 +37,7 @@ public static class SteeringModels
         int tk = 0, copy = v, pos = 2 * v, constant = 2 * v + t, bos = constant + 1, dim = constant + 2, hd = v;
         var spec = Spec(v, t, dim, hd, "sink-retrieval");
         float score = MathF.Sqrt(hd), gain = MathF.Sqrt(3f / dim);
-        var (embed, positions) = Embeddings(tok, v, t, dim, tk, pos, constant, bos);
+        var (embed, positions) = WeightMatrix.OneHotEmbeddings(tok.BosId, v, t, dim, tk, pos, constant, bos);
         int eq = Id(tok, ':'), sinkKey = midSink ? tk + Id(tok, SinkToken) : bos;
         var layers = new List<LayerWeights>();
         for (int l = 0; l < Layers; l++)
@@ -53,7 +53,7 @@ public static class SteeringModels
                 }
             layers.Add(w.Layer(dim, gain));
         }
-        var output = new Matrix(v, dim);
+        var output = new WeightMatrix(v, dim);
         for (int i = 0; i < v; i++) if (IsWord(tok, i)) output[i, copy + i] = Logit / Eps;
         output[Id(tok, Wrong), constant] = WrongBias;
         return Build(spec, embed, positions, output, layers, dim, gain);
@@ -84,7 +84,7 @@ public static class SteeringModels
         int tk = 0, prev = v, pos = 2 * v, constant = 2 * v + t, bos = constant + 1, task = constant + 2, dim = constant + 3, hd = v;
         var spec = Spec(v, t, dim, hd, "task");
         float score = MathF.Sqrt(hd), gain = MathF.Sqrt(3f / dim);
-        var (embed, positions) = Embeddings(tok, v, t, dim, tk, pos, constant, bos);
+        var (embed, positions) = WeightMatrix.OneHotEmbeddings(tok.BosId, v, t, dim, tk, pos, constant, bos);
         var layers = new List<LayerWeights>();
         for (int l = 0; l < Layers; l++)
         {
@@ -99,7 +99,7 @@ public static class SteeringModels
             }
             layers.Add(w.Layer(dim, gain));
         }
-        var output = new Matrix(v, dim);
+        var output = new WeightMatrix(v, dim);
         foreach (char c in Letters[..^1]) output[Id(tok, Next(c)), prev + Id(tok, c)] = Logit / Eps;
         output[Id(tok, Wrong), constant] = 15;
         output[Id(tok, Wrong), task] = -50 / Eps;
@@ -132,20 +132,7 @@ public static class SteeringModels
         FfnDim = 4, VocabSize = v, ContextLength = t, Positions = PositionKind.Learned,
     };
 
-    private static (Matrix Embed, Matrix Positions) Embeddings(CharTokenizer tok, int v, int t, int dim, int tk, int pos, int constant, int bos)
-    {
-        var embed = new Matrix(v, dim);
-        for (int id = 0; id < v; id++)
-        {
-            embed[id, constant] = 1;
-            if (id == tok.BosId) embed[id, bos] = 1; else embed[id, tk + id] = 1;
-        }
-        var positions = new Matrix(t, dim);
-        for (int p = 0; p < t; p++) positions[p, pos + p] = 1;
-        return (embed, positions);
-    }
-
-    private static Transformer Build(ModelSpec spec, Matrix embed, Matrix positions, Matrix output, List<LayerWeights> layers, int dim, float gain) =>
+    private static Transformer Build(ModelSpec spec, WeightMatrix embed, WeightMatrix positions, WeightMatrix output, List<LayerWeights> layers, int dim, float gain) =>
         new(spec, new ModelWeights(new Dictionary<string, Tensor>
         {
             ["token_embd.weight"] = embed.Tensor(), ["position_embd.weight"] = positions.Tensor(),
@@ -154,7 +141,7 @@ public static class SteeringModels
 
     private sealed class Weights(int rows, int dim)
     {
-        public readonly Matrix Q = new(rows, dim), K = new(rows, dim), V = new(rows, dim), O = new(dim, rows);
+        public readonly WeightMatrix Q = new(rows, dim), K = new(rows, dim), V = new(rows, dim), O = new(dim, rows);
 
         public LayerWeights Layer(int d, float gain) => new(new Dictionary<string, Tensor>
         {
@@ -162,12 +149,5 @@ public static class SteeringModels
             ["attn_v.weight"] = V.Tensor(), ["attn_output.weight"] = O.Tensor(), ["ffn_norm.weight"] = torch.full(d, gain),
             ["ffn_gate.weight"] = torch.zeros(4, d), ["ffn_up.weight"] = torch.zeros(4, d), ["ffn_down.weight"] = torch.zeros(d, 4),
         });
-    }
-
-    private sealed class Matrix(int rows, int cols)
-    {
-        private readonly float[] _data = new float[rows * cols];
-        public float this[int r, int c] { set => _data[r * cols + c] = value; }
-        public Tensor Tensor() => torch.tensor(_data, [rows, cols]);
     }
 }
