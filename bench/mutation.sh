@@ -1,26 +1,33 @@
 #!/usr/bin/env bash
-# Mutation testing (issue 23): Stryker.NET mutates one namespace of src/HeadWise and runs the fast tests relevant to it
+# Mutation testing (issue 23): Stryker.NET mutates namespaces of src/HeadWise and runs the fast tests relevant to them
 # (per-test coverage, so each mutant runs only the tests that reach it). Not in CI: it takes long.
-#   bench/mutation.sh NAMESPACE [OUT_DIR]      NAMESPACE: Heads, Eval, KvCache, Analysis or Models
-# Writes OUT_DIR (default runs/mutation/NAMESPACE) with Stryker's reports (reports/mutation-report.{json,html,md}).
+#   bench/mutation.sh NAMESPACES [OUT_DIR]   NAMESPACES: one or more of Heads, Eval, KvCache, Analysis, Models,
+#                                             comma-separated (one run pays Stryker's set-up once for all of them)
+# Writes OUT_DIR (default runs/mutation/NAMESPACES) with Stryker's reports (reports/mutation-report.{json,html,md});
+# bench/mutation-scores.py OUT_DIR/reports/mutation-report.json prints the score per namespace.
 # Stryker 5.1.0 is installed on first use into STRYKER_TOOLS (default runs/mutation/tools, git-ignored), never globally.
+# STRYKER_CONCURRENCY (default 1) sets how many test sessions run at once.
 set -euo pipefail
-ns=${1:?usage: bench/mutation.sh Heads|Eval|KvCache|Analysis|Models [OUT_DIR]}
+nss=${1:?usage: bench/mutation.sh Heads|Eval|KvCache|Analysis|Models[,...] [OUT_DIR]}
 root=$(cd "$(dirname "$0")/.." && pwd)
-out=$(mkdir -p "${2:-$root/runs/mutation/$ns}" && cd "${2:-$root/runs/mutation/$ns}" && pwd)
+out=$(mkdir -p "${2:-$root/runs/mutation/${nss//,/-}}" && cd "${2:-$root/runs/mutation/${nss//,/-}}" && pwd)
 tools=${STRYKER_TOOLS:-$root/runs/mutation/tools}
 version=5.1.0
 
-# The tests that exercise each namespace and finish in seconds (the whole suite takes ~15 min on a loaded 2-core box;
-# Stryker runs the covering subset of these once per mutant).
-case "$ns" in
-  Heads)    filter='FullyQualifiedName~HeadWise.Tests.Heads.' ;;
-  Eval)     filter='FullyQualifiedName~HeadWise.Tests.Eval.' ;;
-  KvCache)  filter='FullyQualifiedName~HeadWise.Tests.KvCache.' ;;
-  Analysis) filter='FullyQualifiedName~HeadWise.Tests.Analysis.' ;;
-  Models)   filter='FullyQualifiedName~HeadWise.Tests.Models.' ;;
-  *) echo "error: unknown namespace '$ns' (Heads, Eval, KvCache, Analysis, Models)" >&2; exit 1 ;;
-esac
+# Each namespace's own test folder: those tests exercise it and finish in seconds (the whole suite takes ~15 min on a
+# loaded 2-core box; Stryker runs the covering subset of these once per mutant).
+mutate=() filters=()
+IFS=, read -ra list <<< "$nss"
+for ns in "${list[@]}"; do
+  case "$ns" in
+    Heads|Eval|KvCache|Analysis|Models) ;;
+    *) echo "error: unknown namespace '$ns' (Heads, Eval, KvCache, Analysis, Models)" >&2; exit 1 ;;
+  esac
+  mutate+=("\"**/$ns/**/*.cs\"")
+  filters+=("FullyQualifiedName~HeadWise.Tests.$ns.")
+done
+mutate_json=$(IFS=,; echo "${mutate[*]}")
+filter=$(IFS='|'; echo "${filters[*]}")
 
 if [ ! -x "$tools/dotnet-stryker" ]; then
   dotnet tool install dotnet-stryker --version "$version" --tool-path "$tools" >/dev/null
@@ -32,11 +39,11 @@ cat > "$config" <<JSON
   "stryker-config": {
     "project": "HeadWise.csproj",
     "test-projects": ["$root/tests/HeadWise.Tests/HeadWise.Tests.csproj"],
-    "mutate": ["**/$ns/**/*.cs"],
+    "mutate": [$mutate_json],
     "configuration": "Release",
     "coverage-analysis": "perTest",
     "test-case-filter": "$filter",
-    "concurrency": 1,
+    "concurrency": ${STRYKER_CONCURRENCY:-1},
     "mutation-level": "Standard",
     "reporters": ["dots", "json", "html", "markdown"],
     "thresholds": { "high": 80, "low": 60, "break": 0 }

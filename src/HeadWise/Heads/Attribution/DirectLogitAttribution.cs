@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace HeadWise.Heads.Attribution;
 
 /// <summary>One additive piece of a logit: the embedding, one head's output, an attention bias, an MLP, the final-norm bias.</summary>
-/// <param name="Name">"embed", "L.H" for a head, "attn_bias L", "mlp L", ...</param>
+/// <param name="Name">"embed", "L{l}H{h}" for a head, "L{l}.attn_bias", "L{l}.mlp", "ln_final.bias".</param>
 /// <param name="Layer">The block, or null outside blocks.</param>
 /// <param name="Head">The query head, or null for non-head components.</param>
 /// <param name="Value">Its direct contribution to the logit (difference).</param>

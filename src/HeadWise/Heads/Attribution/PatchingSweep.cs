@@ -9,7 +9,7 @@ namespace HeadWise.Heads.Attribution;
 /// Activation patching results: for each (layer, head) or (layer, position), the metric after patching that piece of the clean
 /// run into the corrupted run, and the normalised recovery (patched − corrupted) / (clean − corrupted).
 /// </summary>
-/// <param name="Axis">"heads" or "positions".</param>
+/// <param name="Axis">"head" or "position".</param>
 /// <param name="Clean">The clean run's logit difference.</param>
 /// <param name="Corrupted">The corrupted run's logit difference.</param>
 /// <param name="Patched">The logit difference with each cell patched from the clean run.</param>
