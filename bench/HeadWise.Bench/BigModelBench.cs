@@ -167,11 +167,9 @@ internal static class BigModelBench
         buffer.CopyTo(span);
     };
 
-    private static long Hwm() => long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
-        .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+    private static long Hwm() => HeadWise.Eval.ProcessMemory.PeakRss();
 
-    private static long MemAvailableBytes() => long.Parse(File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemAvailable:", StringComparison.Ordinal))
-        .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+    private static long MemAvailableBytes() => HeadWise.Eval.ProcessMemory.Available() ?? 0;
 
     private static string? Arg(string[] args, string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 }

@@ -105,7 +105,7 @@ public static class KvBench
             }
         }
         GC.Collect();
-        long before = Status("VmRSS:");
+        long before = HeadWise.Eval.ProcessMemory.CurrentRss() / 1024;
         IKvCache cache = Make(m.Spec.ContextLength);
         // One-shot: the whole context, one compression, then a short decode; chunked: BOS, then decode to --tokens.
         var logits = gen.Prefill(cache, oneShot ? Context(tokens) : [1]);
@@ -122,16 +122,13 @@ public static class KvBench
         sw.Stop();
         self.Refresh();
         cpu = self.TotalProcessorTime - cpu;
-        long peak = Status("VmHWM:");
+        long peak = HeadWise.Eval.ProcessMemory.PeakRss() / 1024;
         double kv = (cache is HeadWiseKvCache h ? h.AllocatedBytes : ((FullKvCache)cache).AllocatedBytes) / 1048576.0;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{(peak - before) / 1024.0:F2} {sw.Elapsed.TotalMilliseconds / Tail:F3} {cpu.TotalMilliseconds / Tail:F3} {kv:F2}"));
         cache.Dispose();
         return 0;
     }
 
-    /// <summary>A /proc/self/status field in KiB.</summary>
-    private static long Status(string field) =>
-        long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith(field)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
 
     private static int Arg(string[] a, string name, int fallback) => Array.IndexOf(a, name) is var i and >= 0 ? int.Parse(a[i + 1], CultureInfo.InvariantCulture) : fallback;
     private static string ArgS(string[] a, string name, string fallback) => Array.IndexOf(a, name) is var i and >= 0 ? a[i + 1] : fallback;

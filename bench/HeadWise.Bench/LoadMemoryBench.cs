@@ -111,7 +111,6 @@ internal static class LoadMemoryBench
     private static long Hwm()
     {
         HeadWise.Runtime.Torch.EnsureStarted();
-        var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+        return HeadWise.Eval.ProcessMemory.PeakRss() / 1024;
     }
 }

@@ -8,13 +8,22 @@ internal static class ProcessMemory
     public static long CurrentRss() => Read("VmRSS:") ?? Process.GetCurrentProcess().WorkingSet64;
     public static long PeakRss() => Read("VmHWM:") ?? Process.GetCurrentProcess().PeakWorkingSet64;
 
-    private static long? Read(string field)
+    /// <summary>Memory the kernel can still give without swapping (MemAvailable), or null off Linux.</summary>
+    public static long? Available() => Field("/proc/meminfo", "MemAvailable:");
+
+    private static long? Read(string field) => Field("/proc/self/status", field);
+
+    /// <summary>
+    /// A "Name:\t  1234 kB" line in bytes. The kernel pads the number with a tab and spaces, and from 8 digits (~10 GB)
+    /// on with the tab alone, so the value is whatever follows the name, split on any whitespace.
+    /// </summary>
+    internal static long? Field(string file, string name)
     {
         try
         {
-            foreach (var line in File.ReadLines("/proc/self/status"))
-                if (line.StartsWith(field, StringComparison.Ordinal))
-                    return long.Parse(line[field.Length..].Trim().Split(' ')[0]) * 1024;
+            foreach (var line in File.ReadLines(file))
+                if (line.StartsWith(name, StringComparison.Ordinal))
+                    return long.Parse(line[name.Length..].Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[0]) * 1024;
         }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
