@@ -40,6 +40,28 @@ public class HookTableTests
         Assert.Contains(meant, e.Message);
     }
 
+    // Expected lists from an independent implementation of the rule (a textbook Levenshtein table in Python, written
+    // for issue 23): edit distance to the whole name or, inside blocks, of the part after blocks.{L}.; a prefix of 4 or
+    // more characters counts 1; within max(2, tail length / 3); nearest first, then by name; at most 4.
+    [Theory]
+    [InlineData("zz", "")]
+    [InlineData("blocks.3.attn.hook_x", "blocks.3.attn.hook_k, blocks.3.attn.hook_q, blocks.3.attn.hook_v, blocks.3.attn.hook_z")]
+    [InlineData("blocks.0.hook_resid_p", "blocks.0.hook_resid_post, blocks.0.hook_resid_pre, blocks.0.hook_resid_mid")]
+    [InlineData("hook_resid_p", "blocks.0.hook_resid_post, blocks.0.hook_resid_pre, blocks.0.hook_resid_mid")]
+    [InlineData("blocks.0.hook_attn_wxyz", "blocks.0.hook_attn_in, blocks.0.hook_attn_out")]
+    [InlineData("blocks.0.attn", "blocks.0.attn.hook_attn_scores, blocks.0.attn.hook_k, blocks.0.attn.hook_pattern, blocks.0.attn.hook_q")]
+    [InlineData("attn.hook_patern", "blocks.0.attn.hook_pattern, blocks.0.attn.hook_rot_k, blocks.0.attn.hook_rot_q")]
+    [InlineData("blocks.0.hook_embd", "")]
+    [InlineData("blocks.1.ln1.hook_norm", "blocks.1.ln1.hook_normalized")]
+    [InlineData("blocks.2.mlp.hook_po", "blocks.2.mlp.hook_post, blocks.2.mlp.hook_pre")]
+    public void The_near_matches_are_the_nearest_names_in_order(string typo, string expected)
+    {
+        var e = Assert.Throws<HeadWiseException>(() => HookPoint.Parse(typo));
+        Assert.StartsWith($"'{typo}' is not a hook point; ", e.Message);
+        Assert.EndsWith(expected.Length > 0 ? $"did you mean {expected}?" : "hook points are " + string.Join(", ", HookPoints.All.Select(k => k.Pattern)), e.Message);
+        Assert.Contains("hook_embed, hook_pos_embed, blocks.{L}.hook_resid_pre", Assert.Throws<HeadWiseException>(() => HookPoint.Parse("zz")).Message);
+    }
+
     [Fact]
     public void A_name_far_from_every_point_lists_the_forms()
     {
