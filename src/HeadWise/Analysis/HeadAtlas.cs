@@ -43,13 +43,20 @@ public sealed class HeadAtlas
         File.WriteAllText(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
-    // JsonObject builds its dictionary lazily and throws on a duplicate name then; walking it once here makes that a file error.
+    // JsonObject builds its dictionary lazily, on the first look at its members, and throws on a duplicate name then;
+    // visiting every object here makes that a file error. (Serialising does not build it: ToJsonString passed duplicates.)
     private static JsonObject ParamsOf(JsonElement p, string path)
     {
         var o = JsonNode.Parse(p.GetRawText()) as JsonObject ?? [];
-        try { _ = o.ToJsonString(); }
+        try { Visit(o); }
         catch (ArgumentException) { throw new HeadWiseException($"{path}: field 'params' has a duplicate name"); }
         return o;
+    }
+
+    private static void Visit(JsonNode? node)
+    {
+        if (node is JsonObject o) foreach (var (_, v) in o) Visit(v);
+        else if (node is JsonArray a) foreach (var v in a) Visit(v);
     }
 
     public static HeadAtlas Load(string path)
