@@ -63,6 +63,16 @@ public class HookTableTests
     }
 
     [Fact]
+    // TransformerLens's names for embeddings and the final norm (scripts and saved activations use them); unembed.hook_out is ours.
+    public void The_points_outside_blocks_keep_their_published_names()
+    {
+        Assert.Equal(["hook_embed", "hook_pos_embed", "ln_final.hook_scale", "ln_final.hook_normalized", "unembed.hook_out"],
+            HookPoints.All.Where(k => !k.InBlock).Select(k => k.Suffix));
+        Assert.Equal(["hook_embed", "hook_pos_embed", "ln_final.hook_scale", "ln_final.hook_normalized", "unembed.hook_out"],
+            [HookNames.Embed, HookNames.PosEmbed, HookNames.FinalScale, HookNames.FinalNormalized, HookNames.UnembedOut]);
+    }
+
+    [Fact]
     public void A_name_far_from_every_point_lists_the_forms()
     {
         var e = Assert.Throws<HeadWiseException>(() => HookPoint.Parse("completely.different.thing"));
