@@ -10,6 +10,7 @@ var modes = new Dictionary<string, Func<string[], int>>
     ["retrieval-mask"] = RetrievalMaskBench.Run,
     ["big-model"] = BigModelBench.Run,
     ["sparse-prefill"] = SparsePrefillBench.Run,
+    ["sparse-attention"] = SparseAttentionBench.Run,
     ["kv"] = a => KvBench.Main(["kv", .. a]),
     ["kv-child"] = a => KvBench.Main(["kv-child", .. a]), // KvBench measures each cache in its own child process
 };

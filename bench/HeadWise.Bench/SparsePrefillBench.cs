@@ -8,7 +8,8 @@ using TorchSharp;
 namespace HeadWise.Bench;
 
 /// <summary>
-/// `sparse-prefill [tokens] [rounds] [proxyattn-params] [dhsa-params]`: issue 19's speed check. Writes a ~110M-parameter
+/// `sparse-prefill [tokens] [rounds] [method[:k=v,..] ...]` (default: proxyattn dhsa, their defaults): issue 19's speed
+/// check. Writes a ~110M-parameter
 /// Llama with random weights and an 8,192-token window (12 layers, 768 wide, 12 heads, FFN 2,048, vocabulary 32,000),
 /// then prefills the same prompt densely (full cache) and with each sparse prefill, interleaved round by round in one
 /// process; prints the median seconds per prefill (CPU time of the process, which a busy shared machine does not
@@ -19,11 +20,8 @@ internal static class SparsePrefillBench
     public static int Run(string[] args)
     {
         int tokens = args.Length > 0 ? int.Parse(args[0]) : 8192, rounds = args.Length > 1 ? int.Parse(args[1]) : 3;
-        var methods = new ISparsePrefill[]
-        {
-            SparsePrefills.Create("proxyattn", args.Length > 2 ? args[2] : null),
-            SparsePrefills.Create("dhsa", args.Length > 3 ? args[3] : null),
-        };
+        string[] rows = args.Length > 2 ? args[2..] : ["proxyattn", "dhsa"];
+        var methods = rows.Select(r => r.Split(':', 2)).Select(r => SparsePrefills.Create(r[0], r.Length > 1 ? r[1] : null)).ToArray();
         var path = Path.Combine(Path.GetTempPath(), "headwise-bench", "llama-110m-8k-f32.gguf");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         if (!File.Exists(path))

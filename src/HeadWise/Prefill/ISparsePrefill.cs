@@ -1,3 +1,4 @@
+using HeadWise.Models;
 using HeadWise.Steering;
 using static TorchSharp.torch;
 
@@ -16,12 +17,12 @@ public interface ISparsePrefill
     string Parameters { get; }
 
     /// <summary>
-    /// For queries q [1, H, T, d] at positions S - T .. S - 1 over keys and values [1, KvH, S, d] (RoPE applied): the
-    /// segment boundaries over [0, S) and, per head, query segment and key segment, whether the pair is attended
-    /// ([H, nQ, nK], nQ counting the segments that hold queries, the last nQ of the nK). The segment holding a query
-    /// itself must be selected (a query always sees itself).
+    /// For queries q [1, H, T, d] at positions S - T .. S - 1 over keys and values [1, KvH, S, d] (RoPE applied by
+    /// <paramref name="rope"/>, null for learned positions): the segment boundaries over [0, S) and, per head, query
+    /// segment and key segment, whether the pair is attended ([H, nQ, nK], nQ counting the segments that hold queries,
+    /// the last nQ of the nK). The segment holding a query itself must be selected (a query always sees itself).
     /// </summary>
-    (long[] Bounds, Tensor Selected) Select(Tensor q, Tensor k, Tensor v);
+    (long[] Bounds, Tensor Selected) Select(Tensor q, Tensor k, Tensor v, Rope? rope);
 }
 
 /// <summary>The sparse prefills by name, and their parameters.</summary>
@@ -53,4 +54,12 @@ public sealed class PrefillStats
     public double Share => Causal == 0 ? 1 : (double)Computed / Causal;
 
     public void Add(long computed, long causal) { Computed += computed; Causal += causal; }
+
+    /// <summary>Counts a selection [H, nQ, n] against the causal pairs (query segment i, absolute n - nQ + i, sees key segments 0..it).</summary>
+    public void Add(Tensor selected)
+    {
+        long h = selected.shape[0], nq = selected.shape[1], n = selected.shape[2];
+        long causal = h * Enumerable.Range(0, (int)nq).Sum(i => n - nq + i + 1);
+        Add(selected.logical_and(ProxyAttn.Causal((int)nq, (int)n).unsqueeze(0)).sum().item<long>(), causal);
+    }
 }

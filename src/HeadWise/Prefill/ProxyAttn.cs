@@ -8,73 +8,112 @@ using F = TorchSharp.torch.nn.functional;
 namespace HeadWise.Prefill;
 
 /// <summary>
-/// ProxyAttn (2025, arXiv 2509.24745): heads are pooled into proxy heads (<see cref="Pool"/> consecutive query heads
-/// each, their queries and keys averaged); a proxy scores the key blocks for every query block once, at token level, from
-/// the block's last <see cref="Probe"/> queries; each head gets its own budget (the share of blocks that holds
-/// <see cref="Gamma"/> of its attention mass, estimated on the last query block) and attends the top blocks of its proxy's
-/// ranking, plus the first block and its own. <see cref="Gamma"/> = 1 keeps every block (dense).
+/// ProxyAttn (Wang et al. 2025, arXiv 2509.24745, "Guided Sparse Attention via Representative Heads"), simplified
+/// (docs/fidelity.md). Keys are cut into fixed blocks of <see cref="Block"/> positions. Each head's budget per query block
+/// (block-aware dynamic budget): its last <see cref="Probe"/> queries of the block against the block-mean keys give a
+/// coarse block distribution, and the budget is the fewest blocks holding <see cref="Gamma"/> of it, capped at
+/// <see cref="Max"/> of the visible blocks. Heads whose coarse distributions are most alike are pooled, <see cref="Pool"/>
+/// at a time, into proxy heads (their queries and keys averaged); a proxy scores every key at token level once per query
+/// block (softmax of its probe queries, mass summed per key block). Each head attends the top blocks of its proxy's
+/// ranking, as many as its budget, plus the first block (the sink) and its own. <see cref="Gamma"/> = <see cref="Max"/>
+/// = 1 keeps every block (dense).
 /// </summary>
-public sealed record ProxyAttn(int Block = 128, int Pool = 4, int Probe = 16, double Gamma = 0.95) : ISparsePrefill
+public sealed record ProxyAttn(int Block = 128, int Pool = 4, int Probe = 16, double Gamma = 0.95, double Max = 1) : ISparsePrefill
 {
     public string Name => "proxyattn";
 
-    public string Parameters => string.Create(CultureInfo.InvariantCulture, $"block={Block},pool={Pool},probe={Probe},gamma={Gamma}");
+    public string Parameters => string.Create(CultureInfo.InvariantCulture, $"block={Block},pool={Pool},probe={Probe},gamma={Gamma},max={Max}");
 
     private static readonly ProxyAttn Default = new();
+
+    /// <summary>Query blocks whose token-level proxy scores are computed together.</summary>
+    private const int ScoreChunk = 8;
 
     public static readonly IReadOnlyList<SteeringParams.Key> Keys =
     [
         new("block", $"block size in tokens ({Default.Block})", 1, 65_536, Integer: true),
-        new("pool", $"query heads pooled into one proxy head ({Default.Pool})", 1, 1024, Integer: true),
+        new("pool", $"similar query heads pooled into one proxy head ({Default.Pool})", 1, 1024, Integer: true),
         new("probe", $"last queries of each block that score the keys ({Default.Probe})", 1, 65_536, Integer: true),
-        new("gamma", $"attention mass each head's budget keeps, 1 = every block ({Default.Gamma})", 0, 1, MinExclusive: true),
+        new("gamma", $"share of a head's estimated attention its budget covers, 1 = every block ({Default.Gamma})", 0, 1, MinExclusive: true),
+        new("max", $"cap on a head's budget as a share of the visible blocks, 1 = no cap ({Default.Max})", 0, 1, MinExclusive: true),
     ];
 
     public static ProxyAttn Parse(string? text)
     {
         var p = SparsePrefills.Read("proxyattn", text, Keys);
-        return new ProxyAttn((int)p.Get("block", Default.Block), (int)p.Get("pool", Default.Pool), (int)p.Get("probe", Default.Probe), p.Get("gamma", Default.Gamma));
+        return new ProxyAttn((int)p.Get("block", Default.Block), (int)p.Get("pool", Default.Pool), (int)p.Get("probe", Default.Probe),
+            p.Get("gamma", Default.Gamma), p.Get("max", Default.Max));
     }
 
-    public (long[] Bounds, Tensor Selected) Select(Tensor q, Tensor k, Tensor v)
+    public (long[] Bounds, Tensor Selected) Select(Tensor q, Tensor k, Tensor v, Rope? rope)
     {
         long h = q.shape[1], t = q.shape[2], s = k.shape[2], start = s - t, d = q.shape[3];
         int group = (int)(h / k.shape[1]);
         var bounds = Enumerable.Range(0, (int)((s + Block - 1) / Block) + 1).Select(i => Math.Min((long)i * Block, s)).ToArray();
         int n = bounds.Length - 1, first = (int)(start / Block), nq = n - first;
-        if (Gamma >= 1) return (bounds, torch.ones(h, nq, n, ScalarType.Bool).logical_and(Causal(nq, n)));
+        if (Gamma >= 1 && Max >= 1) return (bounds, Causal(nq, n).unsqueeze(0).expand(h, nq, n).clone());
 
+        using var scope = torch.NewDisposeScope();
         var qf = q[0].to_type(ScalarType.Float32);                                              // [H, T, d]
         var kf = (group == 1 ? k[0] : k[0].repeat_interleave(group, 0)).to_type(ScalarType.Float32); // [H, S, d]
-        // Probe rows: the last Probe queries of each query block (absolute positions), as offsets into q.
+        // Probe rows: the last Probe queries of each query block (offsets into q), p per block.
         var probes = Enumerable.Range(first, nq).SelectMany(b => ProbeRows(bounds[b], bounds[b + 1], start)).ToArray();
         int p = probes.Length / nq;
         var rows = torch.tensor(probes);
-        var keyBlock = torch.tensor(Enumerable.Range(0, (int)s).Select(j => (long)(j / Block)).ToArray());
-        var visible = torch.arange(s).unsqueeze(0).le((rows + start).unsqueeze(1));                 // [nq*p, S]
+        var qp = qf.index_select(1, rows);                                                        // [H, R, d]
+        using Scalar scale = 1.0 / Math.Sqrt(d);
 
-        // Proxy heads: queries and keys averaged over Pool consecutive heads; token-level scores pooled into blocks.
-        int proxies = (int)((h + Pool - 1) / Pool);
-        var proxyOf = torch.tensor(Enumerable.Range(0, (int)h).Select(x => (long)(x / Pool)).ToArray());
-        var qp = Pooled(qf.index_select(1, rows), proxyOf, proxies);                                // [G, nq*p, d]
-        var kp = Pooled(kf, proxyOf, proxies);                                                       // [G, S, d]
-        var proxyMass = BlockMass(qp, kp, visible, keyBlock, n, nq, p, d);                           // [G, nq, n]
-
-        // Each head's budget: the share of the last query block's visible blocks holding Gamma of its own attention.
-        var lastRows = rows.narrow(0, (nq - 1) * p, p);
-        var own = BlockMass(qf.index_select(1, lastRows), kf, visible.narrow(0, (nq - 1) * p, p), keyBlock, n, 1, p, d); // [H, 1, n]
-        var sorted = own.squeeze(1).sort(-1, descending: true).Values.cumsum(-1);
+        // Budgets: each head's probes over the block-mean keys (blocks after the query's own are not visible).
+        var lengths = torch.tensor(Enumerable.Range(0, n).Select(b => (float)(bounds[b + 1] - bounds[b])).ToArray()).view(1, n, 1);
+        var blockMean = BlockSums(kf, 1, n).div_(lengths);
+        var rowBlock = torch.tensor(Enumerable.Range(0, nq * p).Select(r => (long)(first + r / p)).ToArray());
+        var future = torch.arange(n).unsqueeze(0).gt(rowBlock.unsqueeze(1));                     // [R, n]
+        var coarse = torch.matmul(qp, blockMean.transpose(1, 2)).mul_(scale).masked_fill(future, HeldScalars.NegativeInfinity);
+        var dist = F.softmax(coarse, -1).view(h, nq, p, n).mean([2]);                            // [H, nq, n]
         using Scalar gamma = Gamma;
-        var needed = sorted.lt(gamma).sum(-1).data<long>().ToArray();                               // blocks before Gamma is reached
-        // Per query block i (absolute first + i): ceil(share x its visible blocks) of its proxy's top blocks.
-        var budget = new long[h * nq];
-        for (int head = 0; head < h; head++)
-            for (int i = 0; i < nq; i++) budget[head * nq + i] = (long)Math.Ceiling((needed[head] + 1.0) / n * (first + i + 1));
+        var budget = dist.sort(-1, descending: true).Values.cumsum(-1).lt(gamma).sum(-1).add(HeldScalars.One); // [H, nq]
+        if (Max < 1)
+            budget = budget.minimum(torch.tensor(Enumerable.Range(first, nq).Select(i => (long)Math.Ceiling(Max * (i + 1))).ToArray()).unsqueeze(0));
+
+        // Proxy heads: the most alike heads (by coarse distribution) pooled; each proxy scores keys at token level.
+        var groups = Similar(F.normalize(dist.reshape(h, -1), dim: 1), Math.Min(Pool, (int)h));
+        var pooling = new float[groups.Count * h];
+        var proxyOf = new long[h];
+        for (int g = 0; g < groups.Count; g++)
+            foreach (var member in groups[g]) { pooling[g * h + member] = 1f / groups[g].Length; proxyOf[member] = g; }
+        var pool = torch.tensor(pooling, [groups.Count, h]);
+        var pq = torch.matmul(pool, qp.reshape(h, -1)).view(groups.Count, -1, d);                 // [G, R, d]
+        var pk = torch.matmul(pool, kf.reshape(h, -1)).view(groups.Count, s, d);                  // [G, S, d]
+        // Token-level mass per key block, for ScoreChunk query blocks at a time over the keys they can see (half the
+        // score matrix is in the future of its queries; smaller pieces also stay in cache).
+        var pieces = new List<Tensor>();
+        for (int i0 = 0; i0 < nq; i0 += ScoreChunk)
+        {
+            int count = Math.Min(ScoreChunk, nq - i0), seen = first + i0 + count;                // key blocks visible to the last of them
+            long keys = bounds[seen];
+            var pr = rows.narrow(0, (long)i0 * p, (long)count * p);
+            var later = torch.arange(keys).unsqueeze(0).gt(pr.add(start).unsqueeze(1));            // [count*p, keys]
+            var scores = torch.matmul(pq.narrow(1, (long)i0 * p, (long)count * p), pk.narrow(1, 0, keys).transpose(1, 2)).mul_(scale);
+            var probs = F.softmax(scores.masked_fill_(later, HeldScalars.NegativeInfinity), -1);
+            pieces.Add(F.pad(BlockSums(probs, 2, seen), [0, n - seen]));
+        }
+        var mass = torch.cat(pieces, 1).view(groups.Count, nq, p, n).sum([2]);                   // [G, nq, n]
+
         var causal = Causal(nq, n);
-        var ranking = proxyMass.index_select(0, proxyOf).masked_fill(causal.logical_not().unsqueeze(0), HeldScalars.NegativeInfinity);
-        var rank = ranking.argsort(-1, descending: true).argsort(-1);                                  // position of each block in its ranking
-        var selected = rank.lt(torch.tensor(budget, [h, nq, 1])).logical_and(causal.unsqueeze(0));
-        return (bounds, Always(selected, first, nq));
+        var ranking = mass.index_select(0, torch.tensor(proxyOf)).masked_fill(causal.logical_not().unsqueeze(0), HeldScalars.NegativeInfinity);
+        var rank = ranking.sort(-1, descending: true, stable: true).Indices.argsort(-1);          // each block's place in its ranking
+        var selected = rank.lt(budget.unsqueeze(-1)).logical_and(causal.unsqueeze(0));
+        return (bounds, Always(selected, first, nq).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>x summed over each block of <see cref="Block"/> positions along <paramref name="dim"/> (1 or 2 of a 3-D tensor; the last block may be shorter) → n there.</summary>
+    private Tensor BlockSums(Tensor x, int dim, int n)
+    {
+        long pad = (long)n * Block - x.shape[dim];
+        var padded = pad == 0 ? x : F.pad(x, dim == 2 ? [0, pad] : [0, 0, 0, pad]);
+        var shape = padded.shape.ToArray();
+        shape[dim] = Block;
+        return padded.view([.. shape[..dim], n, .. shape[dim..]]).sum([dim + 1]);
     }
 
     /// <summary>The last Probe positions of block [from, to) that are queries of this call, as offsets from start (repeating the last to pad).</summary>
@@ -84,21 +123,21 @@ public sealed record ProxyAttn(int Block = 128, int Pool = 4, int Probe = 16, do
         return Enumerable.Range(0, Probe).Select(i => Math.Min(lo + i, to - 1) - start);
     }
 
-    /// <summary>x [H, R, d] averaged within each proxy's heads → [G, R, d].</summary>
-    private static Tensor Pooled(Tensor x, Tensor proxyOf, int proxies)
+    /// <summary>Greedy groups of <paramref name="size"/> heads: the first ungrouped head with the ungrouped heads most like it (rows of <paramref name="unit"/> unit-norm).</summary>
+    private static List<int[]> Similar(Tensor unit, int size)
     {
-        var sum = torch.zeros(proxies, x.shape[1], x.shape[2]).index_add(0, proxyOf, x, HeldScalars.One);
-        var count = torch.zeros(proxies).index_add(0, proxyOf, torch.ones(proxyOf.shape[0]), HeldScalars.One).view(-1, 1, 1);
-        return sum / count;
-    }
-
-    /// <summary>Softmax attention of probe queries over visible keys, averaged over each block's probes and summed per key block → [heads, nq, n].</summary>
-    private static Tensor BlockMass(Tensor qp, Tensor kp, Tensor visible, Tensor keyBlock, int n, int nq, int p, long d)
-    {
-        using Scalar scale = 1.0 / Math.Sqrt(d);
-        var scores = torch.matmul(qp, kp.transpose(1, 2)).mul_(scale).masked_fill(visible.logical_not().unsqueeze(0), HeldScalars.NegativeInfinity);
-        var probs = F.softmax(scores, -1).view(qp.shape[0], nq, p, -1).mean([2]);                       // [G, nq, S]
-        return torch.zeros(qp.shape[0], nq, n).index_add(2, keyBlock, probs, HeldScalars.One);
+        int heads = (int)unit.shape[0];
+        var sim = torch.matmul(unit, unit.t()).data<float>().ToArray();
+        var left = new SortedSet<int>(Enumerable.Range(0, heads));
+        var groups = new List<int[]>();
+        while (left.Count > 0)
+        {
+            int a = left.Min;
+            var members = left.OrderByDescending(b => b == a ? float.PositiveInfinity : sim[a * heads + b]).ThenBy(b => b).Take(size).ToArray();
+            foreach (var m in members) left.Remove(m);
+            groups.Add(members);
+        }
+        return groups;
     }
 
     /// <summary>[nq, n]: key block j is visible to query block i (absolute n - nq + i) when j &lt;= it.</summary>

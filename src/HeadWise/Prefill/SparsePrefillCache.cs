@@ -23,9 +23,11 @@ public sealed class SparsePrefillCache(ModelSpec spec, ISparsePrefill method, Pr
     public Tensor Attend(int layer, Tensor q, Tensor k, Tensor v, AttentionKernel attention)
     {
         var (keys, values) = _full.Append(layer, k, v);
-        if (q.shape[2] == 1 || attention.HooksReadScores(layer)) return attention.Attend(layer, q, keys, values);
-        var (bounds, selected) = method.Select(q, keys, values);
-        return BlockSparseAttention.Attend(q, keys, values, bounds, selected, stats);
+        if (q.shape[2] == 1 || !spec.Causal || attention.HooksReadScores(layer)) return attention.Attend(layer, q, keys, values);
+        var (bounds, selected) = method.Select(q, keys, values, attention.Rope);
+        stats?.Add(selected);
+        var all = selected.logical_or(ProxyAttn.Causal((int)selected.shape[1], bounds.Length - 1).logical_not().unsqueeze(0)).all().item<bool>();
+        return all ? attention.Attend(layer, q, keys, values) : BlockSparseAttention.Attend(q, keys, values, bounds, selected);
     }
 
     public void Advance(long t) => _full.Advance(t);

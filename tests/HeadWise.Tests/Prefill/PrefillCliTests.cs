@@ -21,7 +21,7 @@ public class PrefillCliTests
         var a = BenchResult.FromJson(File.ReadAllText(Path.Combine(dir, "all.json")));
         var s = BenchResult.FromJson(File.ReadAllText(Path.Combine(dir, "sparse.json")));
         Assert.Null(d.Prefill);
-        Assert.Equal("dhsa chunk=32,keep=1", a.Prefill);
+        Assert.Equal("dhsa chunk=32,keep=1,unrotate=1", a.Prefill);
         Assert.Equal(1.0, a.PrefillBlockShare);
         Assert.Equal(d.Answers!.Select(x => x.Output), a.Answers!.Select(x => x.Output)); // keeping every block is dense
         Assert.StartsWith("proxyattn block=64,pool=4,probe=16,gamma=0.5", s.Prefill);
