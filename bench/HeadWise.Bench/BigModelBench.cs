@@ -50,7 +50,8 @@ internal static class BigModelBench
                 double writeSeconds = sw.Elapsed.TotalSeconds;
                 Console.Error.WriteLine($"wrote {f16} ({new FileInfo(f16).Length / 1e9:F2} GB) in {writeSeconds:F0} s; quantizing to Q4_K_M ...");
                 sw.Restart();
-                Tests.Oracles.LlamaCpp.Quantize(f16, q4, LLama.Native.LLamaFtype.MOSTLY_Q4_K_M, Environment.ProcessorCount);
+                // As `llama-quantize ... Q4_K_M` writes it, output.weight included (Q6_K), like the files people download.
+                Tests.Oracles.LlamaCpp.Quantize(f16, q4, LLama.Native.LLamaFtype.MOSTLY_Q4_K_M, Environment.ProcessorCount, quantizeOutput: true);
                 Console.Error.WriteLine($"quantized in {sw.Elapsed.TotalSeconds:F0} s: {q4} ({new FileInfo(q4).Length / 1e9:F2} GB)");
                 File.Delete(f16);
             }

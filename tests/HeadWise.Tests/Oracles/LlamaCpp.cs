@@ -44,13 +44,17 @@ public sealed class LlamaCpp : IDisposable
 
     public int VocabSize => _context.Vocab.Count;
 
-    /// <summary>llama.cpp's own quantizer (llama_model_quantize) writes <paramref name="destination"/> from <paramref name="source"/>.</summary>
-    public static void Quantize(string source, string destination, LLamaFtype ftype, int threads)
+    /// <summary>
+    /// llama.cpp's own quantizer (llama_model_quantize) writes <paramref name="destination"/> from <paramref name="source"/>.
+    /// <paramref name="quantizeOutput"/>: whether output.weight is quantized too, as the `llama-quantize` tool does (its
+    /// Q4_K_M writes it as Q6_K); LLamaSharp's own default leaves it in the source type.
+    /// </summary>
+    public static void Quantize(string source, string destination, LLamaFtype ftype, int threads, bool quantizeOutput)
     {
         lock (NativeGate)
         {
             NativeApi.llama_empty_call();   // loads the native library, as creating a model would
-            if (!LLama.LLamaQuantizer.Quantize(source, destination, ftype, threads))
+            if (!LLama.LLamaQuantizer.Quantize(source, destination, ftype, threads, allowRequantize: true, quantizeOutputTensor: quantizeOutput))
                 throw new InvalidOperationException($"llama.cpp could not quantize {source} to {ftype}");
         }
     }
