@@ -42,6 +42,7 @@ public sealed class AttentionKernel
     public Tensor Attend(int layer, Tensor q, Tensor k, Tensor v, Tensor? mask = null)
     {
         var names = HookNames.ForLayer(layer);
+        if (Spec.Attention is { SoftmaxWeights: false } variant) return VariantAttend(variant, names, q, k, v, mask);
         if (!HooksReadScores(layer)) return Fused(q, k, v, mask);
 
         // Scores and pattern only for the heads the hooks asked for ([B, h', T, S]); the others are never built.
@@ -65,6 +66,18 @@ public sealed class AttentionKernel
         if (Unchanged(edited, scores) && Unchanged(patternOut, pattern)) return Fused(q, k, v, mask);
         var zs = torch.matmul(Float(patternOut), ve).to(q.dtype);
         return index is null ? zs : Fused(q, k, v, mask).index_copy(1, index, zs);
+    }
+
+    /// <summary>
+    /// A variant's own weights in place of softmax (sigmoid, linear, MALA), built explicitly for every head: hooks on the
+    /// scores see the variant's pre-activation scores, hooks on the pattern its weights (rows need not sum to 1).
+    /// </summary>
+    private Tensor VariantAttend(Variants.AttentionVariant variant, HookNames.Layer names, Tensor q, Tensor k, Tensor v, Tensor? mask)
+    {
+        var (ke, ve) = RepeatKv(Float(k), Float(v));
+        var weights = variant.Weights(Spec, Float(q), ke, Allowed(q.shape[2], k.shape[2], mask), 1.0 / Math.Sqrt(Spec.HeadDim), s => Hook(names.Scores, s))
+                      ?? throw new InvalidOperationException($"attention variant {variant.Kind} has no weights of its own");
+        return torch.matmul(Hook(names.Pattern, weights), ve).to(q.dtype);
     }
 
     /// <summary>Whether hooks read or edit <paramref name="layer"/>'s scores or pattern (a cache with its own kernel cannot serve them).</summary>

@@ -123,6 +123,8 @@ public sealed record ModelSpec
     public string WeightType { get; init; } = "F32";
     /// <summary>What the loaded model holds its matrices in and multiplies with (see <see cref="ComputeDType"/>).</summary>
     public ComputeDType Compute { get; init; } = ComputeDType.F32;
+    /// <summary>The attention variant the model was trained with (<see cref="Variants.AttentionVariant"/>); null: softmax attention.</summary>
+    public Variants.AttentionVariant? Attention { get; init; }
 
     public int GroupSize => Heads / KvHeads;
     public int QDim => Heads * HeadDim;
@@ -151,6 +153,8 @@ public sealed record ModelSpec
         Require(Positions != PositionKind.Rope || double.IsFinite(RopeTheta) && RopeTheta > 1 && RopeTheta <= 1e12,
             $"rope theta {RopeTheta} is out of range (a finite number in (1, 1e12])");
         Require(TokenTypes is >= 0 and <= 1 << 16, $"token type count {TokenTypes} is out of range");
+        if (Attention is { } variant)
+            foreach (var problem in variant.Problems(this)) Require(false, $"attention variant {variant.Kind}: {problem}");
         if (RopeScaling is { } s)
         {
             Require(s.Type is "linear" or "llama3" or "freq-factors", $"rope scaling type {ErrorText.Quote(s.Type)} is not supported (linear, llama3)");

@@ -104,6 +104,8 @@ public static class TensorLayout
             b.Linear(blk + "attn_k", hf + "self_attn.k_proj", kv, d, biases?.Qkv, s.KvHeads);
             b.Linear(blk + "attn_v", hf + "self_attn.v_proj", kv, d, biases?.Qkv);
             b.Linear(blk + "attn_output", hf + "self_attn.o_proj", d, q, biases?.AttnOutput);
+            foreach (var (local, hfName, shape) in s.Attention?.LayerTensors(s) ?? [])
+                b.Add(b.T(blk + local, hf + "self_attn." + hfName, true, shape));
             if (s.QkNorm)
             {
                 b.Add(b.T(blk + "attn_q_norm.weight", hf + "self_attn.q_norm.weight", true, s.HeadDim));

@@ -34,6 +34,9 @@ public sealed class Transformer : IDisposable
 
     /// <summary>The architecture.</summary>
     public ModelSpec Spec { get; }
+
+    /// <summary>Where a routed attention variant (MoH) reports its load-balance loss and head choices; null: not recorded.</summary>
+    public Variants.HeadRouting? Routing { get; set; }
     /// <summary>
     /// The weights, TransformerLens-style per layer (W_Q, W_K, ... as <see cref="LayerWeights"/>). Borrowed: whoever
     /// loaded them (<see cref="LoadedModel"/>, a trainer) owns and disposes them.
@@ -55,6 +58,9 @@ public sealed class Transformer : IDisposable
             throw new HeadWiseException(limit == Spec.ContextLength
                 ? $"context of {start + t} tokens exceeds the model's limit of {Spec.ContextLength}"
                 : $"context of {start + t} tokens exceeds the limit of {limit} of this KV cache (the model's context is {Spec.ContextLength})");
+        if (cache is not null and not FullKvCache && Spec.Attention is { SoftmaxWeights: false } variant)
+            throw new HeadWiseException($"this model uses {variant.Kind} attention, whose weights are not softmax probabilities; " +
+                                        "KV policies that score or select keys by softmax attention do not apply to it (use the full cache)");
         using var scope = torch.NewDisposeScope();
         var step = new Step(cache, hooks, new AttentionKernel(Spec, _rope, _scale, hooks, start));
         var x = Embed(tokens, start, tokenTypes, hooks);
@@ -144,6 +150,10 @@ public sealed class Transformer : IDisposable
         long start = step.Attention.Start;
         long b = x.shape[0], t = x.shape[1];
         int h = Spec.Heads, kvh = Spec.KvHeads, hd = Spec.HeadDim;
+        // A routed variant (MoH) weighs each head's output by the token's gates, read from the attention input.
+        var gates = Spec.Attention is { } variant && x.dim() == 3 ? variant.HeadGates(Spec, w, x, l, Routing) : null;
+        if (gates is null && x.dim() == 4 && Spec.Attention?.LayerTensors(Spec).Any() == true)
+            throw new HeadWiseException($"an edited hook_attn_in gives each head its own input; {Spec.Attention.Kind} attention routes on one input per token and does not support it");
         x = ToCompute(x); // once for q, k and v
         var (q, k, v) = x.dim() == 4 ? PerHeadProjections(w, x)
             : (Linear(x, w.Wq, w.Bq).view(b, t, h, hd), Linear(x, w.Wk, w.Bk).view(b, t, kvh, hd), Linear(x, w.Wv, w.Bv).view(b, t, kvh, hd));
@@ -165,7 +175,9 @@ public sealed class Transformer : IDisposable
         v = ToCompute(v);
         // The one cache seam: the cache stores what its policy keeps and attends over it; without one, over this call's tokens.
         var z = step.Cache is { } cache ? cache.Attend(l, q, k, v, step.Attention) : step.Attention.Attend(l, q, k, v); // [B, H, T, d]
-        z = Hook(hooks, names.Z, z.transpose(1, 2)); // [B, T, H, d]
+        z = z.transpose(1, 2); // [B, T, H, d]
+        if (gates is not null) z = z.mul(gates.unsqueeze(-1).to(z.dtype));
+        z = Hook(hooks, names.Z, z);
         if (hooks is not null && hooks.Wants(names.Result))
         {
             // Each head's own contribution z_h W_O[:, h]: [B, T, H, D]; summing over heads gives the attention output.

@@ -15,6 +15,7 @@ internal static class GgufExporter
     {
         if (spec.Architecture != "llama" || spec.Rope != RopeLayout.Interleaved)
             throw new ArgumentException($"GgufExporter writes interleaved-RoPE llama models, not {spec.Architecture}/{spec.Rope}");
+        if (Refusal(spec) is { } refused) throw new HeadWiseException(refused);
         var meta = new List<KeyValuePair<string, object>>
         {
             new("general.architecture", "llama"),
@@ -40,8 +41,19 @@ internal static class GgufExporter
             new("tokenizer.ggml.add_bos_token", true),
             new("tokenizer.ggml.add_eos_token", false),
         };
+        if (spec.QDim != spec.Dim)
+        {
+            // SQA: the head size is not dim / heads; llama.cpp (and HeadWise's reader) take it from these keys.
+            meta.Add(new("llama.attention.key_length", (uint)spec.HeadDim));
+            meta.Add(new("llama.attention.value_length", (uint)spec.HeadDim));
+        }
         GgufWriter.Write(path, meta, Tensors(spec, weights, type));
     }
+
+    /// <summary>Why a GGUF file of this model would be wrong, or null: llama.cpp's llama architecture computes softmax attention only.</summary>
+    public static string? Refusal(ModelSpec spec) => spec.Attention is { LlamaCppReadable: false } v
+        ? $"GGUF export refused: llama.cpp's llama architecture cannot compute {v.Kind} attention, so a GGUF file would run it as softmax attention; use the Hugging Face files (config.json records the variant)"
+        : null;
 
     private static IEnumerable<GgufTensorData> Tensors(ModelSpec spec, ModelWeights w, GgmlType type)
     {

@@ -25,7 +25,14 @@ internal static class HfExporter
         File.WriteAllText(Path.Combine(dir, "tokenizer.json"), TokenizerJsonWriter.Build(vocab));
     }
 
-    private static JsonObject Config(ModelSpec s, BpeVocabulary v, string dtype) => new()
+    private static JsonObject Config(ModelSpec s, BpeVocabulary v, string dtype)
+    {
+        var config = BaseConfig(s, v, dtype);
+        if (s.Attention is { } variant) config[Models.Variants.AttentionVariantJson.ConfigField] = Models.Variants.AttentionVariantJson.ToNode(variant);
+        return config;
+    }
+
+    private static JsonObject BaseConfig(ModelSpec s, BpeVocabulary v, string dtype) => new()
     {
         ["architectures"] = new JsonArray("LlamaForCausalLM"),
         ["model_type"] = "llama",

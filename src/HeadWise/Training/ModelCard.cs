@@ -33,6 +33,7 @@ public static class ModelCard
         sb.AppendLine("## Model");
         sb.AppendLine($"- {spec.Layers} layers, width {spec.Dim}, {spec.Heads} attention heads of size {spec.HeadDim} with {spec.KvHeads} KV heads " +
                       $"({(spec.KvHeads == spec.Heads ? "multi-head attention, no GQA" : $"grouped-query attention, {spec.Heads / spec.KvHeads} query heads per KV head")}), SwiGLU FFN {spec.FfnDim}, RMSNorm, untied output.");
+        if (m.Variant is { } v) sb.AppendLine($"- Attention variant `{v.Kind}`: {v.Description} (see docs/variants.md).");
         sb.AppendLine($"- RoPE theta {spec.RopeTheta}, context {spec.ContextLength} tokens; trained with the interleaved RoPE layout (GGUF llama), exported to Hugging Face with Q/K permuted to the halves layout.");
         sb.AppendLine($"- Tokenizer: byte-level BPE of {spec.VocabSize} tokens (ids 0 `<s>`, 1 `</s>`, 2-257 bytes, then merges) trained on the same text; GPT-2 pre-tokenizer; BOS is added. {m.BytesPerToken:0.00} bytes of held-out text per token.");
         sb.AppendLine();
@@ -50,8 +51,10 @@ public static class ModelCard
         Sinks(sb, m);
         Census(sb, m);
         Gates(sb, m, spec);
+        Variant(sb, m);
         sb.AppendLine("## Files");
-        sb.AppendLine("- `model.gguf`: GGUF llama, F32, with the vocabulary as a gpt2 tokenizer (llama.cpp and HeadWise load it).");
+        if (Training.GgufExporter.Refusal(spec) is { } refused) sb.AppendLine($"- No `model.gguf`: {refused}.");
+        else sb.AppendLine("- `model.gguf`: GGUF llama, F32, with the vocabulary as a gpt2 tokenizer (llama.cpp and HeadWise load it).");
         sb.AppendLine("- `config.json`, `model.safetensors`, `tokenizer.json`: the Hugging Face layout (LlamaForCausalLM).");
         sb.AppendLine("- `loss.png`, `train-log.jsonl` (one line per step: loss, wall and CPU seconds, load average), `sinks.jsonl` (sink ratio during training), " +
                       "`model-card.json` (these numbers), `bpe.json` (vocabulary, for resuming), `samples.txt` (one decoded sample per task, answers in [[ ]]).");
@@ -158,6 +161,21 @@ public static class ModelCard
         sb.AppendLine("| layer | " + string.Join(" | ", Enumerable.Range(0, gates[0].Length).Select(h => $"KV head {h}")) + " |");
         sb.AppendLine("|---:|" + string.Concat(gates[0].Select(_ => "---:|")));
         for (int l = 0; l < gates.Length; l++) sb.AppendLine($"| {l} | " + string.Join(" | ", gates[l].Select(v => v.ToString("0.00"))) + " |");
+        sb.AppendLine();
+    }
+
+    private static void Variant(StringBuilder sb, TrainingMetrics m)
+    {
+        if (m.Variant is not { } v) return;
+        sb.AppendLine("## Attention variant");
+        sb.AppendLine($"`{v.Kind}`: {v.Description}. Attention FLOPs of one forward pass over {v.FlopsLength:N0} tokens (projections, scores and values over the causal pairs, all layers): {v.AttentionFlops:0.000e0}.");
+        sb.AppendLine();
+        if (v.HeadShares is not { } shares) return;
+        sb.AppendLine($"Routing statistics: share of {v.RoutedTokens:N0} held-out tokens (per layer) that activated each head (shared heads: every token).");
+        sb.AppendLine();
+        sb.AppendLine("| layer | " + string.Join(" | ", Enumerable.Range(0, shares[0].Length).Select(h => $"head {h}")) + " | mean |");
+        sb.AppendLine("|---:|" + string.Concat(shares[0].Select(_ => "---:|")) + "---:|");
+        for (int l = 0; l < shares.Length; l++) sb.AppendLine($"| {l} | " + string.Join(" | ", shares[l].Select(x => x.ToString("0.00"))) + $" | {shares[l].Average():0.00} |");
         sb.AppendLine();
     }
 

@@ -1,4 +1,5 @@
 using HeadWise.Models;
+using HeadWise.Models.Variants;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -9,15 +10,17 @@ namespace HeadWise.Training;
 internal static class ModelInit
 {
     /// <summary>Llama: RMSNorm, SwiGLU, RoPE in the interleaved layout GGUF "llama" stores (no permutation on export), untied output.</summary>
+    /// <summary>SQA keeps the head size dim / heads but has only its query heads (and, by default, as many KV heads).</summary>
     public static ModelSpec Spec(TrainConfig c, int vocabSize) => new()
     {
         Architecture = "llama",
         Name = c.Name,
         Layers = c.Layers,
         Dim = c.Dim,
-        Heads = c.Heads,
-        KvHeads = c.EffectiveKvHeads,
+        Heads = c.Attention is SparseQueryAttention sqa ? sqa.QueryHeads : c.Heads,
+        KvHeads = c.Attention is SparseQueryAttention q && c.KvHeads == 0 ? q.QueryHeads : c.EffectiveKvHeads,
         HeadDim = c.Dim / c.Heads,
+        Attention = c.Attention,
         FfnDim = c.FfnDim,
         VocabSize = vocabSize,
         ContextLength = c.Context,
@@ -48,18 +51,24 @@ internal static class ModelInit
             }
         var layers = new List<LayerWeights>();
         for (int l = 0; l < spec.Layers; l++)
-            layers.Add(new LayerWeights(new Dictionary<string, Tensor>
+        {
+            var tensors = new Dictionary<string, Tensor>
             {
                 ["attn_norm.weight"] = Ones(d),
                 ["attn_q.weight"] = Normal(std, spec.QDim, d),
                 ["attn_k.weight"] = Normal(std, spec.KvDim, d),
                 ["attn_v.weight"] = Normal(std, spec.KvDim, d),
                 ["attn_output.weight"] = Normal(residualStd, d, spec.QDim),
-                ["ffn_norm.weight"] = Ones(d),
-                ["ffn_gate.weight"] = Normal(std, f, d),
-                ["ffn_up.weight"] = Normal(std, f, d),
-                ["ffn_down.weight"] = Normal(residualStd, d, f),
-            }));
+            };
+            // A variant's own parameters (MoH's routers), in the layout's order, right after the attention's.
+            foreach (var (local, _, shape) in spec.Attention?.LayerTensors(spec) ?? [])
+                tensors[local] = Normal(std, shape);
+            tensors["ffn_norm.weight"] = Ones(d);
+            tensors["ffn_gate.weight"] = Normal(std, f, d);
+            tensors["ffn_up.weight"] = Normal(std, f, d);
+            tensors["ffn_down.weight"] = Normal(residualStd, d, f);
+            layers.Add(new LayerWeights(tensors));
+        }
         return new ModelWeights(new Dictionary<string, Tensor>
         {
             ["token_embd.weight"] = embed, ["output_norm.weight"] = Ones(d), ["output.weight"] = Normal(std, spec.VocabSize, d),

@@ -59,6 +59,11 @@ public sealed record TrainConfig
     public int FfnDim { get; init; } = 384;
     public int Context { get; init; } = 2048;
     public double RopeTheta { get; init; } = 10000;
+    /// <summary>
+    /// The attention variant (issue 20): {"kind": "sqa", "query_heads": 4}, {"kind": "moh", "shared_heads": 2, "top_k": 2},
+    /// {"kind": "sigmoid"}, {"kind": "linear"}, {"kind": "mala"}; null: softmax attention. See docs/variants.md.
+    /// </summary>
+    public Models.Variants.AttentionVariant? Attention { get; init; }
 
     /// <summary>
     /// Norm of one random vector added to every token embedding at initialisation (0: none). A component shared by
@@ -129,6 +134,7 @@ public sealed record TrainConfig
         WriteIndented = true,
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
+        AllowOutOfOrderMetadataProperties = true,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false) },
     };
 

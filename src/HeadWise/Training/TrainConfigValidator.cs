@@ -19,6 +19,13 @@ internal static class TrainConfigValidator
         int headDim = c.Dim / c.Heads;
         Require(headDim % 2 == 0, $"head size dim/heads = {headDim} must be even for RoPE");
         Require(c.KvHeads >= 0 && (c.KvHeads == 0 || c.Heads % c.KvHeads == 0), $"kv_heads = {c.KvHeads} must divide heads = {c.Heads} (0 means multi-head attention)");
+        if (c.Attention is { } variant)
+        {
+            var spec = ModelInit.Spec(c, c.VocabSize);
+            foreach (var problem in variant.Problems(spec)) Require(false, $"attention ({variant.Kind}): {problem}");
+            Require(spec.KvHeads <= spec.Heads && spec.Heads % spec.KvHeads == 0,
+                $"attention ({variant.Kind}): kv_heads = {spec.KvHeads} must divide the {spec.Heads} query heads");
+        }
         Require(c.FfnDim > 0, $"ffn_dim = {c.FfnDim}: must be positive");
         Require(c.EmbeddingOffset >= 0 && double.IsFinite(c.EmbeddingOffset), $"embedding_offset = {c.EmbeddingOffset}: must be finite and non-negative");
         Require(c.RopeTheta > 1, $"rope_theta = {c.RopeTheta}: must be greater than 1");

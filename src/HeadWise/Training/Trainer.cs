@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using HeadWise.Models;
+using HeadWise.Models.Variants;
 using TorchSharp;
 using AdamW = TorchSharp.Modules.AdamW;
 using Parameter = TorchSharp.Modules.Parameter;
@@ -24,6 +25,8 @@ internal sealed class Trainer : IDisposable
     private readonly Action<string> _log;
     private readonly AdamW _optimizer;
     private readonly DataMixer _mixer;
+    /// <summary>Collects a routed variant's load-balance loss each step (MoH); null otherwise.</summary>
+    private readonly HeadRouting? _routing;
 
     public Trainer(TrainConfig config, string outDir, Action<string>? log = null)
     {
@@ -51,6 +54,7 @@ internal sealed class Trainer : IDisposable
 
         Spec = ModelInit.Spec(config, Vocabulary.Tokens.Length);
         Weights = ModelInit.Random(Spec, config.Seed, config.EmbeddingOffset);
+        if (Spec.Attention is MixtureOfHeads) _routing = new HeadRouting(Spec.Layers, Spec.Heads);
         if (config.InitFrom is not null)
         {
             Checkpoint.LoadWeights(Path.Combine(config.InitFrom, "weights.bin"), Weights);
@@ -64,7 +68,8 @@ internal sealed class Trainer : IDisposable
             new AdamW.ParamGroup(all.Where(p => p.dim() < 2), new AdamW.Options { LearningRate = config.LearningRate, weight_decay = 0, beta1 = config.Beta1, beta2 = config.Beta2 }),
         };
         _optimizer = torch.optim.AdamW(groups, config.LearningRate, config.Beta1, config.Beta2, weight_decay: config.WeightDecay);
-        _log($"model: {Spec.Layers} layers, dim {Spec.Dim}, {Spec.Heads} heads of {Spec.HeadDim}, ffn {Spec.FfnDim}, vocab {Spec.VocabSize}, context {Spec.ContextLength}: {Weights.ParameterCount:N0} parameters");
+        _log($"model: {Spec.Layers} layers, dim {Spec.Dim}, {Spec.Heads} heads of {Spec.HeadDim}, ffn {Spec.FfnDim}, vocab {Spec.VocabSize}, context {Spec.ContextLength}: {Weights.ParameterCount:N0} parameters" +
+             (Spec.Attention is { } v ? $"; {v.Describe(Spec)}" : ""));
 
         if (Checkpoint.Exists(CheckpointDir))
         {
@@ -129,7 +134,7 @@ internal sealed class Trainer : IDisposable
         var cpuAtStart = process.TotalProcessorTime;
         double cpuBefore = Log.Steps.Count > 0 ? Log.Steps[^1].CpuSeconds : 0;
         int end = Math.Min(_config.Steps, stopAtStep ?? int.MaxValue);
-        using var model = new Transformer(Spec, Weights);   // borrows the parameters (the trainer owns them)
+        using var model = new Transformer(Spec, Weights) { Routing = _routing };   // borrows the parameters (the trainer owns them)
         long tokens = 0;
         while (Step < end && !cancel.IsCancellationRequested)
         {
@@ -184,7 +189,11 @@ internal sealed class Trainer : IDisposable
         var ce = F.cross_entropy(logits.reshape(-1, Spec.VocabSize).to(ScalarType.Float32), batch.Targets.reshape(-1), reduction: nn.Reduction.None);
         var w = batch.Weights.reshape(-1);
         var loss = (ce * w).sum() / w.sum();
-        loss.backward();
+        // MoH's load-balance loss joins the gradient; the logged loss stays the language-model loss, comparable across variants.
+        var total = _routing?.TakeLoss() is { } balance && Spec.Attention is MixtureOfHeads moh
+            ? loss.Plus(balance.mul(torch.tensor(moh.BalanceWeight)))
+            : loss;
+        total.backward();
         if (Environment.GetEnvironmentVariable("HEADWISE_DEBUG_GRADS") == "1" && Step % 20 == 0)
         {
             var l0 = Weights.Layers[0];
@@ -202,7 +211,7 @@ internal sealed class Trainer : IDisposable
     {
         if (_config.Precision == Precision.Fp32) return model.Forward(inputs);
         var half = Weights.Select((_, t) => t.dim() >= 2 ? t.to(ScalarType.BFloat16) : t);
-        return new Transformer(Spec with { Compute = ComputeDType.BF16 }, half).Forward(inputs);
+        return new Transformer(Spec with { Compute = ComputeDType.BF16 }, half) { Routing = _routing }.Forward(inputs);
     }
 
     /// <summary>A forward-only view of the current weights for probes and exports; do not dispose it (it shares the weights).</summary>

@@ -17,7 +17,7 @@ public sealed record TrainingMetrics(
     string Name, int Seed, int Steps, double WallSeconds, TrainingTime Time, long Parameters, double? FinalLoss, double HeldOutLoss,
     double HeldOutPerplexity, int HeldOutTokens, double BytesPerToken, IReadOnlyList<ProbeResult> Probes, IReadOnlyList<HeadBehaviour> Heads,
     HeadCensus Census, int HeadCheckLength, SinkMeasure Sinks, IReadOnlyList<SinkMeasure> SinkCurve, IReadOnlyList<HarnessCell> Harness,
-    double[][]? DuoGates);
+    double[][]? DuoGates, VariantReport? Variant = null);
 
 /// <summary>
 /// What a finished run leaves in its folder: model.gguf (llama.cpp and HeadWise), config.json + model.safetensors +
@@ -31,9 +31,15 @@ internal static class TrainingOutputs
         options ??= new ExportOptions();
         var model = trainer.EvalModel();
         var ggufPath = Path.Combine(outDir, "model.gguf");
-        GgufExporter.Write(ggufPath, trainer.Spec, trainer.Weights, trainer.Vocabulary, GgmlType.F32);
+        var refusal = GgufExporter.Refusal(trainer.Spec);
+        if (refusal is null) GgufExporter.Write(ggufPath, trainer.Spec, trainer.Weights, trainer.Vocabulary, GgmlType.F32);
+        else
+        {
+            if (File.Exists(ggufPath)) File.Delete(ggufPath);   // a stale file from an earlier softmax run would load as the wrong model
+            log(refusal);
+        }
         HfExporter.Write(outDir, trainer.Spec, trainer.Weights, trainer.Vocabulary);
-        log($"wrote {ggufPath} and the Hugging Face files (config.json, model.safetensors, tokenizer.json)");
+        log($"wrote {(refusal is null ? ggufPath + " and " : "")}the Hugging Face files (config.json, model.safetensors, tokenizer.json)");
         LossCurvePlot.Save(Path.Combine(outDir, "loss.png"), trainer.Log.Steps, config);
 
         int window = Math.Min(config.Context, 2048);
@@ -63,12 +69,18 @@ internal static class TrainingOutputs
 
         List<HarnessCell> harness = [];
         double[][]? gates = null;
-        using (var loaded = ModelLoader.Load(ggufPath))
+        // The exported model, reloaded: GGUF where llama.cpp can read it, else the Hugging Face folder.
+        using (var loaded = ModelLoader.Load(refusal is null ? ggufPath : outDir))
         {
             if (options.HarnessSamples > 0)
                 harness = HarnessCheck.Run(loaded, TrainConfigValidator.TextFiles(config)[0], options.HarnessSamples, log);
-            gates = DuoGates(loaded, trainer.Corpus.HeldOut, trainer.Vocabulary.BosId, config.Seed, log);
+            // DuoAttention mixes softmax attention with a streaming pattern: no meaning for other weights.
+            if (trainer.Spec.Attention is null or { SoftmaxWeights: true })
+                gates = DuoGates(loaded, trainer.Corpus.HeldOut, trainer.Vocabulary.BosId, config.Seed, log);
         }
+        var variant = VariantReport.Measure(model, trainer.Corpus.HeldOut, trainer.Vocabulary.BosId, config.Context);
+        if (variant?.HeadShares is { } shares)
+            log("heads activated (share of tokens) per layer: " + string.Join(" | ", shares.Select(l => string.Join(" ", l.Select(v => v.ToString("0.00"))))));
 
         var bytes = System.Text.Encoding.UTF8.GetByteCount(trainer.Tokenizer.Decode(trainer.Corpus.HeldOut.Take(20_000)));
         var steps = trainer.Log.Steps;
@@ -77,7 +89,7 @@ internal static class TrainingOutputs
         var metrics = new TrainingMetrics(config.Name, config.Seed, trainer.Step, seconds, time, trainer.Weights.ParameterCount,
             steps.Count > 0 ? steps.TakeLast(20).Average(s => s.Loss) : null,
             heldOut, Math.Exp(heldOut), heldOutTokens, bytes / (double)Math.Min(20_000, trainer.Corpus.HeldOut.Length), probes, heads,
-            HeadCensus.Of(heads), headLength, sinks, trainer.Sinks.Records, harness, gates);
+            HeadCensus.Of(heads), headLength, sinks, trainer.Sinks.Records, harness, gates, variant);
         File.WriteAllText(Path.Combine(outDir, "model-card.json"), JsonSerializer.Serialize(metrics, TrainConfig.Json));
         File.WriteAllText(Path.Combine(outDir, "README.md"), ModelCard.Build(config, metrics, trainer.Spec, command));
         return $"trained {trainer.Step} steps in {seconds:F0} s; held-out perplexity {Math.Exp(heldOut):F2}; " +

@@ -78,6 +78,7 @@ public static class HfConfig
             RopeScaling = RopeScaling(c),
             QkNorm = type == "qwen3",
             TiedEmbeddings = c.OptBool("tie_word_embeddings") ?? false,
+            Attention = Models.Variants.AttentionVariantJson.Read(c.Root, c.Source),
         };
     }
 
