@@ -20,6 +20,7 @@ try
         ProfileCommand.Create(),
         PatternCommand.Create(),
         TrainCommand.Create(),
+        IclRegressionCommand.Create(),
     };
     var parsed = root.Parse(args);
     return parsed.Errors.Count > 0 ? CliRun.ParseErrors(parsed) : parsed.Invoke();

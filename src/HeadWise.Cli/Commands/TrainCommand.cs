@@ -15,12 +15,13 @@ internal static class TrainCommand
         var probeSamples = new Option<int>("--probe-samples") { Description = "Samples per task for the final greedy accuracy check", DefaultValueFactory = _ => 50 };
         var probeLengths = new Option<int[]>("--probe-lengths") { Description = "Sequence lengths for the greedy accuracy check (default: context/4 and context)", AllowMultipleArgumentsPerToken = true };
         var harnessSamples = new Option<int>("--harness-samples") { Description = "Prompts per length and depth for the card's evaluation-harness table (0: skip it)", DefaultValueFactory = _ => 10 };
-        var command = new Command("train", "Train a small Llama-architecture model from scratch (resumes from the checkpoint in --out)") { config, output, stopAt, exportOnly, probeSamples, probeLengths, harnessSamples };
-        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(config)!, r.GetValue(output)!, r.GetValue(stopAt), r.GetValue(exportOnly), r.GetValue(probeSamples), r.GetValue(probeLengths), r.GetValue(harnessSamples))));
+        var noDuo = new Option<bool>("--no-duo-gates") { Description = "Skip the card's short DuoAttention gate training (minutes on long contexts)" };
+        var command = new Command("train", "Train a small Llama-architecture model from scratch (resumes from the checkpoint in --out)") { config, output, stopAt, exportOnly, probeSamples, probeLengths, harnessSamples, noDuo };
+        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(config)!, r.GetValue(output)!, r.GetValue(stopAt), r.GetValue(exportOnly), r.GetValue(probeSamples), r.GetValue(probeLengths), r.GetValue(harnessSamples), !r.GetValue(noDuo))));
         return command;
     }
 
-    private static int Run(string configPath, string outDir, int? stopAt, bool exportOnly, int probeSamples, int[]? probeLengths, int harnessSamples)
+    private static int Run(string configPath, string outDir, int? stopAt, bool exportOnly, int probeSamples, int[]? probeLengths, int harnessSamples, bool duoGates)
     {
         var config = TrainConfig.Load(configPath);   // validated before anything else happens
         if (probeLengths is { Length: > 0 } && probeLengths.Any(l => l < 16 || l > config.Context))
@@ -34,7 +35,7 @@ internal static class TrainCommand
         var command = $"{(threads is null ? "" : $"HEADWISE_THREADS={threads} ")}./headwise train --config {configPath} --out {outDir}";
         var bar = new ProgressBar("train");
         var result = TrainingRun.Run(config, outDir, bar.Note, ProgressPrinter(bar), stopAt, cancel.Token, command, exportOnly,
-            new ExportOptions(probeSamples, probeLengths, harnessSamples));
+            new ExportOptions(probeSamples, probeLengths, harnessSamples, duoGates));
         Console.WriteLine(result);
         return 0;
     }

@@ -33,7 +33,7 @@ public static class ModelCard
         sb.AppendLine("## Model");
         sb.AppendLine($"- {spec.Layers} layers, width {spec.Dim}, {spec.Heads} attention heads of size {spec.HeadDim} with {spec.KvHeads} KV heads " +
                       $"({(spec.KvHeads == spec.Heads ? "multi-head attention, no GQA" : $"grouped-query attention, {spec.Heads / spec.KvHeads} query heads per KV head")}), SwiGLU FFN {spec.FfnDim}, RMSNorm, untied output.");
-        if (m.Variant is { } v) sb.AppendLine($"- Attention variant `{v.Kind}`: {v.Description} (see docs/variants.md).");
+        if (m.Variant is { Kind: not "softmax" } v) sb.AppendLine($"- Attention variant `{v.Kind}`: {v.Description} (see docs/variants.md).");
         sb.AppendLine($"- RoPE theta {spec.RopeTheta}, context {spec.ContextLength} tokens; trained with the interleaved RoPE layout (GGUF llama), exported to Hugging Face with Q/K permuted to the halves layout.");
         sb.AppendLine($"- Tokenizer: byte-level BPE of {spec.VocabSize} tokens (ids 0 `<s>`, 1 `</s>`, 2-257 bytes, then merges) trained on the same text; GPT-2 pre-tokenizer; BOS is added. {m.BytesPerToken:0.00} bytes of held-out text per token.");
         sb.AppendLine();
@@ -167,7 +167,7 @@ public static class ModelCard
     private static void Variant(StringBuilder sb, TrainingMetrics m)
     {
         if (m.Variant is not { } v) return;
-        sb.AppendLine("## Attention variant");
+        sb.AppendLine("## Attention");
         sb.AppendLine($"`{v.Kind}`: {v.Description}. Attention FLOPs of one forward pass over {v.FlopsLength:N0} tokens (projections, scores and values over the causal pairs, all layers): {v.AttentionFlops:0.000e0}.");
         sb.AppendLine();
         if (v.HeadShares is not { } shares) return;

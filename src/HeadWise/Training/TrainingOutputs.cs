@@ -6,8 +6,8 @@ using HeadWise.Models;
 
 namespace HeadWise.Training;
 
-/// <summary>What the export step measures: samples per probe task, their lengths, and prompts per harness cell (0: no harness).</summary>
-public sealed record ExportOptions(int ProbeSamples = 50, int[]? ProbeLengths = null, int HarnessSamples = 10);
+/// <summary>What the export step measures: samples per probe task, their lengths, prompts per harness cell (0: no harness), and whether a short DuoAttention gate training runs for the card.</summary>
+public sealed record ExportOptions(int ProbeSamples = 50, int[]? ProbeLengths = null, int HarnessSamples = 10, bool DuoGates = true);
 
 /// <summary>Time and conditions of the training loop: wall and process CPU minutes, and the mean 1-minute load average.</summary>
 public sealed record TrainingTime(double WallMinutes, double CpuMinutes, double? MeanLoad, int Threads);
@@ -75,7 +75,7 @@ internal static class TrainingOutputs
             if (options.HarnessSamples > 0)
                 harness = HarnessCheck.Run(loaded, TrainConfigValidator.TextFiles(config)[0], options.HarnessSamples, log);
             // DuoAttention mixes softmax attention with a streaming pattern: no meaning for other weights.
-            if (trainer.Spec.Attention is null or { SoftmaxWeights: true })
+            if (options.DuoGates && trainer.Spec.Attention is null or { SoftmaxWeights: true })
                 gates = DuoGates(loaded, trainer.Corpus.HeldOut, trainer.Vocabulary.BosId, config.Seed, log);
         }
         var variant = VariantReport.Measure(model, trainer.Corpus.HeldOut, trainer.Vocabulary.BosId, config.Context);

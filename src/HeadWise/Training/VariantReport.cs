@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace HeadWise.Training;
 
 /// <summary>
-/// What the card says about an attention variant: its description, the attention FLOPs of one forward pass over
+/// What the card says about the attention (softmax or a variant): its description, the attention FLOPs of one forward pass over
 /// <see cref="FlopsLength"/> tokens, and for a routed variant (MoH) the share of held-out tokens that activated each head.
 /// </summary>
 public sealed record VariantReport(string Kind, string Description, int FlopsLength, double AttentionFlops, double[][]? HeadShares, int? RoutedTokens)
@@ -23,10 +23,11 @@ public sealed record VariantReport(string Kind, string Description, int FlopsLen
         return s.Layers * (projections + products);
     }
 
-    public static VariantReport? Measure(Transformer model, int[] heldOut, int bos, int length)
+    /// <summary>The report of any model: a softmax model (no variant) is kind "softmax", so variant tables compare like with like.</summary>
+    public static VariantReport Measure(Transformer model, int[] heldOut, int bos, int length)
     {
         var spec = model.Spec;
-        if (spec.Attention is not { } variant) return null;
+        var variant = spec.Attention;
         double[][]? shares = null;
         int? tokens = null;
         if (variant is MixtureOfHeads)
@@ -52,6 +53,6 @@ public sealed record VariantReport(string Kind, string Description, int FlopsLen
             shares = routing.Shares();
             tokens = (int)routing.Tokens[0];
         }
-        return new VariantReport(variant.Kind, variant.Describe(spec), length, AttentionFlopsOf(spec, length), shares, tokens);
+        return new VariantReport(variant?.Kind ?? "softmax", variant?.Describe(spec) ?? "softmax attention", length, AttentionFlopsOf(spec, length), shares, tokens);
     }
 }
