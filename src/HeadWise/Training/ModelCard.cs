@@ -53,7 +53,7 @@ public static class ModelCard
         Gates(sb, m, spec);
         Variant(sb, m);
         sb.AppendLine("## Files");
-        if (Training.GgufExporter.Refusal(spec) is { } refused) sb.AppendLine($"- No `model.gguf`: {refused}.");
+        if (Training.GgufExporter.Refusal(spec) is { } refused) sb.AppendLine($"- No `model.gguf`: {refused}");
         else sb.AppendLine("- `model.gguf`: GGUF llama, F32, with the vocabulary as a gpt2 tokenizer (llama.cpp and HeadWise load it).");
         sb.AppendLine("- `config.json`, `model.safetensors`, `tokenizer.json`: the Hugging Face layout (LlamaForCausalLM).");
         sb.AppendLine("- `loss.png`, `train-log.jsonl` (one line per step: loss, wall and CPU seconds, load average), `sinks.jsonl` (sink ratio during training), " +
