@@ -42,7 +42,7 @@ public class HeadsArgumentBoundaryTests
         using var bert = TinyModels.Build("bert");
         using var scope = torch.NewDisposeScope();
         Assert.Contains("bert is an encoder", Error(() => LogitDirection.Of(bert, 1, null)));
-        Assert.Contains("bert is an encoder", Error(() => LogitLens.Compute(bert, TinyModels.Tokens(4))));
+        Assert.Contains("bert is an encoder: it has no unembedding for a logit lens", Error(() => LogitLens.Compute(bert, TinyModels.Tokens(4))));
     }
 
     [Theory]
@@ -222,8 +222,8 @@ public class HeadsArgumentBoundaryTests
         var tokens = TinyModels.Tokens(6);
         var name = HookNames.ForLayer(1).Pattern;
         var (_, before) = model.RunWithCache(tokens, [CaptureSpec.Pattern(1, 2)]);
-        // Position 40 is past the prompt: ignored.
-        var (__, after) = model.RunWithCache(tokens, [CaptureSpec.Pattern(1, 2)], new HookSet().Add(AttentionToPositions.Set(1, 2, [3, 40], 0.25, causal)));
+        // Positions 6 (= the number of keys) and 40 are past the prompt: ignored.
+        var (__, after) = model.RunWithCache(tokens, [CaptureSpec.Pattern(1, 2)], new HookSet().Add(AttentionToPositions.Set(1, 2, [3, 6, 40], 0.25, causal)));
         using var a = before; using var b = after;
         var p = before[name][0, 0].to(ScalarType.Float64).data<double>().ToArray();
         var q = after[name][0, 0].to(ScalarType.Float64).data<double>().ToArray();
