@@ -35,6 +35,27 @@ public static class RuntimeBench
         double bandwidth = MemoryBandwidth.ReadGBps(threads);
         Console.Error.WriteLine($"memory read bandwidth {bandwidth:F1} GB/s");
 
+        var (big, bigBf16) = Llama110M();
+
+        var rows = new List<Row>();
+        foreach (var (name, path) in new[] { ("stories260K", stories), ("llama-110M-f32", big), ("llama-110M-bf16", bigBf16) })
+            rows.Add(Measure(name, path, threads, prompt, decodeTokens, bandwidth));
+
+        Console.WriteLine($"| model | params | weight MB | HeadWise prefill tok/s | llama.cpp prefill tok/s | ratio | HeadWise decode tok/s | llama.cpp decode tok/s | ratio | " +
+                          "HeadWise decode CPU ms/token | llama.cpp | ratio (llama.cpp / HeadWise) | HeadWise decode / bandwidth limit |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var r in rows)
+            Console.WriteLine($"| {r.Model} | {r.Parameters / 1e6:F1}M | {r.WeightBytes / 1e6:F0} | {r.HwPrefill:F0} | {r.CppPrefill:F0} | {r.HwPrefill / r.CppPrefill:F2} | " +
+                              $"{r.HwDecode:F1} | {r.CppDecode:F1} | {r.HwDecode / r.CppDecode:F2} | {r.HwDecodeCpuMs:F1} | {r.CppDecodeCpuMs:F1} | {r.CppDecodeCpuMs / r.HwDecodeCpuMs:F2} | " +
+                              $"{r.DecodeFractionOfBandwidth:P0} |");
+        Console.WriteLine($"\nmemory read bandwidth: {bandwidth:F1} GB/s ({threads} threads); load average at the end {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+        File.WriteAllText(json, JsonSerializer.Serialize(new { threads, bandwidth_gbps = bandwidth, rows }, new JsonSerializerOptions { WriteIndented = true }));
+        return 0;
+    }
+
+    /// <summary>The ~110M random Llama as F32 and as a BF16 copy (written once under the temp folder).</summary>
+    public static (string F32, string Bf16) Llama110M()
+    {
         var dir = Path.Combine(Path.GetTempPath(), "headwise-bench");
         Directory.CreateDirectory(dir);
         var big = Path.Combine(dir, "llama-110m-f32.gguf");
@@ -44,22 +65,9 @@ public static class RuntimeBench
             RandomLlamaGguf.Write(big, new RandomLlamaConfig(Layers: 12, Dim: 768, Heads: 12, KvHeads: 12, FfnDim: 2048, Vocab: 32000,
                 Context: 1024, SeparateOutput: false, Seed: 110));
         }
-
         var bigBf16 = Path.Combine(dir, "llama-110m-bf16.gguf");
         if (!File.Exists(bigBf16)) WriteBf16Copy(big, bigBf16);
-
-        var rows = new List<Row>();
-        foreach (var (name, path) in new[] { ("stories260K", stories), ("llama-110M-f32", big), ("llama-110M-bf16", bigBf16) })
-            rows.Add(Measure(name, path, threads, prompt, decodeTokens, bandwidth));
-
-        Console.WriteLine($"| model | params | weight MB | HeadWise prefill tok/s | llama.cpp prefill tok/s | ratio | HeadWise decode tok/s | llama.cpp decode tok/s | ratio | HeadWise decode / bandwidth limit |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
-        foreach (var r in rows)
-            Console.WriteLine($"| {r.Model} | {r.Parameters / 1e6:F1}M | {r.WeightBytes / 1e6:F0} | {r.HwPrefill:F0} | {r.CppPrefill:F0} | {r.HwPrefill / r.CppPrefill:F2} | " +
-                              $"{r.HwDecode:F1} | {r.CppDecode:F1} | {r.HwDecode / r.CppDecode:F2} | {r.DecodeFractionOfBandwidth:P0} |");
-        Console.WriteLine($"\nmemory read bandwidth: {bandwidth:F1} GB/s ({threads} threads)");
-        File.WriteAllText(json, JsonSerializer.Serialize(new { threads, bandwidth_gbps = bandwidth, rows }, new JsonSerializerOptions { WriteIndented = true }));
-        return 0;
+        return (big, bigBf16);
     }
 
     /// <summary>The same weights with every matrix in BF16 (vectors stay F32, as llama.cpp's converter writes them).
@@ -73,7 +81,7 @@ public static class RuntimeBench
     }
 
     public sealed record Row(string Model, long Parameters, long WeightBytes, double HwPrefill, double CppPrefill, double HwDecode, double CppDecode,
-        double DecodeFractionOfBandwidth);
+        double DecodeFractionOfBandwidth, double HwDecodeCpuMs, double CppDecodeCpuMs);
 
     private static Row Measure(string name, string path, int threads, int prompt, int decode, double bandwidthGBps)
     {
@@ -89,7 +97,8 @@ public static class RuntimeBench
         // neither, and on a shared machine a noisy neighbour's burst lands on one round of one library, while a quiet
         // spell is offered to both.
         var gen = new Generator(model) { PrefillChunk = prompt };
-        double hwPrefill = 0, hwDecode = 0, cppPrefill = 0, cppDecode = 0;
+        double hwPrefill = 0, hwDecode = 0, cppPrefill = 0, cppDecode = 0, hwCpu = double.MaxValue, cppCpu = double.MaxValue;
+        var process = Process.GetCurrentProcess();
         using var cpp = new LlamaCpp(path, prompt + decode + 8, threads,
             spec.Compute == ComputeDType.BF16 ? LLama.Native.GGMLType.GGML_TYPE_F16 : LLama.Native.GGMLType.GGML_TYPE_F32);
         for (int round = 0; round < 4; round++)
@@ -99,18 +108,23 @@ public static class RuntimeBench
                 var sw = Stopwatch.StartNew();
                 var logits = gen.Prefill(cache, tokens);
                 hwPrefill = Math.Max(hwPrefill, prompt / sw.Elapsed.TotalSeconds);
+                process.Refresh();
+                var cpu = process.TotalProcessorTime;
                 sw.Restart();
                 for (int i = 0; i < decode; i++) logits = gen.Step(cache, [Sampler.ArgMax(logits)]);
                 hwDecode = Math.Max(hwDecode, decode / sw.Elapsed.TotalSeconds);
+                process.Refresh();
+                hwCpu = Math.Min(hwCpu, (process.TotalProcessorTime - cpu).TotalMilliseconds / decode);
             }
             var swc = Stopwatch.StartNew();
             cpp.Prefill(tokens);
             cppPrefill = Math.Max(cppPrefill, prompt / swc.Elapsed.TotalSeconds);
-            cpp.Greedy(tokens, decode, out var decodeTime);
+            cpp.Greedy(tokens, decode, out var decodeTime, out var decodeCpu);
             cppDecode = Math.Max(cppDecode, decode / decodeTime.TotalSeconds);
+            cppCpu = Math.Min(cppCpu, decodeCpu.TotalMilliseconds / decode);
         }
         double limit = bandwidthGBps * 1e9 / weightBytes; // tokens/s if every weight byte is read once per token at full bandwidth
-        var row = new Row(name, model.Weights.ParameterCount, weightBytes, hwPrefill, cppPrefill, hwDecode, cppDecode, hwDecode / limit);
+        var row = new Row(name, model.Weights.ParameterCount, weightBytes, hwPrefill, cppPrefill, hwDecode, cppDecode, hwDecode / limit, hwCpu, cppCpu);
         Console.Error.WriteLine(row);
         return row;
     }

@@ -51,6 +51,16 @@ public sealed class FullKvCache : IKvCache
         return (_k[layer]!.narrow(2, 0, end), _v[layer]!.narrow(2, 0, end));
     }
 
+    /// <summary>
+    /// Decode kernels that write the next position in place: <paramref name="layer"/>'s whole K and V buffers
+    /// [1, kv_heads, capacity, head_dim], with room for <paramref name="t"/> positions after the current length.
+    /// </summary>
+    internal (Tensor K, Tensor V) Reserve(int layer, long t)
+    {
+        EnsureCapacity(layer, Length + t);
+        return (_k[layer]!, _v[layer]!);
+    }
+
     public Tensor Attend(int layer, Tensor q, Tensor k, Tensor v, AttentionKernel attention)
     {
         var (keys, values) = Append(layer, k, v);

@@ -209,7 +209,7 @@ public sealed class HeadWiseKvCache : IKvCache
             var vn = gr.V.narrow(1, 0, n);
             Tensor o;
             if ((needs & ~KvStats.Keys) == KvStats.None)
-                o = F.scaled_dot_product_attention(qs.unsqueeze(0), kn.unsqueeze(0), vn.unsqueeze(0)).squeeze(0);
+                o = AttentionKernel.OneQuery(qs.reshape(1, -1, 1, d), kn.unsqueeze(0), vn.unsqueeze(0)).reshape(qs.shape);
             else
             {
                 var w = F.softmax(torch.matmul(qs, kn.transpose(1, 2)).mul_(_scale), -1); // [G, g, n]

@@ -110,15 +110,26 @@ public sealed class AttentionKernel
         long t = q.shape[2], s = k.shape[2];
         if (mask is null && t == 1 && Spec.Causal)
         {
-            // Decode: one query sees every key, so no mask; fold the query heads of a KV group together (no K/V copy).
-            var qg = q.reshape(q.shape[0], Spec.KvHeads, Spec.GroupSize, q.shape[3]);
-            return F.scaled_dot_product_attention(qg, k, v).reshape(q.shape);
+            // Decode: one query sees every key, so no mask.
+            return OneQuery(q, k, v);
         }
         var (kr, vr) = RepeatKv(k, v);
         if (mask is not null) return F.scaled_dot_product_attention(q, kr, vr, mask.dim() == 3 ? mask.unsqueeze(0) : mask);
         if (!Spec.Causal) return F.scaled_dot_product_attention(q, kr, vr);
         if (s == t) return F.scaled_dot_product_attention(q, kr, vr, is_casual: true);
         return F.scaled_dot_product_attention(q, kr, vr, CausalMask(t, s));
+    }
+
+    /// <summary>
+    /// The model's decode attention: one query per head over every key, no mask; q [B, H, 1, d], k and v [B, KvH, S, d]
+    /// → [B, H, 1, d]. A cache that attends a decode step itself calls this to keep the model's numbers.
+    /// </summary>
+    public static Tensor OneQuery(Tensor q, Tensor k, Tensor v)
+    {
+        if (DecodeAttention.Applies(q, k, v)) return DecodeAttention.Attend(q, k, v);
+        // Fold the query heads of a KV group together (no K/V copy).
+        var qg = q.reshape(q.shape[0], k.shape[1], q.shape[1] / k.shape[1], q.shape[3]);
+        return F.scaled_dot_product_attention(qg, k, v).reshape(q.shape);
     }
 
     private (Tensor K, Tensor V) RepeatKv(Tensor k, Tensor v)

@@ -71,6 +71,13 @@ public sealed class Rope : IDisposable
         for (int i = 0; i < invFreq.Length; i++) invFreq[i] /= divisors[i];
     }
 
+    /// <summary>The cos and sin tables [tabled positions, head_dim/2] (float32), covering <paramref name="positions"/> positions (at most <see cref="MaxPositions"/>), and the pairing layout.</summary>
+    internal (Tensor Cos, Tensor Sin, RopeLayout Layout) TablesCovering(long positions)
+    {
+        Cover(positions);
+        return (_cos, _sin, _layout);
+    }
+
     /// <summary>Rotates x [batch, heads, T, head_dim] whose tokens sit at positions start..start+T-1.</summary>
     public Tensor Apply(Tensor x, long start)
     {

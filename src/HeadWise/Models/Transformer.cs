@@ -20,6 +20,7 @@ public sealed class Transformer : IDisposable
     // Held for the model's life rather than passed as numbers: see HeldScalars.
     private readonly Scalar _scale, _normEps;
     private readonly ScalarType _compute;
+    private readonly float _normEpsF;
 
     /// <summary>The forward pass of <paramref name="spec"/> over <paramref name="weights"/> (normally made by <see cref="ModelLoader.Load"/>).</summary>
     public Transformer(ModelSpec spec, ModelWeights weights)
@@ -29,8 +30,12 @@ public sealed class Transformer : IDisposable
         _rope = spec.Positions == PositionKind.Rope ? new Rope(spec, spec.ContextLength) : null;
         _scale = (1.0 / Math.Sqrt(spec.HeadDim)).ToScalar();
         _normEps = spec.NormEps.ToScalar();
+        _normEpsF = (float)spec.NormEps;
         _compute = spec.Compute.ScalarType();
     }
+
+    /// <summary>The rotary embedding (null for learned positions).</summary>
+    internal Rope? Rope => _rope;
 
     /// <summary>The architecture.</summary>
     public ModelSpec Spec { get; }
@@ -61,6 +66,8 @@ public sealed class Transformer : IDisposable
         if (cache is not null and not FullKvCache && Spec.Attention is { SoftmaxWeights: false } variant)
             throw new HeadWiseException($"this model uses {variant.Kind} attention, whose weights are not softmax probabilities; " +
                                         "KV policies that score or select keys by softmax attention do not apply to it (use the full cache)");
+        if (FusedDecode.Applies(Spec, Weights, _rope, tokens, cache, hooks))
+            return FusedDecode.Step(Spec, Weights, _rope!, _normEpsF, tokens.item<long>(), (FullKvCache)cache!);
         using var scope = torch.NewDisposeScope();
         var step = new Step(cache, hooks, new AttentionKernel(Spec, _rope, _scale, hooks, start));
         var x = Embed(tokens, start, tokenTypes, hooks);
@@ -226,10 +233,10 @@ public sealed class Transformer : IDisposable
     /// <summary>x W^T + b with x cast to the weight's dtype (bf16 decode steps: float32 out); a float32 bias on 16-bit weights is added after, in float32.</summary>
     private static Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
     {
-        if (Bf16Gemv.Applies(x, weight))
+        if (DecodeGemv.Applies(x, weight))
         {
-            // Decode-sized bf16 products: float32 outputs (see Bf16Gemv), then the bias in float32.
-            var y = Bf16Gemv.Linear(x, weight);
+            // Decode-sized products: float32 outputs (see DecodeGemv), then the bias in float32.
+            var y = DecodeGemv.Linear(x, weight);
             return bias is null ? y : y.Plus(bias);
         }
         if (x.dtype != weight.dtype) x = x.to(weight.dtype);
