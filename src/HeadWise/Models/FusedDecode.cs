@@ -89,7 +89,7 @@ internal static unsafe class FusedDecode
                 RmsNorm(x, lw.FfnNorm!, normEps, xn, dim, round);
                 Product(xn, lw.WGate!, lw.BGate, g);
                 Product(xn, lw.WUp, lw.BUp, u);
-                for (int i = 0; i < ffn; i++) g[i] = g[i] / (1f + MathF.Exp(-g[i])) * u[i];
+                SwiGlu(g, u, g, ffn);
                 Product(g, lw.WDown, lw.BDown, a);
                 Add(x, a, dim);
             }
@@ -125,7 +125,49 @@ internal static unsafe class FusedDecode
         GC.KeepAlive(table);
     }
 
-    /// <summary>As Transformer's RmsNorm: x times 1/sqrt(mean(x^2) + eps), times the gain; then the cast to bf16 where the general path casts.</summary>
+    // The general path runs its one-row steps through these same kernels (RmsNorm, RoPE, SwiGLU; the products and the
+    // attention are shared anyway), so a decode step with hooks (or another cache) gives this step's numbers bit for bit.
+
+    /// <summary>One row of float32 without autograd: where the general path uses the decode kernels below.</summary>
+    internal static bool OneRow(Tensor x, long rowLength) =>
+        x.NumberOfElements == rowLength && x.dtype == ScalarType.Float32 && !x.requires_grad && x.device_type == DeviceType.CPU;
+
+    /// <summary>RMSNorm of one row x [.., D] with a float32 gain (see <see cref="OneRow"/>).</summary>
+    internal static Tensor RmsNorm(Tensor x, Tensor gain, float eps)
+    {
+        var input = x.contiguous();
+        var y = torch.empty(x.shape, ScalarType.Float32);
+        RmsNorm(Address(input), gain, eps, Address(y), (int)x.shape[^1], round: false);
+        GC.KeepAlive(input);
+        return y;
+    }
+
+    /// <summary>silu(gate) * up of one row each (see <see cref="OneRow"/>).</summary>
+    internal static Tensor SwiGlu(Tensor gate, Tensor up)
+    {
+        var (g, u) = (gate.contiguous(), up.contiguous());
+        var y = torch.empty(gate.shape, ScalarType.Float32);
+        SwiGlu(Address(g), Address(u), Address(y), (int)gate.NumberOfElements);
+        GC.KeepAlive(g);
+        GC.KeepAlive(u);
+        return y;
+    }
+
+    /// <summary>x [1, heads, 1, d] (float32) rotated by the angles at cos/sin (one position's row of the tables).</summary>
+    internal static Tensor Rotate(Tensor x, float* cos, float* sin, RopeLayout layout)
+    {
+        var y = x.contiguous().clone();
+        Rotate(Address(y), (int)x.shape[1], (int)x.shape[3], cos, sin, layout);
+        return y;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SwiGlu(float* g, float* u, float* y, int n)
+    {
+        for (int i = 0; i < n; i++) y[i] = g[i] / (1f + MathF.Exp(-g[i])) * u[i];
+    }
+
+    /// <summary>x times 1/sqrt(mean(x^2) + eps), times the gain; then the cast to bf16 where the general path casts.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RmsNorm(float* x, Tensor gain, float eps, float* y, int n, bool round)
     {

@@ -88,6 +88,16 @@ public sealed class Rope : IDisposable
             return Apply(x, positions);
         }
         Cover(start + t);
+        if (t == 1 && x.shape[0] == 1 && FusedDecode.OneRow(x, x.shape[1] * x.shape[3]))
+            unsafe
+            {
+                // A decode step: the fused step's kernel (bit for bit the same numbers with or without hooks).
+                long half = x.shape[3] / 2;
+                var y = FusedDecode.Rotate(x, Runtime.TensorMemory.Address<float>(_cos) + start * half, Runtime.TensorMemory.Address<float>(_sin) + start * half, _layout);
+                GC.KeepAlive(_cos);
+                GC.KeepAlive(_sin);
+                return y;
+            }
         if (CanRotateAsComplex(x))
         {
             using var cis = _cis!.narrow(0, start, t);

@@ -223,7 +223,9 @@ public sealed class Transformer : IDisposable
         if (Spec.FeedForward == FeedForwardKind.SwiGlu)
         {
             var gate = Hook(hooks, names.MlpPre, Linear(x, w.WGate!, w.BGate));
-            return Linear(Hook(hooks, names.MlpPost, F.silu(gate).mul_(Linear(x, w.WUp, w.BUp))), w.WDown, w.BDown);
+            var linear = Linear(x, w.WUp, w.BUp);
+            var glu = FusedDecode.OneRow(gate, Spec.FfnDim) && FusedDecode.OneRow(linear, Spec.FfnDim) ? FusedDecode.SwiGlu(gate, linear) : F.silu(gate).mul_(linear);
+            return Linear(Hook(hooks, names.MlpPost, glu), w.WDown, w.BDown);
         }
         var up = Hook(hooks, names.MlpPre, Linear(x, w.WUp, w.BUp));
         var act = Spec.FeedForward == FeedForwardKind.GeluTanh ? F.gelu(up, TorchSharp.Modules.GELU.Approximate.tanh) : F.gelu(up);
@@ -273,6 +275,7 @@ public sealed class Transformer : IDisposable
     private Tensor RmsNorm(Tensor x, Tensor weight)
     {
         x = Float(x);
+        if (FusedDecode.OneRow(x, Spec.Dim) && FusedDecode.OneRow(weight, Spec.Dim)) return FusedDecode.RmsNorm(x, weight, _normEpsF);
         // In place where autograd allows it: every op here costs microseconds of overhead on a decode step's one token.
         var r = x.pow(HeldScalars.Two).mean([-1], keepdim: true).add_(_normEps, alpha: HeldScalars.One).rsqrt_();
         var y = x * r;

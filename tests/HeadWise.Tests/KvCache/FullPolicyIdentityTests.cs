@@ -1,5 +1,4 @@
 using HeadWise.Generation;
-using HeadWise.Heads;
 using HeadWise.KvCache;
 using HeadWise.KvCache.Policies;
 using HeadWise.Models;
@@ -24,13 +23,10 @@ public class FullPolicyIdentityTests
         // Two prefill chunks (the second with a mask over the first), then decode steps.
         int[] steps = [37, 23, .. Enumerable.Repeat(1, 20)];
         int start = 0;
-        // Both through the general forward pass (an empty hook set): a plain cache's decode steps would otherwise take
-        // the fused step (FusedDecode), whose float32 sums run in another order (FusedDecodeTests compares the two).
-        var general = new HookSet();
         foreach (var t in steps)
         {
             using var ids = torch.tensor(tokens[start..(start + t)], [1, t]);
-            using var a = model.Forward(ids, plain, general);
+            using var a = model.Forward(ids, plain);
             using var b = model.Forward(ids, headwise);
             Assert.True(a.eq(b).all().item<bool>(), $"step at {start} (+{t}): max diff {(a - b).abs().max().item<float>()}");
             start += t;
