@@ -62,10 +62,8 @@ public class DeltaTests
     [Fact]
     public void Selecting_everything_equals_full_attention_on_a_gqa_model()
     {
-        var path = RandomLlamaGguf.Write(Path.Combine(TestPaths.NewTempDir(), "random.gguf"), new RandomLlamaConfig(Layers: 4, Vocab: 300, Context: 256));
-        using var model = LlamaCppParityTests.OpenGguf(path);
-        var rng = new Random(8);
-        var tokens = Enumerable.Range(0, 120).Select(_ => (long)rng.Next(3, 300)).ToArray();
+        var (model, tokens) = FullCacheParity.RandomGqaModel(layers: 4, seed: 8, count: 120);
+        using var _ = model;
         // Layers 0 and 1 full, 2 the Δ-layer, 3 sparse with a budget of everything.
         using var delta = KvPolicies.Create("delta", KvBudget.All, model.Spec).CreateCache(CompressMode.Context);
         long fullBytes = FullCacheParity.AssertFollowsFull(model, tokens, [70, 30, .. Enumerable.Repeat(1, 18)], delta);

@@ -14,10 +14,8 @@ public class FullPolicyIdentityTests
     [Fact]
     public void Full_policy_logits_are_bit_identical_to_the_plain_cache_on_a_gqa_model()
     {
-        var path = RandomLlamaGguf.Write(Path.Combine(TestPaths.NewTempDir(), "random.gguf"), new RandomLlamaConfig(Layers: 2, Vocab: 300, Context: 256));
-        using var model = LlamaCppParityTests.OpenGguf(path);
-        var rng = new Random(11);
-        var tokens = Enumerable.Range(0, 80).Select(_ => (long)rng.Next(3, 300)).ToArray();
+        var (model, tokens) = FullCacheParity.RandomGqaModel(layers: 2, seed: 11, count: 80);
+        using var _ = model;
         using var plain = new FullKvCache(model.Spec, 16);
         using var headwise = new HeadWiseKvCache(model.Spec, new FullPolicy(model.Spec), CompressMode.Chunked);
         // Two prefill chunks (the second with a mask over the first), then decode steps.

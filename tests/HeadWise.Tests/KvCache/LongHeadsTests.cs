@@ -104,10 +104,8 @@ public class LongHeadsTests
     [Fact]
     public void Selecting_every_chunk_equals_full_attention_on_a_gqa_model()
     {
-        var path = RandomLlamaGguf.Write(Path.Combine(TestPaths.NewTempDir(), "random.gguf"), new RandomLlamaConfig(Layers: 2, Vocab: 300, Context: 256));
-        using var model = LlamaCppParityTests.OpenGguf(path);
-        var rng = new Random(5);
-        var tokens = Enumerable.Range(0, 150).Select(_ => (long)rng.Next(3, 300)).ToArray();
+        var (model, tokens) = FullCacheParity.RandomGqaModel(layers: 2, seed: 5, count: 150);
+        using var _ = model;
         // Chunks of 16 in a window of 256: the 150 positions (10 chunks) fit, so every chunk is selected, at its own position.
         var policy = (LongHeadsPolicy)KvPolicies.Create("longheads", KvBudget.All, model.Spec, parameters: "chunk=16");
         using var longheads = new LongHeadsKvCache(policy) { AlwaysSelect = true };
