@@ -15,14 +15,16 @@ namespace HeadWise.Prefill;
 /// <see cref="Max"/> of the visible blocks. Heads whose coarse distributions are most alike are pooled, <see cref="Pool"/>
 /// at a time, into proxy heads (their queries and keys averaged); a proxy scores every key at token level once per query
 /// block (softmax of its probe queries, mass summed per key block). Each head attends the top blocks of its proxy's
-/// ranking, as many as its budget, plus the first block (the sink) and its own. <see cref="Gamma"/> = <see cref="Max"/>
-/// = 1 keeps every block (dense).
+/// ranking, as many as its budget, plus the first block (the sink), its own and the <see cref="Local"/> blocks before
+/// its own (HeadWise's addition: a local window, as MInference's and NSA's patterns keep). <see cref="Blocks"/> caps the budget at a
+/// number of blocks (HeadWise's addition, as FlexPrefill's and MInference's fixed budgets: the attended share then shrinks
+/// as the prompt grows). <see cref="Gamma"/> = <see cref="Max"/> = 1 with no <see cref="Blocks"/> cap keeps every block (dense).
 /// </summary>
-public sealed record ProxyAttn(int Block = 128, int Pool = 4, int Probe = 16, double Gamma = 0.95, double Max = 1) : ISparsePrefill
+public sealed record ProxyAttn(int Block = 128, int Pool = 4, int Probe = 16, double Gamma = 0.95, double Max = 1, int Blocks = 0, int Local = 0) : ISparsePrefill
 {
     public string Name => "proxyattn";
 
-    public string Parameters => string.Create(CultureInfo.InvariantCulture, $"block={Block},pool={Pool},probe={Probe},gamma={Gamma},max={Max}");
+    public string Parameters => string.Create(CultureInfo.InvariantCulture, $"block={Block},pool={Pool},probe={Probe},gamma={Gamma},max={Max},blocks={Blocks},local={Local}");
 
     private static readonly ProxyAttn Default = new();
 
@@ -36,13 +38,15 @@ public sealed record ProxyAttn(int Block = 128, int Pool = 4, int Probe = 16, do
         new("probe", $"last queries of each block that score the keys ({Default.Probe})", 1, 65_536, Integer: true),
         new("gamma", $"share of a head's estimated attention its budget covers, 1 = every block ({Default.Gamma})", 0, 1, MinExclusive: true),
         new("max", $"cap on a head's budget as a share of the visible blocks, 1 = no cap ({Default.Max})", 0, 1, MinExclusive: true),
+        new("blocks", $"cap on a head's budget in blocks, the same at every length, 0 = no cap ({Default.Blocks})", 0, 1 << 20, Integer: true),
+        new("local", $"blocks just before a query block's own that it always attends, besides its budget ({Default.Local})", 0, 1 << 20, Integer: true),
     ];
 
     public static ProxyAttn Parse(string? text)
     {
         var p = SparsePrefills.Read("proxyattn", text, Keys);
         return new ProxyAttn((int)p.Get("block", Default.Block), (int)p.Get("pool", Default.Pool), (int)p.Get("probe", Default.Probe),
-            p.Get("gamma", Default.Gamma), p.Get("max", Default.Max));
+            p.Get("gamma", Default.Gamma), p.Get("max", Default.Max), (int)p.Get("blocks", Default.Blocks), (int)p.Get("local", Default.Local));
     }
 
     public (long[] Bounds, Tensor Selected) Select(Tensor q, Tensor k, Tensor v, Rope? rope)
@@ -51,7 +55,7 @@ public sealed record ProxyAttn(int Block = 128, int Pool = 4, int Probe = 16, do
         int group = (int)(h / k.shape[1]);
         var bounds = Enumerable.Range(0, (int)((s + Block - 1) / Block) + 1).Select(i => Math.Min((long)i * Block, s)).ToArray();
         int n = bounds.Length - 1, first = (int)(start / Block), nq = n - first;
-        if (Gamma >= 1 && Max >= 1) return (bounds, Causal(nq, n).unsqueeze(0).expand(h, nq, n).clone());
+        if (Gamma >= 1 && Max >= 1 && Blocks == 0) return (bounds, Causal(nq, n).unsqueeze(0).expand(h, nq, n).clone());
 
         using var scope = torch.NewDisposeScope();
         var qf = q[0].to_type(ScalarType.Float32);                                              // [H, T, d]
@@ -72,8 +76,8 @@ public sealed record ProxyAttn(int Block = 128, int Pool = 4, int Probe = 16, do
         var dist = F.softmax(coarse, -1).view(h, nq, p, n).mean([2]);                            // [H, nq, n]
         using Scalar gamma = Gamma;
         var budget = dist.sort(-1, descending: true).Values.cumsum(-1).lt(gamma).sum(-1).add(HeldScalars.One); // [H, nq]
-        if (Max < 1)
-            budget = budget.minimum(torch.tensor(Enumerable.Range(first, nq).Select(i => (long)Math.Ceiling(Max * (i + 1))).ToArray()).unsqueeze(0));
+        if (Max < 1 || Blocks > 0)
+            budget = budget.minimum(torch.tensor(Enumerable.Range(first, nq).Select(i => Cap(i + 1)).ToArray()).unsqueeze(0));
 
         // Proxy heads: the most alike heads (by coarse distribution) pooled; each proxy scores keys at token level.
         var groups = Similar(F.normalize(dist.reshape(h, -1), dim: 1), Math.Min(Pool, (int)h));
@@ -103,7 +107,14 @@ public sealed record ProxyAttn(int Block = 128, int Pool = 4, int Probe = 16, do
         var ranking = mass.index_select(0, torch.tensor(proxyOf)).masked_fill(causal.logical_not().unsqueeze(0), HeldScalars.NegativeInfinity);
         var rank = ranking.sort(-1, descending: true, stable: true).Indices.argsort(-1);          // each block's place in its ranking
         var selected = rank.lt(budget.unsqueeze(-1)).logical_and(causal.unsqueeze(0));
-        return (bounds, Always(selected, first, nq).MoveToOuterDisposeScope());
+        return (bounds, Always(selected, first, nq, Local).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The most blocks a head's budget may take of <paramref name="visible"/>: the tighter of <see cref="Max"/> (a share) and <see cref="Blocks"/> (a count).</summary>
+    private long Cap(int visible)
+    {
+        long cap = Max < 1 ? (long)Math.Ceiling(Max * visible) : visible;
+        return Blocks > 0 ? Math.Min(cap, Blocks) : cap;
     }
 
     /// <summary>x summed over each block of <see cref="Block"/> positions along <paramref name="dim"/> (1 or 2 of a 3-D tensor; the last block may be shorter) → n there.</summary>
@@ -144,12 +155,16 @@ public sealed record ProxyAttn(int Block = 128, int Pool = 4, int Probe = 16, do
     internal static Tensor Causal(int nq, int n) =>
         torch.arange(n).unsqueeze(0).le(torch.arange(n - nq, n).unsqueeze(1));
 
-    /// <summary>Adds the first segment (the sink) and each query segment's own segment to every head's selection.</summary>
-    internal static Tensor Always(Tensor selected, int first, int nq)
+    /// <summary>Adds the first segment (the sink), each query segment's own segment and the <paramref name="local"/> segments before it to every head's selection.</summary>
+    internal static Tensor Always(Tensor selected, int first, int nq, int local = 0)
     {
         int n = (int)selected.shape[2];
         var always = new bool[nq * n];
-        for (int i = 0; i < nq; i++) { always[i * n] = true; always[i * n + first + i] = true; }
+        for (int i = 0; i < nq; i++)
+        {
+            always[i * n] = true;
+            for (int j = Math.Max(0, first + i - local); j <= first + i; j++) always[i * n + j] = true;
+        }
         return selected.logical_or(torch.tensor(always, [1, nq, n]));
     }
 }

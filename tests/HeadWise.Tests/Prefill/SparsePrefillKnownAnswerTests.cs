@@ -54,6 +54,30 @@ public class SparsePrefillKnownAnswerTests
         }
     }
 
+    [Fact]
+    public void ProxyAttn_caps_a_budget_at_a_number_of_blocks_and_keeps_the_local_ones()
+    {
+        Runtime.Torch.EnsureStarted();
+        // The same uniform attention over 16 blocks of 8: a cap of 3 blocks allows 3 top blocks for every query block
+        // (plus the sink and its own), whatever the length; local 2 adds the two blocks before the own one.
+        var q = torch.zeros(1, 4, 128, 16);
+        var k = torch.randn([1, 2, 128, 16], generator: new torch.Generator(3));
+        var (_, capped) = new ProxyAttn(Block: 8, Pool: 2, Probe: 4, Gamma: 0.9, Blocks: 3).Select(q, k, k, null);
+        var (_, local) = new ProxyAttn(Block: 8, Pool: 2, Probe: 4, Gamma: 0.9, Blocks: 3, Local: 2).Select(q, k, k, null);
+        for (int h = 0; h < 4; h++)
+            foreach (var qi in new[] { 5, 10, 15 })
+            {
+                var chosen = Chosen(capped, h, qi);
+                Assert.InRange(chosen.Length, 3, 5);
+                Assert.Contains(0, chosen);
+                Assert.Contains(qi, chosen);
+                var near = Chosen(local, h, qi);
+                Assert.Subset(near.ToHashSet(), new[] { qi - 2, qi - 1 }.ToHashSet());
+                Assert.InRange(near.Length, 3, 7);
+            }
+        Assert.Equal(new[] { 0, 1, 2 }, Chosen(capped, 0, 2)); // three visible blocks: all kept
+    }
+
     private static readonly long[] Segments = [0, 12, 30, 40, 64, 80, 100];
 
     [Fact]

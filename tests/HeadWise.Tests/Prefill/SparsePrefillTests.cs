@@ -70,8 +70,10 @@ public class SparsePrefillTests
         var got = Logits(model, tokens, sparse, 60);
         Assert.InRange(stats.Share, 0.05, 0.95);
         Assert.False(got.allclose(expected, rtol: 0, atol: 1e-5));
-        // The first block's queries see only the first block, which is always kept: their logits stay exact.
-        Assert.True(got.narrow(0, 0, 8).allclose(expected.narrow(0, 0, 8), rtol: 0, atol: 1e-5));
+        // The first block's queries see only the first block, which is always kept: their logits stay exact (to 1e-5, or
+        // 1e-6 of the logit on the tiny gpt2, as above: the block kernel sums in another order than the fused one).
+        float diff = (got.narrow(0, 0, 8) - expected.narrow(0, 0, 8)).abs().max().item<float>(), scale = expected.abs().max().item<float>();
+        Assert.True(family == "gpt2" ? diff <= 1e-6 * scale : diff <= 1e-5, $"first block: max diff {diff} of logits up to {scale}");
     }
 
     [Fact]
@@ -105,9 +107,49 @@ public class SparsePrefillTests
     }
 
     [Theory]
+    [InlineData(64, 1)]   // whole 16-wide panels, grouped-query heads
+    [InlineData(24, 2)]   // one panel and 8 columns read in place
+    public void Block_sparse_kernel_equals_softmax_over_the_selected_keys_across_tiles(int d, int group)
+    {
+        Runtime.Torch.EnsureStarted();
+        // Segments longer than a key tile (128) and a query tile (128), shorter ones, and queries that start inside a
+        // segment: the tiles, the causal edge inside the own segment and the padded rows all take part.
+        var gen = new torch.Generator(11);
+        long h = 4, kvh = h / group, s = 700, t = 560;
+        var q = torch.randn([1, h, t, d], generator: gen);
+        var k = torch.randn([1, kvh, s, d], generator: gen);
+        var v = torch.randn([1, kvh, s, d], generator: gen);
+        long[] bounds = [0, 37, 300, 333, 470, 700]; // queries 140..699: inside segment 1, then segments 2, 3, 4
+        int n = bounds.Length - 1, nq = 4;
+        var rng = new Random(4);
+        var sel = new bool[h * nq * n];
+        for (int i = 0; i < sel.Length; i++) sel[i] = rng.Next(2) == 1;
+        var got = BlockSparseAttention.Attend(q, k, v, bounds, torch.tensor(sel, [h, nq, n]));
+
+        // Reference: every key that is selected (or in the query's own segment) and not after the query, one softmax.
+        var pos = torch.arange(s - t, s).unsqueeze(1);                       // [t, 1]
+        var key = torch.arange(s).unsqueeze(0);                              // [1, s]
+        var segOf = torch.tensor(Enumerable.Range(0, (int)s).Select(j => (long)Array.FindLastIndex(bounds, b => b <= j)).ToArray());
+        var querySeg = segOf.narrow(0, s - t, t);                            // each query's segment
+        for (int head = 0; head < h; head++)
+        {
+            var chosen = torch.tensor(sel, [h, nq, n])[head];                // [nq, n]
+            var rowSel = chosen.index_select(0, querySeg.sub(n - nq));       // [t, n]
+            var allowed = rowSel.gather(1, segOf.unsqueeze(0).expand(t, s)).logical_or(segOf.unsqueeze(0).eq(querySeg.unsqueeze(1))).logical_and(key.le(pos));
+            var scores = torch.matmul(q[0, head], k[0, head / group].t()).div(Math.Sqrt(d)).masked_fill(allowed.logical_not(), double.NegativeInfinity);
+            var want = torch.matmul(torch.nn.functional.softmax(scores, -1), v[0, head / group]);
+            var diff = (got[0, head] - want).abs().max().item<float>();
+            Assert.True(diff <= 1e-5, $"head {head}: max diff {diff}");
+        }
+    }
+
+    [Theory]
     [InlineData("proxyattn", "gamma=0")]
     [InlineData("proxyattn", "gamma=1.5")]
     [InlineData("proxyattn", "block=0")]
+    [InlineData("proxyattn", "blocks=-1")]
+    [InlineData("proxyattn", "blocks=1.5")]
+    [InlineData("proxyattn", "local=-2")]
     [InlineData("dhsa", "keep=-0.1")]
     [InlineData("dhsa", "chunk=1")]
     [InlineData("dhsa", "window=3")]
