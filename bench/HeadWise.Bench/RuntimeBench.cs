@@ -66,18 +66,8 @@ public static class RuntimeBench
                 Context: 1024, SeparateOutput: false, Seed: 110));
         }
         var bigBf16 = Path.Combine(dir, "llama-110m-bf16.gguf");
-        if (!File.Exists(bigBf16)) WriteBf16Copy(big, bigBf16);
+        if (!File.Exists(bigBf16)) RandomLlamaGguf.WriteBf16Copy(big, bigBf16);
         return (big, bigBf16);
-    }
-
-    /// <summary>The same weights with every matrix in BF16 (vectors stay F32, as llama.cpp's converter writes them).
-    /// llama.cpp's quantizer would do it too, but LLamaSharp's wrapper refuses MOSTLY_BF16 as a target.</summary>
-    private static void WriteBf16Copy(string f32Path, string path)
-    {
-        using var f = GgufFile.Open(f32Path);
-        var meta = f.Metadata.Where(kv => kv.Key != "general.file_type").Append(new("general.file_type", 32u));   // LLAMA_FTYPE_MOSTLY_BF16
-        var tensors = f.Tensors.Select(t => new GgufTensorData(t.Name, t.Shape, t.Shape.Length >= 2 ? GgmlType.BF16 : GgmlType.F32, f.ReadFloats(t))).ToList();
-        GgufWriter.Write(path, meta, tensors);
     }
 
     public sealed record Row(string Model, long Parameters, long WeightBytes, double HwPrefill, double CppPrefill, double HwDecode, double CppDecode,

@@ -51,6 +51,14 @@ internal static class CommonOptions
                       "(default: f32 for float32 files, bf16 for BF16, F16 and quantised ones)",
     };
 
+    /// <summary>--activations for every verb that loads a model.</summary>
+    public static Option<string?> Activations() => new("--activations")
+    {
+        Description = $"Rounding of each matrix product's input: {HeadWise.Models.ActivationRoundings.Names} (default none). " +
+                      "ggml: as llama.cpp's CPU backend does for the GGUF tensor's type (8-bit blocks for quantized weights, " +
+                      "float16 for F16), so that logits match llama.cpp on the same file; needs --dtype f32",
+    };
+
     public static Option<string?> Json() => new("--json") { Description = "Also write the result as JSON to this file" };
 
     public static Option<string?> SaveActivations() => new("--save-activations")
@@ -59,14 +67,19 @@ internal static class CommonOptions
     };
 }
 
-/// <summary>How a verb loads its model: --tokenizer and --dtype.</summary>
+/// <summary>How a verb loads its model: --tokenizer, --dtype and --activations.</summary>
 internal sealed class LoadOptionSet(string? tokenizerWhat = null)
 {
     public Option<string?> Tokenizer { get; } = CommonOptions.Tokenizer(tokenizerWhat);
     public Option<string?> DType { get; } = CommonOptions.DType();
-    public IEnumerable<Option> All => [Tokenizer, DType];
+    public Option<string?> Activations { get; } = CommonOptions.Activations();
+    public IEnumerable<Option> All => [Tokenizer, DType, Activations];
 
-    /// <summary>Call inside the command's guard: an unknown --dtype is a user error.</summary>
-    public LoadOptions Get(ParseResult r) =>
-        new() { Tokenizer = r.GetValue(Tokenizer), DType = r.GetValue(DType) is { } d ? ComputeDTypes.Parse(d) : null };
+    /// <summary>Call inside the command's guard: an unknown --dtype or --activations is a user error.</summary>
+    public LoadOptions Get(ParseResult r) => new()
+    {
+        Tokenizer = r.GetValue(Tokenizer),
+        DType = r.GetValue(DType) is { } d ? ComputeDTypes.Parse(d) : null,
+        Activations = r.GetValue(Activations) is { } a ? ActivationRoundings.Parse(a) : ActivationRounding.None,
+    };
 }

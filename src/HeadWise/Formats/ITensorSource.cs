@@ -24,6 +24,12 @@ internal interface ITensorSource : IDisposable
     /// <summary>Writes the tensor as float32 into <paramref name="destination"/> (length = element count), dequantising as needed.</summary>
     void ReadFloats(string name, Span<float> destination);
 
+    /// <summary>How the file stores the tensor, as a ggml type, where that is what llama.cpp would read (GGUF); null otherwise.</summary>
+    Gguf.GgmlType? StoredType(string name) => null;
+
+    /// <summary>For a matrix stored as Q4_1 or Q5_1: each row's block minimums m [rows * blocks per row], row-major; null otherwise.</summary>
+    float[]? BlockMinimums(string name) => null;
+
     /// <summary>
     /// Writes the tensor as bfloat16 (round to nearest even). Sources that hold 16-bit or quantised data override this
     /// to convert in chunks; the default reads float32 first.

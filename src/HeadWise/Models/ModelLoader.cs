@@ -14,6 +14,28 @@ public sealed record LoadOptions
     public string? Tokenizer { get; init; }
     /// <summary>Compute dtype; null: float32 for F32 files, bf16 for BF16, F16 and quantised ones (<see cref="ComputeDTypes.DefaultFor"/>).</summary>
     public ComputeDType? DType { get; init; }
+    /// <summary>
+    /// <see cref="ActivationRounding.Ggml"/>: round each matrix product's input as llama.cpp's CPU backend does for that
+    /// matrix's GGUF type (8-bit blocks for quantized weights, float16 for F16), so that a quantized file gives
+    /// llama.cpp's logits to float rounding. Needs float32 compute; other formats than GGUF are unaffected.
+    /// </summary>
+    public ActivationRounding Activations { get; init; }
+}
+
+/// <summary>What happens to a matrix product's input: nothing (the default), or ggml's rounding for the matrix's stored type.</summary>
+public enum ActivationRounding { None, Ggml }
+
+public static class ActivationRoundings
+{
+    public const string Names = "none, ggml";
+
+    /// <summary>--activations' values; anything else is one error naming what is accepted.</summary>
+    public static ActivationRounding Parse(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "none" => ActivationRounding.None,
+        "ggml" => ActivationRounding.Ggml,
+        _ => throw new HeadWiseException($"--activations '{text}' is not supported ({Names})"),
+    };
 }
 
 /// <summary>Opens any supported checkpoint by looking at what the path is, never at a hub.</summary>
@@ -71,8 +93,12 @@ public static partial class ModelLoader
     private static ModelSpec WithCompute(ModelSpec spec, LoadOptions options) =>
         spec with { Compute = options.DType ?? ComputeDTypes.DefaultFor(spec.WeightType) };
 
-    private static LoadedModel Build(string path, string format, ModelSpec spec, ITensorSource source, ITokenizer tokenizer) =>
-        new(path, format, new Transformer(spec, ModelWeights.Load(spec, source)), tokenizer);
+    private static LoadedModel Build(string path, string format, ModelSpec spec, ITensorSource source, ITokenizer tokenizer, LoadOptions options)
+    {
+        if (options.Activations == ActivationRounding.Ggml && spec.Compute != ComputeDType.F32)
+            throw new HeadWiseException("--activations ggml reproduces llama.cpp's arithmetic on the file's exact weights: it needs --dtype f32");
+        return new(path, format, new Transformer(spec, ModelWeights.Load(spec, source, options.Activations)), tokenizer);
+    }
 
     private static LoadedModel LoadLlama2c(string path, LoadOptions options)
     {
@@ -82,7 +108,7 @@ public static partial class ModelLoader
         var spec = WithCompute(source.Spec(), options);
         if (tokenizer.VocabSize != spec.VocabSize)
             throw new InvalidModelFileException(tokenizerPath, $"tokenizer has {tokenizer.VocabSize} pieces but the model's vocabulary is {spec.VocabSize}");
-        return Build(path, "llama2c", spec, source, tokenizer);
+        return Build(path, "llama2c", spec, source, tokenizer, options);
     }
 
     /// <summary>llama2.c keeps the vocabulary in a separate file: tokenizer.bin, or the one tok*.bin beside the model.</summary>
@@ -106,7 +132,7 @@ public static partial class ModelLoader
             if (tokenizer.VocabSize > spec.VocabSize)
                 throw new InvalidModelFileException(path, $"the tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary is {spec.VocabSize}");
             using var source = new GgufTensorSource(file, spec);
-            return Build(path, "gguf", spec, source, tokenizer);
+            return Build(path, "gguf", spec, source, tokenizer, options);
         }
         catch
         {
@@ -128,7 +154,7 @@ public static partial class ModelLoader
         // Embedding tables are often padded past the tokenizer (Qwen); a tokenizer larger than the table is an error.
         if (tokenizer.VocabSize > spec.VocabSize)
             throw new InvalidModelFileException(tokenizerPath, $"tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary is {spec.VocabSize}");
-        return Build(dir, "safetensors", spec, checkpoint, tokenizer);
+        return Build(dir, "safetensors", spec, checkpoint, tokenizer, options);
     }
 
     /// <summary>A BERT encoder exported to ONNX; its WordPiece vocabulary is the vocab.txt (or tokenizer.json) beside it.</summary>
@@ -142,7 +168,7 @@ public static partial class ModelLoader
         var spec = WithCompute(weights.Spec with { Name = Path.GetFileNameWithoutExtension(path) }, options);
         if (tokenizer.VocabSize > spec.VocabSize)
             throw new InvalidModelFileException(tokenizerPath, $"tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary is {spec.VocabSize}");
-        return Build(path, "onnx", spec, weights, tokenizer);
+        return Build(path, "onnx", spec, weights, tokenizer, options);
     }
 
     /// <summary>

@@ -11,6 +11,8 @@ namespace HeadWise.Models;
 public sealed class ModelWeights : IDisposable
 {
     private readonly Dictionary<string, Tensor> _global;
+    // Matrices whose products round their input as ggml does (LoadOptions.Activations); empty by default.
+    private readonly Dictionary<Tensor, Formats.Gguf.GgmlProduct> _ggmlProducts = new(ReferenceEqualityComparer.Instance);
 
     /// <param name="global">Tensors outside the blocks by canonical name (token_embd.weight, output_norm.weight, ...).</param>
     public ModelWeights(IEnumerable<KeyValuePair<string, Tensor>> global, IReadOnlyList<LayerWeights> layers)
@@ -48,6 +50,12 @@ public sealed class ModelWeights : IDisposable
 
     public IEnumerable<Tensor> All() => Named().Select(n => n.Tensor);
 
+    /// <summary>True when some matrix rounds its products' input (<see cref="ActivationRounding.Ggml"/>).</summary>
+    public bool RoundsActivations => _ggmlProducts.Count > 0;
+
+    /// <summary>How ggml computes products with <paramref name="weight"/> (<see cref="ActivationRounding.Ggml"/>); null: a plain product.</summary>
+    public Formats.Gguf.GgmlProduct? GgmlProductFor(Tensor weight) => _ggmlProducts.GetValueOrDefault(weight);
+
     public long ParameterCount => All().Sum(t => t.numel());
 
     /// <summary>Bytes the parameters occupy in memory.</summary>
@@ -60,10 +68,14 @@ public sealed class ModelWeights : IDisposable
     public ModelWeights Select(Func<string, Tensor, Tensor> map) =>
         new(_global.Select(kv => KeyValuePair.Create(kv.Key, map(kv.Key, kv.Value))), Layers.Select(l => l.Select(map)).ToList());
 
-    public void Dispose() { foreach (var t in All()) t.Dispose(); }
+    public void Dispose()
+    {
+        foreach (var t in All()) t.Dispose();
+        foreach (var p in _ggmlProducts.Values) p.BlockMinimums?.Dispose();
+    }
 
     /// <summary>Reads every tensor of the spec's layout from <paramref name="source"/>, checking names and shapes before reading any.</summary>
-    internal static ModelWeights Load(ModelSpec spec, ITensorSource source)
+    internal static ModelWeights Load(ModelSpec spec, ITensorSource source, ActivationRounding activations = ActivationRounding.None)
     {
         Runtime.Torch.EnsureStarted();
         var present = CheckLayout(spec, source);
@@ -83,7 +95,12 @@ public sealed class ModelWeights : IDisposable
             foreach (var t in global.Concat(layers.SelectMany(l => l))) t.Value.Dispose();
             throw;
         }
-        return new ModelWeights(global, layers.Select(l => new LayerWeights(l)).ToList());
+        var weights = new ModelWeights(global, layers.Select(l => new LayerWeights(l)).ToList());
+        if (activations == ActivationRounding.Ggml)
+            foreach (var (name, t) in weights.Named())
+                if (t.dim() == 2 && source.StoredType(name) is { } stored && Formats.Gguf.GgmlActivations.For(stored) is var f && f != Formats.Gguf.GgmlActivation.None)
+                    weights._ggmlProducts[t] = new(f, source.BlockMinimums(name) is { } mins ? torch.tensor(mins, [t.shape[0], mins.Length / t.shape[0]]) : null);
+        return weights;
     }
 
     /// <summary>The layout's tensors the source holds; a required one missing, or any with the wrong shape, is an error naming it.</summary>

@@ -66,7 +66,7 @@ public sealed class Transformer : IDisposable
         if (cache is not null and not FullKvCache && Spec.Attention is { SoftmaxWeights: false } variant)
             throw new HeadWiseException($"this model uses {variant.Kind} attention, whose weights are not softmax probabilities; " +
                                         "KV policies that score or select keys by softmax attention do not apply to it (use the full cache)");
-        if (FusedDecode.Applies(Spec, Weights, _rope, tokens, cache, hooks))
+        if (!Weights.RoundsActivations && FusedDecode.Applies(Spec, Weights, _rope, tokens, cache, hooks))
             return FusedDecode.Step(Spec, Weights, _rope!, _normEpsF, tokens.item<long>(), (FullKvCache)cache!);
         using var scope = torch.NewDisposeScope();
         var step = new Step(cache, hooks, new AttentionKernel(Spec, _rope, _scale, hooks, start));
@@ -232,9 +232,15 @@ public sealed class Transformer : IDisposable
         return Linear(Hook(hooks, names.MlpPost, act), w.WDown, w.BDown);
     }
 
-    /// <summary>x W^T + b with x cast to the weight's dtype (bf16 decode steps: float32 out); a float32 bias on 16-bit weights is added after, in float32.</summary>
-    private static Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
+    /// <summary>x W^T + b with x rounded as ggml's CPU backend would for this weight's stored type (only under
+    /// <see cref="ActivationRounding.Ggml"/>) and cast to the weight's dtype (bf16 decode steps: float32 out); a float32 bias on 16-bit weights is added after, in float32.</summary>
+    private Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
     {
+        if (Weights.GgmlProductFor(weight) is { } ggml)
+        {
+            var p = ggml.Linear(x, weight);
+            return bias is null ? p : p.Plus(bias);
+        }
         if (DecodeGemv.Applies(x, weight))
         {
             // Decode-sized products: float32 outputs (see DecodeGemv), then the bias in float32.

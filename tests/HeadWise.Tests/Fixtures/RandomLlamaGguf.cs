@@ -46,6 +46,17 @@ public static class RandomLlamaGguf
         return path;
     }
 
+    /// <summary>The same weights with every matrix in BF16 (vectors stay F32, as llama.cpp's converter writes them): the
+    /// checkpoint a bf16 user has. llama.cpp's quantizer would do it too, but LLamaSharp's wrapper refuses MOSTLY_BF16.</summary>
+    public static string WriteBf16Copy(string f32Path, string path)
+    {
+        using var f = GgufFile.Open(f32Path);
+        var meta = f.Metadata.Where(kv => kv.Key != "general.file_type").Append(new("general.file_type", 32u));   // LLAMA_FTYPE_MOSTLY_BF16
+        var tensors = f.Tensors.Select(t => new GgufTensorData(t.Name, t.Shape, t.Shape.Length >= 2 ? GgmlType.BF16 : GgmlType.F32, f.ReadFloats(t))).ToList();
+        GgufWriter.Write(path, meta, tensors);
+        return path;
+    }
+
     private static IEnumerable<GgufTensorData> Tensors(RandomLlamaConfig c, Random rng)
     {
         int d = c.Dim, q = c.Heads * c.HeadDim, kv = c.KvHeads * c.HeadDim, f = c.FfnDim;

@@ -15,13 +15,11 @@ public class Bf16ParityTests(ITestOutputHelper output)
 {
     /// <summary>
     /// Mean and largest over positions of KL(softmax(f32) || softmax(bf16)), in nats, per model. bf16 keeps 8
-    /// significant bits, so each weight and each bf16 activation (q, k, v, the products' outputs in a one-shot forward)
-    /// moves by up to 2^-9 of itself. The trained models' attention is soft and these shifts stay small: measured means
-    /// 1.8e-4 (stories260K, TinyStories-656K), largest 2.0e-3; bound 1e-3 and 1e-2. The random GQA Llama's q and k
-    /// weights are scaled so that q.k/sqrt(d) reaches tens (near one-hot attention), where a 2^-9 shift of a score moves
-    /// attention weights by percent: measured mean 3.4e-3, largest 3.2e-2; bound 1e-2 and 1e-1.
+    /// significant bits, so each bf16 weight of an F32 file and each bf16 activation (q, k, v, the products' outputs in a
+    /// one-shot forward) moves by up to 2^-9 of itself; attention, softmax statistics and logits stay float32. Measured
+    /// means 1.8e-4 to 2.5e-4 (stories260K, TinyStories-656K, the random GQA Llama), largest 2.0e-3: bound 1e-3 and 1e-2.
     /// </summary>
-    private static (double Mean, double Max) KlBound(string name) => name == "random-gqa" ? (1e-2, 1e-1) : (1e-3, 1e-2);
+    private const double KlMeanBound = 1e-3, KlMaxBound = 1e-2;
 
     public static TheoryData<string> Models => new() { "stories260K", "tinystories656K", "random-gqa" };
 
@@ -32,8 +30,20 @@ public class Bf16ParityTests(ITestOutputHelper output)
         _ => RandomGqa.Value,
     };
 
+    /// <summary>
+    /// The random GQA Llama as a bf16 user has it: drawn as random models are (every matrix N(0, 1/fan_in), so attention
+    /// scores have unit variance, the QkScale 1 of QuantizedParityTests' "random weights in a real shape"), stored as
+    /// BF16. Both dtypes then compute on the same weights: the comparison is of compute precision on one checkpoint.
+    /// (RandomLlamaConfig's default QkScale 2, chosen for sharper attention in the kernel parity tests, makes attention
+    /// near one-hot, q.k/sqrt(d) in the tens: there bf16's rounding of q and k moves logits by up to 0.7 and greedy
+    /// decoding left float32's after 6-21 of 80 tokens for three prompts, 6-54 from the BF16 file.)
+    /// </summary>
     private static readonly Lazy<string> RandomGqa = new(() =>
-        RandomLlamaGguf.Write(Path.Combine(TestPaths.NewTempDir("bf16"), "random.gguf"), new RandomLlamaConfig()));
+    {
+        var dir = TestPaths.NewTempDir("bf16");
+        var f32 = RandomLlamaGguf.Write(Path.Combine(dir, "random-f32.gguf"), new RandomLlamaConfig(QkScale: 1));
+        return RandomLlamaGguf.WriteBf16Copy(f32, Path.Combine(dir, "random-bf16.gguf"));
+    });
 
     [Theory, MemberData(nameof(Models))]
     public void Greedy_tokens_and_logits_follow_float32(string name)
@@ -64,22 +74,16 @@ public class Bf16ParityTests(ITestOutputHelper output)
         for (int t = prompt.Length - 1; t < tokens.Length; t++)
             Assert.True(argF[t] == argB[t] || Margin(t) <= 2 * perturbation,
                 $"{name}: at position {t} bf16 picks {argB[t]} over float32's {argF[t]}, whose margin {Margin(t):g3} exceeds 2 x {perturbation:g3}");
-        // Free-running: the trained models keep float32's greedy story for at least 60 tokens. The random model's logits
-        // have no preferred continuation (top-two gaps of a few 1e-2 come every few tokens, below bf16's perturbation):
-        // there the free-running count is reported, and each divergence must be such a tie (checked above).
-        if (name != "random-gqa")
-            Assert.True(same >= 60, $"{name}: bf16 greedy decoding leaves float32's after {same} tokens{where}");
-        else if (same < a.Count)
-            Assert.True(Margin(prompt.Length - 1 + same) <= 2 * perturbation, $"{name}: the first difference is not a tie{where}");
+        // Free-running: bf16 keeps float32's greedy continuation for at least 60 tokens (issue 17).
+        Assert.True(same >= 60, $"{name}: bf16 greedy decoding leaves float32's after {same} tokens{where}");
         Assert.Equal(torch.ScalarType.Float32, lb.dtype);   // logits come out in float32
         using var pf = torch.nn.functional.log_softmax(lf.to(torch.ScalarType.Float64), -1);
         using var pb = torch.nn.functional.log_softmax(lb.to(torch.ScalarType.Float64), -1);
         using var kl = (pf.exp() * (pf - pb)).sum(-1).squeeze(0);   // [T]
         double mean = kl.mean().item<double>(), max = kl.max().item<double>();
         output.WriteLine($"{name}: KL(f32 || bf16) mean {mean:g3}, max {max:g3} nats over {tokens.Length} positions");
-        var bound = KlBound(name);
-        Assert.True(mean <= bound.Mean, $"{name}: mean KL {mean:g3} > {bound.Mean}");
-        Assert.True(max <= bound.Max, $"{name}: max KL {max:g3} > {bound.Max}");
+        Assert.True(mean <= KlMeanBound, $"{name}: mean KL {mean:g3} > {KlMeanBound}");
+        Assert.True(max <= KlMaxBound, $"{name}: max KL {max:g3} > {KlMaxBound}");
     }
 
     [Fact]

@@ -42,6 +42,22 @@ internal sealed class GgufTensorSource : ITensorSource
         return shape;
     }
 
+    public GgmlType? StoredType(string name) => Get(name).Item1.Type;
+
+    /// <summary>Q4_1 and Q5_1 blocks start with fp16 d, then fp16 m (ggml-common.h).</summary>
+    public float[]? BlockMinimums(string name)
+    {
+        var (info, rowStart, rows) = Get(name);
+        if (info.Type is not (GgmlType.Q4_1 or GgmlType.Q5_1)) return null;
+        int blockBytes = GgmlTypeInfo.BlockBytes(info.Type);
+        long perRow = info.ElementCount / info.TorchShape[0] / GgmlTypeInfo.BlockSize(info.Type);
+        var raw = _file.RawBytes(info);
+        var mins = new float[rows * perRow];
+        for (long i = 0; i < mins.Length; i++)
+            mins[i] = (float)BitConverter.ToHalf(raw.Slice(checked((int)((rowStart * perRow + i) * blockBytes + 2)), 2));
+        return mins;
+    }
+
     public void ReadFloats(string name, Span<float> destination)
     {
         var (info, rowStart, rows) = Get(name);
