@@ -9,6 +9,7 @@ var modes = new Dictionary<string, Func<string[], int>>
     ["load-memory"] = LoadMemoryBench.Run,
     ["retrieval-mask"] = RetrievalMaskBench.Run,
     ["big-model"] = BigModelBench.Run,
+    ["atlas-dtype"] = AtlasDtypeBench.Run,
     ["sparse-prefill"] = SparsePrefillBench.Run,
     ["sparse-attention"] = SparseAttentionBench.Run,
     ["kv"] = a => KvBench.Main(["kv", .. a]),
