@@ -71,6 +71,11 @@ public class TaskInputErrorTests
     public void An_empty_bench_result_is_an_error()
     {
         Assert.Equal("empty bench result JSON", Error(() => BenchResult.FromJson("null")));
+        // What `bench --json` writes: indented, snake_case names, unset fields left out.
+        var json = new BenchResult { Model = "m", Task = "copy", Policy = "full", Budget = "1.0", Compress = "context", Samples = 1, Seed = 1, Accuracy = 0.5,
+            KvBytes = 1, KvPeakBytes = 1, KvBytesFull = 1, Lengths = [40], ByLength = [], Grid = [] }.ToJson();
+        Assert.StartsWith("{\n  \"model\": \"m\",", json.ReplaceLineEndings("\n"));
+        Assert.DoesNotContain("perplexity", json);
     }
 
     [Fact]

@@ -28,6 +28,29 @@ public class PolicyHelpTextTests
     }
 
     [Fact]
+    public void The_scorer_parameter_names_the_policies_that_score_and_duo_takes_its_unset_words()
+    {
+        Assert.Equal(["streaming", "h2o", "snapkv"], KvPolicies.Scorers);
+        Assert.StartsWith("the scorer that ranks each head's positions: ", AllocationPolicy.ScorerParameter.Help);
+        Assert.Contains($"({string.Join(", ", KvPolicies.Scorers)})", AllocationPolicy.ScorerParameter.Help);
+        // duo's optional numbers are unset by default and by their words, which its usage shows.
+        var spec = KvTestCases.Spec(heads: 4);
+        var atlas = new HeadScores("t", new() { ["duo-gate"] = [[0.9, 0.1]] });
+        var duo = (HeadWise.KvCache.Policies.DuoPolicy)KvPolicies.Create("duo", KvBudget.All, spec, atlas, "sparsity=AUTO,threshold=None");
+        Assert.Equal((0.5, (double?)null), (duo.Sparsity, duo.Threshold));   // GQA: the paper's 0.5
+        Assert.Contains("sparsity=auto", KvPolicies.Declaration("duo").Usage);
+        Assert.Contains("threshold=none", KvPolicies.Declaration("duo").Usage);
+        Assert.Contains("score=duo-gate", KvPolicies.Declaration("duo").Usage);
+    }
+
+    [Fact]
+    public void Policies_sized_by_their_own_parameters_run_once_in_a_sweep_and_the_others_once_per_budget()
+    {
+        var plan = new HeadWise.Eval.SweepPlan("copy", ["full", "duo", "longheads", "h2o"], ["0.25", "8"], new HeadWise.Eval.TaskOptions { Lengths = [40] });
+        Assert.Equal(["full@1.0", "duo@1.0", "longheads@1.0", "h2o@0.25", "h2o@8"], HeadWise.Eval.SweepRunner.Cells(plan).Select(HeadWise.Eval.SweepRunner.Key));
+    }
+
+    [Fact]
     public void Compression_points_parse_from_the_names_they_print()
     {
         Assert.Equal(["context", "question", "chunked"], CompressModes.Names);
