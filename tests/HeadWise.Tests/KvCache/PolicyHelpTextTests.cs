@@ -22,6 +22,9 @@ public class PolicyHelpTextTests
                 Assert.True(p.Help.Split(' ').Length >= 2, $"{d.Name}.{p.Key}: help '{p.Help}'");
                 Assert.Matches(new Regex(@"^[a-z][a-z_]*$"), p.Key);
                 Assert.Contains($"{p.Key}=", d.Usage);
+                // An optional parameter's word for "not given" (auto, none, context) is shown and parses as unset.
+                if (p.Unset) Assert.Null(p.Parse(d.Name, p.Default.ToUpperInvariant()));
+                Assert.True(p.Default.Length > 0, $"{d.Name}.{p.Key}: empty default");
             }
             Assert.StartsWith($"{d.Name}: {d.Summary}", d.Usage);
         }
