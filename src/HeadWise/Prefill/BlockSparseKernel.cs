@@ -209,43 +209,7 @@ internal static unsafe class BlockSparseKernel
     {
         for (int c = 0; c < wide; c += 16)
             for (int r = 0; r < rows; r += Rows)
-            {
-                if (c >= limit[r / Rows]) continue;
-                float* q0 = q + r * d, q1 = q0 + d, q2 = q1 + d, q3 = q2 + d, q4 = q3 + d, q5 = q4 + d;
-                Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default,
-                    a30 = default, a31 = default, a40 = default, a41 = default, a50 = default, a51 = default;
-                float* b = panels + (c / 16) * d * 16;
-                for (int i = 0; i < d; i++, b += 16)
-                {
-                    var b0 = Vector256.Load(b);
-                    var b1 = Vector256.Load(b + 8);
-                    var x = Vector256.Create(q0[i]);
-                    a00 = Vector256.FusedMultiplyAdd(x, b0, a00);
-                    a01 = Vector256.FusedMultiplyAdd(x, b1, a01);
-                    x = Vector256.Create(q1[i]);
-                    a10 = Vector256.FusedMultiplyAdd(x, b0, a10);
-                    a11 = Vector256.FusedMultiplyAdd(x, b1, a11);
-                    x = Vector256.Create(q2[i]);
-                    a20 = Vector256.FusedMultiplyAdd(x, b0, a20);
-                    a21 = Vector256.FusedMultiplyAdd(x, b1, a21);
-                    x = Vector256.Create(q3[i]);
-                    a30 = Vector256.FusedMultiplyAdd(x, b0, a30);
-                    a31 = Vector256.FusedMultiplyAdd(x, b1, a31);
-                    x = Vector256.Create(q4[i]);
-                    a40 = Vector256.FusedMultiplyAdd(x, b0, a40);
-                    a41 = Vector256.FusedMultiplyAdd(x, b1, a41);
-                    x = Vector256.Create(q5[i]);
-                    a50 = Vector256.FusedMultiplyAdd(x, b0, a50);
-                    a51 = Vector256.FusedMultiplyAdd(x, b1, a51);
-                }
-                float* o = s + r * KeyTile + c;
-                a00.Store(o); a01.Store(o + 8);
-                a10.Store(o + KeyTile); a11.Store(o + KeyTile + 8);
-                a20.Store(o + 2 * KeyTile); a21.Store(o + 2 * KeyTile + 8);
-                a30.Store(o + 3 * KeyTile); a31.Store(o + 3 * KeyTile + 8);
-                a40.Store(o + 4 * KeyTile); a41.Store(o + 4 * KeyTile + 8);
-                a50.Store(o + 5 * KeyTile); a51.Store(o + 5 * KeyTile + 8);
-            }
+                if (c < limit[r / Rows]) Tile6x16(q + r * d, d, panels + (c / 16) * d * 16, d, s + r * KeyTile + c, KeyTile, accumulate: false);
     }
 
     /// <summary>o [rows, d] += p [rows, KeyTile] v [KeyTile, d] over each register tile's first limit columns: whole 16-column panels from <paramref name="panels"/> (<see cref="PackValues"/>), the rest from v (rows a multiple of <see cref="Rows"/>).</summary>
@@ -254,40 +218,7 @@ internal static unsafe class BlockSparseKernel
     {
         for (int c = 0; c + 16 <= d; c += 16)
             for (int r = 0; r < rows; r += Rows)
-            {
-                int cols = limit[r / Rows];
-                float* p0 = p + r * KeyTile, p1 = p0 + KeyTile, p2 = p1 + KeyTile, p3 = p2 + KeyTile, p4 = p3 + KeyTile, p5 = p4 + KeyTile;
-                float* o0 = o + r * d + c, o1 = o0 + d, o2 = o1 + d, o3 = o2 + d, o4 = o3 + d, o5 = o4 + d;
-                Vector256<float> a00 = Vector256.Load(o0), a01 = Vector256.Load(o0 + 8), a10 = Vector256.Load(o1), a11 = Vector256.Load(o1 + 8),
-                    a20 = Vector256.Load(o2), a21 = Vector256.Load(o2 + 8), a30 = Vector256.Load(o3), a31 = Vector256.Load(o3 + 8),
-                    a40 = Vector256.Load(o4), a41 = Vector256.Load(o4 + 8), a50 = Vector256.Load(o5), a51 = Vector256.Load(o5 + 8);
-                float* b = panels + (c / 16) * KeyTile * 16;
-                for (int j = 0; j < cols; j++, b += 16)
-                {
-                    var b0 = Vector256.Load(b);
-                    var b1 = Vector256.Load(b + 8);
-                    var x = Vector256.Create(p0[j]);
-                    a00 = Vector256.FusedMultiplyAdd(x, b0, a00);
-                    a01 = Vector256.FusedMultiplyAdd(x, b1, a01);
-                    x = Vector256.Create(p1[j]);
-                    a10 = Vector256.FusedMultiplyAdd(x, b0, a10);
-                    a11 = Vector256.FusedMultiplyAdd(x, b1, a11);
-                    x = Vector256.Create(p2[j]);
-                    a20 = Vector256.FusedMultiplyAdd(x, b0, a20);
-                    a21 = Vector256.FusedMultiplyAdd(x, b1, a21);
-                    x = Vector256.Create(p3[j]);
-                    a30 = Vector256.FusedMultiplyAdd(x, b0, a30);
-                    a31 = Vector256.FusedMultiplyAdd(x, b1, a31);
-                    x = Vector256.Create(p4[j]);
-                    a40 = Vector256.FusedMultiplyAdd(x, b0, a40);
-                    a41 = Vector256.FusedMultiplyAdd(x, b1, a41);
-                    x = Vector256.Create(p5[j]);
-                    a50 = Vector256.FusedMultiplyAdd(x, b0, a50);
-                    a51 = Vector256.FusedMultiplyAdd(x, b1, a51);
-                }
-                a00.Store(o0); a01.Store(o0 + 8); a10.Store(o1); a11.Store(o1 + 8); a20.Store(o2); a21.Store(o2 + 8);
-                a30.Store(o3); a31.Store(o3 + 8); a40.Store(o4); a41.Store(o4 + 8); a50.Store(o5); a51.Store(o5 + 8);
-            }
+                Tile6x16(p + r * KeyTile, KeyTile, panels + (c / 16) * KeyTile * 16, limit[r / Rows], o + r * d + c, d, accumulate: true);
         for (int c = d / 16 * 16; c < d; c++) // head widths that are not a multiple of 16 (small test models)
             for (int r = 0; r < rows; r++)
             {
@@ -295,6 +226,50 @@ internal static unsafe class BlockSparseKernel
                 for (int j = 0; j < limit[r / Rows]; j++) sum += p[r * KeyTile + j] * v[j * d + c];
                 o[r * d + c] = sum;
             }
+    }
+
+    /// <summary>
+    /// The register tile both products run on: c [6, 16] (rows ldc apart) = (c if accumulate, else 0) + a [6, n] (rows lda
+    /// apart) b [n, 16] (a panel: rows 16 apart), with 12 accumulators of fused multiply-adds.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Tile6x16(float* a, int lda, float* b, int n, float* c, int ldc, bool accumulate)
+    {
+        float* a0 = a, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
+        float* c0 = c, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc, c5 = c4 + ldc;
+        Vector256<float> s00 = default, s01 = default, s10 = default, s11 = default, s20 = default, s21 = default,
+            s30 = default, s31 = default, s40 = default, s41 = default, s50 = default, s51 = default;
+        if (accumulate)
+        {
+            s00 = Vector256.Load(c0); s01 = Vector256.Load(c0 + 8); s10 = Vector256.Load(c1); s11 = Vector256.Load(c1 + 8);
+            s20 = Vector256.Load(c2); s21 = Vector256.Load(c2 + 8); s30 = Vector256.Load(c3); s31 = Vector256.Load(c3 + 8);
+            s40 = Vector256.Load(c4); s41 = Vector256.Load(c4 + 8); s50 = Vector256.Load(c5); s51 = Vector256.Load(c5 + 8);
+        }
+        for (int i = 0; i < n; i++, b += 16)
+        {
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + 8);
+            var x = Vector256.Create(a0[i]);
+            s00 = Vector256.FusedMultiplyAdd(x, b0, s00);
+            s01 = Vector256.FusedMultiplyAdd(x, b1, s01);
+            x = Vector256.Create(a1[i]);
+            s10 = Vector256.FusedMultiplyAdd(x, b0, s10);
+            s11 = Vector256.FusedMultiplyAdd(x, b1, s11);
+            x = Vector256.Create(a2[i]);
+            s20 = Vector256.FusedMultiplyAdd(x, b0, s20);
+            s21 = Vector256.FusedMultiplyAdd(x, b1, s21);
+            x = Vector256.Create(a3[i]);
+            s30 = Vector256.FusedMultiplyAdd(x, b0, s30);
+            s31 = Vector256.FusedMultiplyAdd(x, b1, s31);
+            x = Vector256.Create(a4[i]);
+            s40 = Vector256.FusedMultiplyAdd(x, b0, s40);
+            s41 = Vector256.FusedMultiplyAdd(x, b1, s41);
+            x = Vector256.Create(a5[i]);
+            s50 = Vector256.FusedMultiplyAdd(x, b0, s50);
+            s51 = Vector256.FusedMultiplyAdd(x, b1, s51);
+        }
+        s00.Store(c0); s01.Store(c0 + 8); s10.Store(c1); s11.Store(c1 + 8); s20.Store(c2); s21.Store(c2 + 8);
+        s30.Store(c3); s31.Store(c3 + 8); s40.Store(c4); s41.Store(c4 + 8); s50.Store(c5); s51.Store(c5 + 8);
     }
 
     /// <summary>e^x for x &lt;= 0 (scores minus their max), to ~2 ulp: 2^n e^r with r in [-ln2/2, ln2/2] and a degree-6 polynomial; below -87 it is 0.</summary>
