@@ -7,6 +7,9 @@
 # bench/mutation-scores.py OUT_DIR/reports/mutation-report.json prints the score per namespace.
 # Stryker 5.1.0 is installed on first use into STRYKER_TOOLS (default runs/mutation/tools, git-ignored), never globally.
 # STRYKER_CONCURRENCY (default 1) sets how many test sessions run at once.
+# STRYKER_FILES (optional): comma-separated files under src/HeadWise (e.g. KvCache/Policies/DuoPolicy.cs, globs allowed)
+# to mutate instead of the whole namespaces, for a re-run of what an earlier run left surviving; each must lie in one of
+# NAMESPACES, whose test folders stay the test filter.
 set -euo pipefail
 nss=${1:?usage: bench/mutation.sh Heads|Eval|KvCache|Analysis|Models[,...] [OUT_DIR]}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +29,16 @@ for ns in "${list[@]}"; do
   mutate+=("\"**/$ns/**/*.cs\"")
   filters+=("FullyQualifiedName~HeadWise.Tests.$ns.")
 done
+if [ -n "${STRYKER_FILES:-}" ]; then
+  mutate=()
+  IFS=, read -ra files <<< "$STRYKER_FILES"
+  for f in "${files[@]}"; do
+    case ",$nss," in
+      *",${f%%/*},"*) mutate+=("\"**/$f\"") ;;
+      *) echo "error: STRYKER_FILES entry '$f' is not in the namespaces $nss" >&2; exit 1 ;;
+    esac
+  done
+fi
 mutate_json=$(IFS=,; echo "${mutate[*]}")
 filter=$(IFS='|'; echo "${filters[*]}")
 
