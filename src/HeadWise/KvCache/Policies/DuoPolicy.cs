@@ -64,7 +64,9 @@ public sealed class DuoPolicy : KvPolicy
     public IEnumerable<(int Layer, int KvHead)> FullHeads() =>
         Enumerable.Range(0, Spec.Layers).SelectMany(l => Enumerable.Range(0, Spec.KvHeads).Where(h => _full[l][h]).Select(h => (l, h)));
 
-    public override long Capacity(int layer, int head, long length) => _full[layer][head] ? length : Math.Min(length, (long)Sinks + Recent);
+    /// <summary>Full heads have no cap (after a one-shot compression the budget's length is frozen at the compression
+    /// point, and a cap of that length would drop a position per decode step); streaming heads keep sinks + recent.</summary>
+    public override long Capacity(int layer, int head, long length) => _full[layer][head] ? long.MaxValue : Math.Min(length, (long)Sinks + Recent);
 
     public override double[] Score(HeadView head, long length, long capacity) =>
         Protect(ByPosition(head), head, Sinks, long.MaxValue);
