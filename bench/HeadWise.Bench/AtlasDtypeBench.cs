@@ -59,7 +59,7 @@ public static class AtlasDtypeBench
         var rows = f32.Scores.Keys.Select(n => new Row(n, bf16[n], again[n], otherSeed[n])).ToList();
         Console.WriteLine($"{"score",-22} {"bf16",8} {"f32 same seed",14} {"f32 seed " + other,14}");
         foreach (var r in rows) Console.WriteLine($"{r.Score,-22} {r.Bf16,8:F3} {r.SameSeedF32,14:F3} {r.OtherSeedF32,14:F3}");
-        if (Arg("--json") is { } json) File.WriteAllText(json, JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));
+        if (Arg("--json") is { } json) File.WriteAllText(json, JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         return rows.All(r => r.Bf16 >= 0.95 || double.IsNaN(r.Bf16)) ? 0 : 1;
     }
 

@@ -290,14 +290,17 @@ public sealed class Transformer : IDisposable
 
     /// <summary>
     /// Runs the hook on a float32 view of x. A hook that returns its input leaves x itself (the unobserved run's
-    /// tensor); an edit comes back in x's dtype.
+    /// tensor), except under autograd on a 16-bit x: then the forward goes on from the float32 view cast back (the same
+    /// values), so that gradients reach the tensor the hook saw (a score that reads a hook point's gradient). An edit
+    /// comes back in x's dtype.
     /// </summary>
     private static Tensor Hook(IForwardHooks? hooks, string name, Tensor x)
     {
         if (hooks is null || !hooks.Wants(name)) return x;
         var f = Float(x);
         var y = hooks.Apply(name, f);
-        return ReferenceEquals(y, f) ? x : y.dtype == x.dtype ? y : y.to(x.dtype);
+        if (ReferenceEquals(y, f)) return ReferenceEquals(f, x) || !x.requires_grad ? x : f.to(x.dtype);
+        return y.dtype == x.dtype ? y : y.to(x.dtype);
     }
 
     /// <summary>Hooks see [B, T, H, d]; the attention math holds [B, H, T, d].</summary>
