@@ -24,7 +24,8 @@ internal static unsafe class FusedDecode
         if (hooks is not null || cache is not FullKvCache full || rope is null || tokens.shape[0] != 1 || tokens.shape[1] != 1) return false;
         if (!spec.Causal || spec.PostNorm || spec.Norm != NormKind.RmsNorm || spec.FeedForward != FeedForwardKind.SwiGlu || spec.QkNorm ||
             spec.Positions != PositionKind.Rope || spec.Attention is not null || full.Length + 1 > rope.MaxPositions) return false;
-        if (w.PositionEmbedding is not null || w.TokenTypeEmbedding is not null || w.EmbeddingNorm is not null ||
+        // ggml activation rounding happens in Transformer.Linear, which the fused step does not call.
+        if (w.RoundsActivations || w.PositionEmbedding is not null || w.TokenTypeEmbedding is not null || w.EmbeddingNorm is not null ||
             !Vector(w.OutputNorm) || !Matrix(w.Output) || !Matrix(w.TokenEmbedding)) return false;
         foreach (var l in w.Layers)
             if (!Vector(l.AttnNorm) || !Vector(l.FfnNorm) || !Matrix(l.Wq) || !Matrix(l.Wk) || !Matrix(l.Wv) || !Matrix(l.Wo) ||

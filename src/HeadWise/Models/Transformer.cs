@@ -66,7 +66,7 @@ public sealed class Transformer : IDisposable
         if (cache is not null and not FullKvCache && Spec.Attention is { SoftmaxWeights: false } variant)
             throw new HeadWiseException($"this model uses {variant.Kind} attention, whose weights are not softmax probabilities; " +
                                         "KV policies that score or select keys by softmax attention do not apply to it (use the full cache)");
-        if (!Weights.RoundsActivations && FusedDecode.Applies(Spec, Weights, _rope, tokens, cache, hooks))
+        if (FusedDecode.Applies(Spec, Weights, _rope, tokens, cache, hooks))
             return FusedDecode.Step(Spec, Weights, _rope!, _normEpsF, tokens.item<long>(), (FullKvCache)cache!);
         using var scope = torch.NewDisposeScope();
         var step = new Step(cache, hooks, new AttentionKernel(Spec, _rope, _scale, hooks, start));
