@@ -7,6 +7,8 @@
 # bench/mutation-scores.py OUT_DIR/reports/mutation-report.json prints the score per namespace.
 # Stryker 5.1.0 is installed on first use into STRYKER_TOOLS (default runs/mutation/tools, git-ignored), never globally.
 # STRYKER_CONCURRENCY (default 1) sets how many test sessions run at once.
+# STRYKER_ADDITIONAL_TIMEOUT_MS (default 5000, Stryker's own) is added to each session's timeout (2 x the idle baseline
+# + this); on a loaded machine raise it (60000), or slow sessions are miscounted as Timeout (killed).
 # STRYKER_FILES (optional): comma-separated files under src/HeadWise (e.g. KvCache/Policies/DuoPolicy.cs, globs allowed)
 # to mutate instead of the whole namespaces, for a re-run of what an earlier run left surviving; each must lie in one of
 # NAMESPACES, whose test folders stay the test filter.
@@ -57,6 +59,7 @@ cat > "$config" <<JSON
     "coverage-analysis": "perTest",
     "test-case-filter": "$filter",
     "concurrency": ${STRYKER_CONCURRENCY:-1},
+    "additional-timeout": ${STRYKER_ADDITIONAL_TIMEOUT_MS:-5000},
     "mutation-level": "Standard",
     "reporters": ["dots", "json", "html", "markdown"],
     "thresholds": { "high": 80, "low": 60, "break": 0 }
