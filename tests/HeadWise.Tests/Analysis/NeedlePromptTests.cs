@@ -68,4 +68,28 @@ public sealed class NeedlePromptTests
         }
         Assert.True(places.Count > 1, "the asked place varies with the seed");
     }
+
+    [Fact]
+    public void NamedFactPromptsRefuseAContextWithNoRoomForAHaystack()
+    {
+        using var m = ModelLoader.Load(TestPaths.Stories260KGguf);
+        var probes = ProbeSet.FromText(ProbeSet.DefaultText, m.Tokenizer, 2, 64);
+        // Two facts, the question and its answer take more than 20 tokens of stories260K's vocabulary.
+        var e = Assert.Throws<HeadWiseException>(() => NeedlePrompt.BuildNamedFacts(probes, m.Tokenizer, count: 1, facts: 2, context: 20, seed: 3));
+        Assert.Equal("named-fact prompts: 2 facts, the question and its answer leave no room for a haystack in a 20-token context", e.Message);
+    }
+
+    [Fact]
+    public void RetrievalReasoningWithATokenizerAsksNamedFactsAndSaysSo()
+    {
+        using var m = ModelLoader.Load(TestPaths.Stories260KGguf);
+        var probes = ProbeSet.FromText(ProbeSet.DefaultText, m.Tokenizer, 2, 64);
+        using var ctx = new ProfileContext(m.Transformer, m.Tokenizer, probes, seed: 3);
+        var map = new RetrievalReasoningScore(prompts: 2).Compute(ctx).Single();
+        Assert.Equal("named facts in natural language", map.Params!["needles"]!.GetValue<string>());
+        Assert.Equal(2, map.Params!["prompts"]!.GetValue<int>());
+        // The prompts are the named-fact prompts of the same seed (not probe-text spans).
+        var expected = NeedlePrompt.BuildNamedFacts(probes, m.Tokenizer, 2, 2, m.Spec.ContextLength, 3);
+        Assert.Equal(expected.Max(p => p.Prompt.Length), map.Params!["prompt_tokens"]!.GetValue<int>());
+    }
 }

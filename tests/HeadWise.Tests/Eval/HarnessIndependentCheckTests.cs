@@ -40,6 +40,37 @@ public class HarnessIndependentCheckTests
         }
     }
 
+    /// <summary>
+    /// The harness stops at the tokenizer's end-of-sequence token as the plain loop does: with EOS declared to be the
+    /// first token the model writes that it has not written before, the harness reports only what came before it.
+    /// </summary>
+    [Fact]
+    public void Harness_stops_at_the_end_of_sequence_token()
+    {
+        var m = Testbed.Value;
+        var task = TaskRegistry.Create("passkey");
+        var o = new TaskOptions { Lengths = [320], Depths = [0.5], Samples = 1, Seed = 11, HaystackPath = TestPaths.MobyDick };
+        var s = task.Generate(m.Tokenizer, o)[0];
+        var free = GreedyByFullForwards(m, s.Tokens, s.MaxNewTokens);
+        int k = Enumerable.Range(1, free.Count - 1).First(i => !free.Take(i).Contains(free[i]));
+        var stopping = new LoadedModel(m.Path, m.Format, m.Transformer, new EosAt(m.Tokenizer, free[k]));   // shares m's weights: not disposed
+        var r = BenchRunner.Run(stopping, task, o, new PolicyCacheFactory("full", KvBudget.All, CompressMode.Context));
+        Assert.Equal(m.Tokenizer.Decode(free.Take(k)), r.Answers![0].Output);
+    }
+
+    /// <summary>A tokenizer that is <paramref name="inner"/> except that <paramref name="eos"/> ends a sequence.</summary>
+    private sealed class EosAt(HeadWise.Tokenizers.ITokenizer inner, int eos) : HeadWise.Tokenizers.ITokenizer
+    {
+        public string Kind => inner.Kind;
+        public int VocabSize => inner.VocabSize;
+        public int? BosId => inner.BosId;
+        public int? EosId => eos;
+        public bool AddBosByDefault => inner.AddBosByDefault;
+        public IReadOnlyList<int> Encode(string text, bool addBos) => inner.Encode(text, addBos);
+        public string Decode(IEnumerable<int> ids) => inner.Decode(ids);
+        public string TokenLabel(int id) => inner.TokenLabel(id);
+    }
+
     /// <summary>Greedy decoding, one full forward over prompt + generated tokens per new token; first maximum wins.</summary>
     private static List<int> GreedyByFullForwards(LoadedModel m, int[] prompt, int maxNew)
     {

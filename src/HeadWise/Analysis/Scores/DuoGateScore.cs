@@ -103,7 +103,7 @@ public sealed class DuoGateScore(DuoGateTraining? training = null) : IHeadScore
     }
 
     /// <summary>The probe documents without their BOS, end to end: the book the needles are hidden in.</summary>
-    private static int[] Haystack(ProfileContext ctx)
+    internal static int[] Haystack(ProfileContext ctx)
     {
         int? bos = ctx.Tokenizer?.BosId;
         return ctx.Probes.SelectMany(p => bos is { } b && p.Length > 0 && p[0] == b ? p.Skip(1) : p).ToArray();
