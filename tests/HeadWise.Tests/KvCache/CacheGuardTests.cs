@@ -131,6 +131,8 @@ public class CacheGuardTests
             Error(() => KvPolicies.Create("duo", KvBudget.Parse("8"), spec)));
         Assert.Equal("taskkv reads the head score 'heterogeneity': give an atlas (--atlas atlas.json)",
             Error(() => KvPolicies.Create("taskkv", KvBudget.Parse("8"), spec)));
+        Assert.Equal("headkv reads the head score 'retrieval-reasoning': give an atlas (--atlas atlas.json)",
+            Error(() => KvPolicies.Create("headkv", KvBudget.Parse("8"), spec)));
     }
 
     [Fact]
