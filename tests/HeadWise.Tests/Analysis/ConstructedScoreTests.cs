@@ -107,7 +107,7 @@ public sealed class ConstructedScoreTests
     }
 
     /// <summary>Mean next-token NLL of one document, from the logits in plain loops, with <paramref name="masked"/> heads zeroed.</summary>
-    private static double MeanNll(HeadWise.Models.Transformer model, int[] doc, params (int Layer, int Head)[] masked)
+    internal static double MeanNll(HeadWise.Models.Transformer model, int[] doc, params (int Layer, int Head)[] masked)
     {
         var hooks = new HeadWise.Heads.HookSet();
         foreach (var m in masked) hooks.Add(HeadWise.Heads.Interventions.HeadAblation.Zero(m.Layer, m.Head));
