@@ -143,6 +143,40 @@ public class AnalysisHelperEdgeTests
         Assert.Equal(new DuoGateTraining(), DuoGateTraining.Parse(" , "));
     }
 
+    [Fact]
+    public void Duo_haystack_lengths_are_an_even_grid_from_shortest_to_longest_without_repeats()
+    {
+        DuoTrainingData Data(int min, int max, int intervals) =>
+            new(null, null, [5, 6, 7], new DuoGateTraining { MinLength = min, MaxLength = max, LengthIntervals = intervals }, 64, 60, 1);
+        Assert.Equal([10, 15, 20], Data(10, 20, 3).Lengths);
+        Assert.Equal([20], Data(10, 20, 1).Lengths);                 // one interval: the longest only
+        Assert.Equal([20], Data(10, 20, 0).Lengths);                 // fewer than one counts as one
+        Assert.Equal([10, 11], Data(10, 11, 5).Lengths);             // 10, 10.25, 10.5, 10.75, 11 truncated, each once
+    }
+
+    [Fact]
+    public void A_disposed_context_captures_its_patterns_again_when_read_and_may_be_disposed_twice()
+    {
+        var probes = Enumerable.Range(0, 2).Select(d => HeadWise.Tests.Heads.TinyModels.Tokens(8, seed: d).data<long>().Select(x => (int)x).ToArray()).ToList();
+        var ctx = new ProfileContext(HeadWise.Tests.Heads.TinyModels.Build("llama"), null, probes);
+        ctx.Dispose();   // nothing captured yet
+        var first = ctx.Patterns[1][0].sum().item<float>();
+        ctx.Dispose();
+        Assert.Equal(first, ctx.Patterns[1][0].sum().item<float>());   // each causal row sums to 1: 4 heads x 8 rows
+        Assert.Equal(32f, first, 3);
+        ctx.Dispose();
+        ctx.Dispose();
+    }
+
+    [Fact]
+    public void A_duo_pattern_config_is_written_indented_as_duoattention_writes_it()
+    {
+        var tsv = Path.Combine(TestPaths.NewTempDir(), "full_attention_heads.tsv");
+        new DuoPattern([[1.0, 0.25]], 16, 128).Write(tsv);
+        Assert.Equal("{\n  \"sink_size\": 16,\n  \"recent_size\": 128\n}", File.ReadAllText(Path.Combine(Path.GetDirectoryName(tsv)!, "config.json")).ReplaceLineEndings("\n"));
+        Assert.Equal(["1\t0.25"], File.ReadAllLines(tsv));
+    }
+
     /// <summary>Characters a-z as ids 2..27; no BOS.</summary>
     private sealed class NoBosTokenizer : ITokenizer
     {
