@@ -59,7 +59,7 @@ public class HarnessIndependentCheckTests
     }
 
     /// <summary>A tokenizer that is <paramref name="inner"/> except that <paramref name="eos"/> ends a sequence.</summary>
-    private sealed class EosAt(HeadWise.Tokenizers.ITokenizer inner, int eos) : HeadWise.Tokenizers.ITokenizer
+    internal sealed class EosAt(HeadWise.Tokenizers.ITokenizer inner, int eos) : HeadWise.Tokenizers.ITokenizer
     {
         public string Kind => inner.Kind;
         public int VocabSize => inner.VocabSize;
@@ -72,7 +72,7 @@ public class HarnessIndependentCheckTests
     }
 
     /// <summary>Greedy decoding, one full forward over prompt + generated tokens per new token; first maximum wins.</summary>
-    private static List<int> GreedyByFullForwards(LoadedModel m, int[] prompt, int maxNew)
+    internal static List<int> GreedyByFullForwards(LoadedModel m, int[] prompt, int maxNew)
     {
         var ids = prompt.ToList();
         var output = new List<int>();
@@ -96,7 +96,7 @@ public class HarnessIndependentCheckTests
     /// niah, ROUGE-1 recall: the share of the answer's words (lower-cased; letters, digits and apostrophes) found among
     /// the output's, each used once.
     /// </summary>
-    private static double HandScore(EvalSample s, string output)
+    internal static double HandScore(EvalSample s, string output)
     {
         if (s.Scoring == AnswerScoring.ExactNumber)
         {
