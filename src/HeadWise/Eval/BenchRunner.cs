@@ -55,16 +55,21 @@ public static class BenchRunner
             outcomes.Add(runner.Run(s, factory));
             onSample?.Invoke(outcomes.Count, samples.Count);
         }
+        var (prefillTps, decodeTps) = Throughput(outcomes);
         return Aggregate(model, task, o, factory, outcomes) with
         {
             PeakRssBytes = ProcessMemory.PeakRss(),
             RssBeforeBytes = rssBefore,
             RssAfterBytes = ProcessMemory.CurrentRss(),
-            PrefillTps = Rate(outcomes.Sum(x => x.PrefillTokens), outcomes.Sum(x => x.PrefillSeconds)),
-            DecodeTps = Rate(outcomes.Sum(x => x.DecodeTokens), outcomes.Sum(x => x.DecodeSeconds)),
+            PrefillTps = prefillTps,
+            DecodeTps = decodeTps,
             WallSeconds = wall.Elapsed.TotalSeconds,
         };
     }
+
+    /// <summary>Prefill and decode tokens per second of a run: all samples' tokens over all their seconds (null with none).</summary>
+    internal static (double? Prefill, double? Decode) Throughput(IReadOnlyList<SampleOutcome> xs) =>
+        (Rate(xs.Sum(x => x.PrefillTokens), xs.Sum(x => x.PrefillSeconds)), Rate(xs.Sum(x => x.DecodeTokens), xs.Sum(x => x.DecodeSeconds)));
 
     private static double? Rate(long tokens, double seconds) => tokens > 0 && seconds > 0 ? Math.Round(tokens / seconds, 1) : null;
 

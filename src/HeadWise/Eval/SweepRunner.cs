@@ -97,7 +97,8 @@ public static class SweepRunner
         WriteAtomically(path, text);
     }
 
-    private static string SafeName(string key) => string.Concat(key.Select(c => char.IsLetterOrDigit(c) || c is '.' or '-' or '@' ? c : '_'));
+    /// <summary>A cell key as a file name: letters, digits, '.', '-' and '@' kept, anything else '_'.</summary>
+    internal static string SafeName(string key) => string.Concat(key.Select(c => char.IsLetterOrDigit(c) || c is '.' or '-' or '@' ? c : '_'));
 
     internal static void WriteAtomically(string path, string text)
     {
