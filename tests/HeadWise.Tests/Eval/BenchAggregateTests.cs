@@ -64,7 +64,10 @@ public class BenchAggregateTests
         }
         Assert.Equal([(60, (double?)null, 2), (120, null, 2)], r.Grid.Select(c => (c.Length, c.Depth, c.Samples)));
         Assert.Equal(accuracy.Where(a => a.Length == 60).Average(a => a.Acc), r.Grid[0].Accuracy, 12);
+        // A full cache keeps (and at most holds) every position: kept, peak and full bytes are all the mean full size.
         Assert.Equal((FullBytes(m.Spec, 120) + FullBytes(m.Spec, 60)) / 2, r.KvBytes);
+        Assert.Equal(r.KvBytes, r.KvPeakBytes);
+        Assert.Equal(r.KvBytes, r.KvBytesFull);
         // No answers, no depth axis, nothing decoded: those fields are absent, not 0 or NaN.
         Assert.Null(r.ExactMatch);
         Assert.Null(r.Rouge1Recall);
@@ -113,6 +116,30 @@ public class BenchAggregateTests
         Assert.Null(r.PerplexityNats);
         Assert.Null(r.Perplexity);
         Assert.Null(r.BitsPerByte);
+    }
+
+    /// <summary>
+    /// SnapKV under `context` keeps a quarter of the context (rounded up) plus the question, and peaks at the whole
+    /// context: niah questions name different places, so the samples of one length keep different byte counts, and the
+    /// bench reports their mean, per length and overall.
+    /// </summary>
+    [Fact]
+    public void Kept_and_peak_kv_bytes_are_the_mean_over_the_samples_of_a_length()
+    {
+        var m = Stories.Value;
+        var task = TaskRegistry.Create("niah");
+        var o = new TaskOptions { Lengths = [180], Depths = [0.5], Samples = 3, Seed = 4, HaystackPath = TestPaths.MobyDick };
+        var r = BenchRunner.Run(m, task, o, new PolicyCacheFactory("snapkv", KvBudget.Parse("0.25"), CompressMode.Context));
+        long perPosition = FullBytes(m.Spec, 1);
+        var samples = task.Generate(m.Tokenizer, o);
+        var kept = samples.Select(s => ((s.ContextEnd!.Value + 3) / 4 + s.Tokens.Length - s.ContextEnd.Value) * perPosition).ToList();
+        var peak = samples.Select(s => s.ContextEnd!.Value * perPosition).ToList();
+        Assert.True(kept.Distinct().Count() > 1 && peak.Distinct().Count() > 1, "the samples keep the same bytes: a mean could not be told from a min");
+        Assert.Equal((long)kept.Average(), r.ByLength["180"].KvBytes);
+        Assert.Equal((long)kept.Average(), r.KvBytes);
+        Assert.Equal((long)peak.Average(), r.KvPeakBytes);
+        Assert.Equal(FullBytes(m.Spec, 180), r.KvBytesFull);
+        Assert.Equal(FullBytes(m.Spec, 180), r.ByLength["180"].KvBytesFull);
     }
 
     [Fact]

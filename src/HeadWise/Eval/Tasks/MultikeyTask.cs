@@ -13,7 +13,7 @@ public sealed class MultikeyTask(int keys = 4) : NeedleTask
     public override int AnswerTokens => 14;
     protected override SentenceSource Filler(TaskOptions options) => TextFile(options, Name);
 
-    protected override NeedlePrompt Make(Random rng, double depth)
+    protected internal override NeedlePrompt Make(Random rng, double depth)
     {
         var names = new HashSet<string>();
         var adjectives = PromptWording.EvaluationKeyAdjectives;

@@ -16,7 +16,7 @@ public abstract class NeedleTask : IEvalTask
     protected abstract AnswerScoring Scoring { get; }
     public abstract int AnswerTokens { get; }
     protected abstract SentenceSource Filler(TaskOptions options);
-    protected abstract NeedlePrompt Make(Random rng, double depth);
+    protected internal abstract NeedlePrompt Make(Random rng, double depth);
 
     public IReadOnlyList<EvalSample> Generate(ITokenizer tokenizer, TaskOptions options)
     {

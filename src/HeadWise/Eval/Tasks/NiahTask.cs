@@ -10,7 +10,7 @@ public sealed class NiahTask : NeedleTask
     public override int AnswerTokens => 32;
     protected override SentenceSource Filler(TaskOptions options) => TextFile(options, Name);
 
-    protected override NeedlePrompt Make(Random rng, double depth)
+    protected internal override NeedlePrompt Make(Random rng, double depth)
     {
         var (place, activity) = PromptWording.EvaluationFacts[rng.Next(PromptWording.EvaluationFacts.Count)];
         var form = PromptWording.Fact.EvaluationForm;

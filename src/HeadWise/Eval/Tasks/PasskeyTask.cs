@@ -12,7 +12,7 @@ public sealed class PasskeyTask : NeedleTask
     public override int AnswerTokens => 10;
     protected override SentenceSource Filler(TaskOptions options) => Grass;
 
-    protected override NeedlePrompt Make(Random rng, double depth)
+    protected internal override NeedlePrompt Make(Random rng, double depth)
     {
         var key = rng.Next(10000, 100000).ToString();
         var form = PromptWording.Passkey.EvaluationForm;

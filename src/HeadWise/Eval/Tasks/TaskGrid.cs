@@ -15,7 +15,7 @@ internal static class TaskGrid
     }
 
     // A fixed mix (HashCode.Combine is randomised per process, which would break "same seed, same prompts").
-    private static int Mix(int seed, int length, int depth, int sample)
+    internal static int Mix(int seed, int length, int depth, int sample)
     {
         unchecked
         {
