@@ -138,25 +138,14 @@ public sealed class BenchRunnerTests
     }
 
     /// <summary>A full cache that records the length at which the harness asked it to compress.</summary>
-    private sealed class RecordingFactory(CompressMode mode) : IKvCacheFactory
+    private sealed class RecordingFactory(CompressMode mode) : WatchedFullCacheFactory(mode)
     {
         public readonly List<long> CompressedAt = [];
-        public string Policy => "full";
-        public KvBudget Budget => KvBudget.All;
-        public CompressMode Compress => mode;
-        public IKvCache Create(LoadedModel model, int contextTokens) => new Recording(new FullKvCache(model.Spec), CompressedAt);
+        protected override IKvCache Wrap(FullKvCache cache) => new Recording(cache, CompressedAt);
     }
 
-    private sealed class Recording(FullKvCache inner, List<long> compressedAt) : IKvCache
+    private sealed class Recording(FullKvCache inner, List<long> compressedAt) : WatchedFullCache(inner)
     {
-        public long Length => inner.Length;
-        public long Bytes => inner.Bytes;
-        public long PeakBytes => inner.PeakBytes;
-        public long MaxLength => inner.MaxLength;
-        public TorchSharp.torch.Tensor Attend(int layer, TorchSharp.torch.Tensor q, TorchSharp.torch.Tensor k, TorchSharp.torch.Tensor v, AttentionKernel attention) =>
-            inner.Attend(layer, q, k, v, attention);
-        public void Advance(long t) => inner.Advance(t);
-        public void Compress() => compressedAt.Add(inner.Length);
-        public void Dispose() => inner.Dispose();
+        public override void Compress() => compressedAt.Add(Inner.Length);
     }
 }

@@ -25,29 +25,18 @@ public class CacheDisposalTests
         Assert.Equal(2, factory.Disposed);
     }
 
-    private sealed class CountingFactory : IKvCacheFactory
+    private sealed class CountingFactory() : WatchedFullCacheFactory(CompressMode.Context)
     {
         public int Created, Disposed;
-        public string Policy => "full";
-        public KvBudget Budget => KvBudget.All;
-        public CompressMode Compress => CompressMode.Context;
-        public IKvCache Create(LoadedModel model, int contextTokens)
+        protected override IKvCache Wrap(FullKvCache cache)
         {
             Created++;
-            return new Counted(new FullKvCache(model.Spec), this);
+            return new Counted(cache, this);
         }
     }
 
-    private sealed class Counted(FullKvCache inner, CountingFactory f) : IKvCache
+    private sealed class Counted(FullKvCache inner, CountingFactory f) : WatchedFullCache(inner)
     {
-        public long Length => inner.Length;
-        public long Bytes => inner.Bytes;
-        public long PeakBytes => inner.PeakBytes;
-        public long MaxLength => inner.MaxLength;
-        public TorchSharp.torch.Tensor Attend(int layer, TorchSharp.torch.Tensor q, TorchSharp.torch.Tensor k, TorchSharp.torch.Tensor v, AttentionKernel attention) =>
-            inner.Attend(layer, q, k, v, attention);
-        public void Advance(long t) => inner.Advance(t);
-        public void Compress() => inner.Compress();
-        public void Dispose() { f.Disposed++; inner.Dispose(); }
+        public override void Dispose() { f.Disposed++; Inner.Dispose(); }
     }
 }

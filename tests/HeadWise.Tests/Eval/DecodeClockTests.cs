@@ -24,24 +24,13 @@ public class DecodeClockTests
         Assert.True(r.DecodeTps > 3.4, $"decode {r.DecodeTps} tokens/s");
     }
 
-    private sealed class SlowCompressFactory(TimeSpan delay) : IKvCacheFactory
+    private sealed class SlowCompressFactory(TimeSpan delay) : WatchedFullCacheFactory(CompressMode.Context)
     {
-        public string Policy => "full";
-        public KvBudget Budget => KvBudget.All;
-        public CompressMode Compress => CompressMode.Context;
-        public IKvCache Create(LoadedModel model, int contextTokens) => new SlowCompress(new FullKvCache(model.Spec), delay);
+        protected override IKvCache Wrap(FullKvCache cache) => new SlowCompress(cache, delay);
     }
 
-    private sealed class SlowCompress(FullKvCache inner, TimeSpan delay) : IKvCache
+    private sealed class SlowCompress(FullKvCache inner, TimeSpan delay) : WatchedFullCache(inner)
     {
-        public long Length => inner.Length;
-        public long Bytes => inner.Bytes;
-        public long PeakBytes => inner.PeakBytes;
-        public long MaxLength => inner.MaxLength;
-        public TorchSharp.torch.Tensor Attend(int layer, TorchSharp.torch.Tensor q, TorchSharp.torch.Tensor k, TorchSharp.torch.Tensor v, AttentionKernel attention) =>
-            inner.Attend(layer, q, k, v, attention);
-        public void Advance(long t) => inner.Advance(t);
-        public void Compress() => Thread.Sleep(delay);
-        public void Dispose() => inner.Dispose();
+        public override void Compress() => Thread.Sleep(delay);
     }
 }

@@ -58,32 +58,24 @@ public class HarnessChunkingTests
     }
 
     /// <summary>A full cache that records what the harness asks of it: the size it is made for, each forward call's new positions, where it compresses.</summary>
-    internal sealed class RecordingFactory(CompressMode mode) : IKvCacheFactory
+    internal sealed class RecordingFactory(CompressMode mode) : WatchedFullCacheFactory(mode)
     {
         public readonly List<int> ContextTokens = [];
         public readonly List<long> Advances = [];
         public readonly List<long> CompressedAt = [];
-        public string Policy => "full";
-        public KvBudget Budget => KvBudget.All;
-        public CompressMode Compress => mode;
 
-        public IKvCache Create(LoadedModel model, int contextTokens)
+        public override IKvCache Create(LoadedModel model, int contextTokens)
         {
             ContextTokens.Add(contextTokens);
-            return new Recording(new FullKvCache(model.Spec), this);
+            return base.Create(model, contextTokens);
         }
+
+        protected override IKvCache Wrap(FullKvCache cache) => new Recording(cache, this);
     }
 
-    private sealed class Recording(FullKvCache inner, RecordingFactory f) : IKvCache
+    private sealed class Recording(FullKvCache inner, RecordingFactory f) : WatchedFullCache(inner)
     {
-        public long Length => inner.Length;
-        public long Bytes => inner.Bytes;
-        public long PeakBytes => inner.PeakBytes;
-        public long MaxLength => inner.MaxLength;
-        public TorchSharp.torch.Tensor Attend(int layer, TorchSharp.torch.Tensor q, TorchSharp.torch.Tensor k, TorchSharp.torch.Tensor v, AttentionKernel attention) =>
-            inner.Attend(layer, q, k, v, attention);
-        public void Advance(long t) { f.Advances.Add(t); inner.Advance(t); }
-        public void Compress() => f.CompressedAt.Add(inner.Length);
-        public void Dispose() => inner.Dispose();
+        public override void Advance(long t) { f.Advances.Add(t); Inner.Advance(t); }
+        public override void Compress() => f.CompressedAt.Add(Inner.Length);
     }
 }
