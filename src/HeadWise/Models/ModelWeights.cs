@@ -81,18 +81,19 @@ public sealed class ModelWeights : IDisposable
         var present = CheckLayout(spec, source);
         var global = new List<KeyValuePair<string, Tensor>>();
         var layers = Enumerable.Range(0, spec.Layers).Select(_ => new List<KeyValuePair<string, Tensor>>()).ToList();
+        var memory = Allocate(spec, present);
         try
         {
-            foreach (var slot in present)
+            for (int i = 0; i < present.Count; i++)
             {
-                var (layer, local) = TensorLayout.Split(slot.Name);
-                var t = Read(spec, source, slot);
-                (layer < 0 ? global : layers[layer]).Add(KeyValuePair.Create(local, t));
+                var (layer, local) = TensorLayout.Split(present[i].Name);
+                Read(spec, source, present[i], memory[i]);
+                (layer < 0 ? global : layers[layer]).Add(KeyValuePair.Create(local, memory[i]));
             }
         }
         catch
         {
-            foreach (var t in global.Concat(layers.SelectMany(l => l))) t.Value.Dispose();
+            foreach (var t in memory) t.Dispose();
             throw;
         }
         var weights = new ModelWeights(global, layers.Select(l => new LayerWeights(l)).ToList());
@@ -123,22 +124,30 @@ public sealed class ModelWeights : IDisposable
         return present;
     }
 
-    /// <summary>Matrices in the compute dtype, vectors in float32. Tensor.bytes is a view of the tensor's own memory:
-    /// the source writes straight into it, no extra copy.</summary>
-    private static Tensor Read(ModelSpec spec, ITensorSource source, TensorSlot slot)
+    /// <summary>Matrices in the compute dtype, vectors in float32.</summary>
+    private static ScalarType TypeOf(ModelSpec spec, TensorSlot slot) =>
+        spec.Compute == ComputeDType.BF16 && slot.Shape.Length >= 2 ? ScalarType.BFloat16 : ScalarType.Float32;
+
+    /// <summary>
+    /// Uninitialised memory for each slot, in the layout's order: one <see cref="Runtime.HugePages.Block"/> per dtype, so
+    /// a decode step streams the matrices from huge pages.
+    /// </summary>
+    private static Tensor[] Allocate(ModelSpec spec, List<TensorSlot> present)
     {
-        bool bf16 = spec.Compute == ComputeDType.BF16 && slot.Shape.Length >= 2;
-        var t = torch.empty(slot.Shape, bf16 ? ScalarType.BFloat16 : ScalarType.Float32);
-        try
+        var memory = new Tensor[present.Count];
+        foreach (var group in Enumerable.Range(0, present.Count).GroupBy(i => TypeOf(spec, present[i])))
         {
-            if (bf16) source.ReadBFloat16(slot.Name, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(t.bytes));
-            else source.ReadFloats(slot.Name, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(t.bytes));
-            return t;
+            var block = Runtime.HugePages.Block(group.Select(i => present[i].Shape).ToList(), group.Key);
+            foreach (var (i, t) in group.Zip(block)) memory[i] = t;
         }
-        catch
-        {
-            t.Dispose();
-            throw;
-        }
+        return memory;
+    }
+
+    /// <summary>The slot's values into <paramref name="t"/>. Tensor.bytes is a view of the tensor's own memory: the source
+    /// writes straight into it, no extra copy.</summary>
+    private static void Read(ModelSpec spec, ITensorSource source, TensorSlot slot, Tensor t)
+    {
+        if (t.dtype == ScalarType.BFloat16) source.ReadBFloat16(slot.Name, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(t.bytes));
+        else source.ReadFloats(slot.Name, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(t.bytes));
     }
 }
