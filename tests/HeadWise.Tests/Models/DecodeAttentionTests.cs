@@ -16,6 +16,7 @@ public class DecodeAttentionTests
     [InlineData(4, 4, 16, 1, false, 1)]     // one key: the output is that value
     [InlineData(6, 3, 20, 130, true, 1)]    // d = 20: a vector block and a tail; bf16 cache
     [InlineData(8, 2, 64, 300, true, 2)]
+    [InlineData(4, 2, 32, 33, true, 1)]     // one 32-wide block, an odd number of keys: the two-key loop's last key alone
     public void Matches_a_double_precision_reference(int heads, int kvHeads, int d, int s, bool bf16, int threads)
     {
         Runtime.Torch.EnsureStarted();
