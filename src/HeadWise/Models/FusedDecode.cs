@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using HeadWise.Heads;
 using HeadWise.KvCache;
 using HeadWise.Runtime;
@@ -54,7 +56,8 @@ internal static unsafe class FusedDecode
         long pos = cache.Length;
         var (cosT, sinT, layout) = rope.TablesCovering(pos + 1);
         float* cos = Address(cosT) + pos * (hd / 2), sin = Address(sinT) + pos * (hd / 2);
-        var buffer = new float[dim * 3 + spec.QDim * 2 + spec.KvDim * 2 + ffn * 2];
+        // Rented: a fresh array per token is garbage for the collector to chase mid-decode.
+        var buffer = ArrayPool<float>.Shared.Rent(dim * 3 + spec.QDim * 2 + spec.KvDim * 2 + ffn * 2);
         var logits = torch.empty([1, 1, w.Output.shape[0]], ScalarType.Float32);
         fixed (float* b = buffer)
         {
@@ -98,6 +101,7 @@ internal static unsafe class FusedDecode
             RmsNorm(x, w.OutputNorm!, normEps, xn, dim, round: false);
             Product(xn, w.Output, null, Address(logits));
         }
+        ArrayPool<float>.Shared.Return(buffer);
         GC.KeepAlive(logits);
         return logits;
     }
@@ -165,7 +169,14 @@ internal static unsafe class FusedDecode
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SwiGlu(float* g, float* u, float* y, int n)
     {
-        for (int i = 0; i < n; i++) y[i] = g[i] / (1f + MathF.Exp(-g[i])) * u[i];
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (var one = Vector256<float>.One; i + 8 <= n; i += 8)
+            {
+                var x = Vector256.Load(g + i);
+                (x / (one + Vector256.Exp(-x)) * Vector256.Load(u + i)).Store(y + i);
+            }
+        for (; i < n; i++) y[i] = g[i] / (1f + MathF.Exp(-g[i])) * u[i];
     }
 
     /// <summary>x times 1/sqrt(mean(x^2) + eps), times the gain; then the cast to bf16 where the general path casts.</summary>
@@ -211,18 +222,5 @@ internal static unsafe class FusedDecode
         for (int i = 0; i < n; i++) x[i] += y[i];
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RoundBf16(float* x, int n)
-    {
-        for (int i = 0; i < n; i++) x[i] = RoundBf16(x[i]);
-    }
-
-    /// <summary>The nearest bf16 (ties to even), as libtorch's cast rounds; still a float.</summary>
-    internal static float RoundBf16(float x)
-    {
-        if (float.IsNaN(x)) return x;
-        uint u = BitConverter.SingleToUInt32Bits(x);
-        u += 0x7FFFu + ((u >> 16) & 1);
-        return BitConverter.UInt32BitsToSingle(u & 0xFFFF0000u);
-    }
+    private static void RoundBf16(float* x, int n) => Bf16Order.Round(x, n);
 }
