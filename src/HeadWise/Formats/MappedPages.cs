@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace HeadWise.Formats;
 
 /// <summary>
@@ -9,17 +7,6 @@ namespace HeadWise.Formats;
 /// </summary>
 internal static unsafe class MappedPages
 {
-    private const int MADV_DONTNEED = 4;
-
-    [DllImport("libc", EntryPoint = "madvise", SetLastError = true)]
-    private static extern int MAdvise(void* address, nuint length, int advice);
-
-    public static void Release(byte* start, long length)
-    {
-        if (!OperatingSystem.IsLinux() || length <= 0) return;
-        long page = Environment.SystemPageSize;
-        // Only whole pages inside the range: a neighbouring tensor may share the edge pages.
-        long first = ((long)start + page - 1) / page * page, end = ((long)start + length) / page * page;
-        if (end > first) MAdvise((void*)first, (nuint)(end - first), MADV_DONTNEED);
-    }
+    public static void Release(byte* start, long length) =>
+        Runtime.PageAdvice.Inside(start, length, Environment.SystemPageSize, Runtime.PageAdvice.DontNeed);
 }

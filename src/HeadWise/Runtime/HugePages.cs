@@ -1,26 +1,19 @@
-using System.Runtime.InteropServices;
 using TorchSharp;
 
 namespace HeadWise.Runtime;
 
 /// <summary>
 /// Tensors that the decode kernels stream once per token, allocated as one block whose interior the kernel backs with
-/// transparent huge pages (2 MB) when it can. Why: on this project's VMs a one-thread pass over the ~110M model's
-/// weights read at ~22 GB/s in libtorch's allocations (4 KB pages for every tensor under 2 MB, each its own mapping)
-/// and at ~30 GB/s from one huge-page block (docs/benchmarks.md, "Decode at 16 bits"): every 4 KB page is a TLB miss
-/// (a two-level walk under virtualisation) and a stop for the hardware prefetcher. Without THP (or off Linux) the
-/// block is ordinary memory.
+/// transparent huge pages (2 MB) when it can. Why: libtorch gives each tensor its own mapping, on 4 KB pages below
+/// 2 MB, and on this project's VMs every 4 KB page streamed is a TLB miss (a two-level walk under virtualisation) and a
+/// stop for the hardware prefetcher: one thread's bf16 products of a ~110M decode step took 8.4 ms from a huge-page
+/// block against 11.7 from libtorch's allocations in a quiet spell, 9.3 against 10.0 in a busy one (docs/benchmarks.md,
+/// "Decode at 16 bits"). Without THP (or off Linux) the block is ordinary memory.
 /// </summary>
-internal static unsafe partial class HugePages
+internal static unsafe class HugePages
 {
-    private const long Page = 2 << 20;
-    private const int MadvHugePage = 14;
-
     // Elements between tensors are padded to 64 bytes, so every tensor starts on a cache line.
     private const long Alignment = 64;
-
-    [LibraryImport("libc", EntryPoint = "madvise")]
-    private static partial int Madvise(nint address, nuint length, int advice);
 
     /// <summary>
     /// Contiguous tensors of <paramref name="dtype"/> and the given shapes, views into one block: each disposes as usual
@@ -44,7 +37,7 @@ internal static unsafe partial class HugePages
             total += (shapes[i].Aggregate(1L, (a, b) => a * b) + step - 1) / step * step;
         }
         using var block = torch.empty(total, dtype);
-        Advise(TensorMemory.Address<byte>(block), total * elementSize);
+        PageAdvice.Inside(TensorMemory.Address<byte>(block), total * elementSize, 2 << 20, PageAdvice.HugePage); // before any page is touched
         var tensors = new torch.Tensor[shapes.Count];
         for (int i = 0; i < shapes.Count; i++)
         {
@@ -52,13 +45,5 @@ internal static unsafe partial class HugePages
             tensors[i] = flat.view(shapes[i]);
         }
         return tensors;
-    }
-
-    /// <summary>Asks for huge pages over the whole 2 MB pages inside [start, start + bytes) (before they are touched).</summary>
-    private static void Advise(byte* start, long bytes)
-    {
-        if (!OperatingSystem.IsLinux()) return;
-        long from = ((long)start + Page - 1) & ~(Page - 1), to = ((long)start + bytes) & ~(Page - 1);
-        if (to > from) _ = Madvise((nint)from, (nuint)(to - from), MadvHugePage); // advice only: a refusal leaves 4 KB pages
     }
 }
