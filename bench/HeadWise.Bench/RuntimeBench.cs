@@ -81,6 +81,9 @@ public static class RuntimeBench
         var spec = model.Spec;
         var tokens = new[] { 1 }.Concat(Enumerable.Range(0, prompt - 1).Select(_ => rng.Next(3, spec.VocabSize))).ToArray();
         long weightBytes = model.Weights.Bytes;
+        // Whether the weights got huge pages (HugePages.Block): on 4 KB pages a step streams them markedly slower.
+        Console.Error.WriteLine($"{name}: weights {weightBytes / 1e6:F0} MB; process AnonHugePages " +
+                                $"{(Eval.ProcessMemory.Field("/proc/self/smaps_rollup", "AnonHugePages:") ?? 0) / 1e6:F0} MB");
 
         // Both libraries the same way, in alternating rounds (HeadWise, then llama.cpp, four times), each keeping its best
         // prefill and best decode (`decode` greedy steps after the prompt): the first, JIT-compiling pass counts for
@@ -104,7 +107,9 @@ public static class RuntimeBench
                 for (int i = 0; i < decode; i++) gen.Step(cache, [Sampler.ArgMax(logits)], ref logits); // reusing one array, as Generate does
                 hwDecode = Math.Max(hwDecode, decode / sw.Elapsed.TotalSeconds);
                 process.Refresh();
-                hwCpu = Math.Min(hwCpu, (process.TotalProcessorTime - cpu).TotalMilliseconds / decode);
+                double roundCpu = (process.TotalProcessorTime - cpu).TotalMilliseconds / decode;
+                hwCpu = Math.Min(hwCpu, roundCpu);
+                Console.Error.Write($"  round {round}: HeadWise decode {roundCpu:F2} ms CPU/token ({1e3 * sw.Elapsed.TotalSeconds / decode:F2} wall)");
             }
             var swc = Stopwatch.StartNew();
             cpp.Prefill(tokens);
@@ -112,6 +117,7 @@ public static class RuntimeBench
             cpp.Greedy(tokens, decode, out var decodeTime, out var decodeCpu);
             cppDecode = Math.Max(cppDecode, decode / decodeTime.TotalSeconds);
             cppCpu = Math.Min(cppCpu, decodeCpu.TotalMilliseconds / decode);
+            Console.Error.WriteLine($", llama.cpp {decodeCpu.TotalMilliseconds / decode:F2} ({decodeTime.TotalMilliseconds / decode:F2} wall)");
         }
         double limit = bandwidthGBps * 1e9 / weightBytes; // tokens/s if every weight byte is read once per token at full bandwidth
         var row = new Row(name, model.Weights.ParameterCount, weightBytes, hwPrefill, cppPrefill, hwDecode, cppDecode, hwDecode / limit, hwCpu, cppCpu);
