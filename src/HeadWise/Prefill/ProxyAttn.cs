@@ -85,23 +85,30 @@ public sealed record ProxyAttn(int Block = 128, int Pool = 4, int Probe = 16, do
         var proxyOf = new long[h];
         for (int g = 0; g < groups.Count; g++)
             foreach (var member in groups[g]) { pooling[g * h + member] = 1f / groups[g].Length; proxyOf[member] = g; }
-        var pool = torch.tensor(pooling, [groups.Count, h]);
-        var pq = torch.matmul(pool, qp.reshape(h, -1)).view(groups.Count, -1, d);                 // [G, R, d]
-        var pk = torch.matmul(pool, kf.reshape(h, -1)).view(groups.Count, s, d);                  // [G, S, d]
+        Tensor pq, pk;                                                                            // [G, R, d], [G, S, d]
+        if (groups.All(m => m.Length == 1))
+        {
+            // One head per proxy: its own queries and keys (no averaging, no copy of the keys through a product).
+            using var order = torch.tensor(groups.Select(m => (long)m[0]).ToArray());
+            (pq, pk) = (qp.index_select(0, order), kf.index_select(0, order));
+        }
+        else
+        {
+            var pool = torch.tensor(pooling, [groups.Count, h]);
+            pq = torch.matmul(pool, qp.reshape(h, -1)).view(groups.Count, -1, d);
+            pk = torch.matmul(pool, kf.reshape(h, -1)).view(groups.Count, s, d);
+        }
         // Token-level mass per key block, for ScoreChunk query blocks at a time over the keys they can see (half the
         // score matrix is in the future of its queries; smaller pieces also stay in cache).
-        var pieces = new List<Tensor>();
+        var mass = torch.zeros([groups.Count, nq, n], ScalarType.Float32);                          // [G, nq, n]
         for (int i0 = 0; i0 < nq; i0 += ScoreChunk)
         {
             int count = Math.Min(ScoreChunk, nq - i0), seen = first + i0 + count;                // key blocks visible to the last of them
             long keys = bounds[seen];
-            var pr = rows.narrow(0, (long)i0 * p, (long)count * p);
-            var later = torch.arange(keys).unsqueeze(0).gt(pr.add(start).unsqueeze(1));            // [count*p, keys]
-            var scores = torch.matmul(pq.narrow(1, (long)i0 * p, (long)count * p), pk.narrow(1, 0, keys).transpose(1, 2)).mul_(scale);
-            var probs = F.softmax(scores.masked_fill_(later, HeldScalars.NegativeInfinity), -1);
-            pieces.Add(F.pad(BlockSums(probs, 2, seen), [0, n - seen]));
+            var positions = probes.Skip(i0 * p).Take(count * p).Select(r => r + start).ToArray();
+            using var scores = torch.matmul(pq.narrow(1, (long)i0 * p, (long)count * p), pk.narrow(1, 0, keys).transpose(1, 2)).mul_(scale);
+            ProxyScoreKernel.AddBlockMass(scores, positions, p, Block, mass, i0);
         }
-        var mass = torch.cat(pieces, 1).view(groups.Count, nq, p, n).sum([2]);                   // [G, nq, n]
 
         var causal = Causal(nq, n);
         var ranking = mass.index_select(0, torch.tensor(proxyOf)).masked_fill(causal.logical_not().unsqueeze(0), HeldScalars.NegativeInfinity);

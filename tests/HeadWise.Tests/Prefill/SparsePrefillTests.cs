@@ -107,6 +107,31 @@ public class SparsePrefillTests
     }
 
     [Theory]
+    [InlineData(128, 700)] // blocks of whole 16-wide vectors, the last block partial
+    [InlineData(8, 93)]    // blocks shorter than a vector: every sum in the scalar tail
+    public void Proxy_score_kernel_equals_softmax_summed_per_block(int block, int keys)
+    {
+        Runtime.Torch.EnsureStarted();
+        // Rows at scattered positions (the last sees every key), two proxies, three probes per query block, spread logits
+        // offset by 100 (exp overflows unless shifted by the row max); reference: libtorch's masked softmax, summed per block and over each block's probes.
+        var gen = new torch.Generator(5);
+        int groups = 2, probes = 3, rowBlocks = 4, rows = probes * rowBlocks, n = (keys + block - 1) / block, firstRowBlock = 1;
+        var scores = torch.randn([groups, rows, keys], generator: gen).mul(2).add(100);
+        var rng = new Random(6);
+        long[] positions = [.. Enumerable.Range(0, rows).Select(r => r == rows - 1 ? keys - 1 : (long)rng.Next(keys))];
+        var mass = torch.zeros([groups, rowBlocks + firstRowBlock, n]);
+        ProxyScoreKernel.AddBlockMass(scores, positions, probes, block, mass, firstRowBlock);
+
+        var later = torch.arange(keys).unsqueeze(0).gt(torch.tensor(positions).unsqueeze(1));                    // [rows, keys]
+        var probs = torch.nn.functional.softmax(scores.sub(100).masked_fill(later, double.NegativeInfinity), -1);
+        var perBlock = torch.nn.functional.pad(probs, [0, n * block - keys]).view(groups, rows, n, block).sum([3]);
+        var want = perBlock.view(groups, rowBlocks, probes, n).sum([2]);
+        Assert.Equal(0f, mass.narrow(1, 0, firstRowBlock).abs().max().item<float>());                            // rows before the first untouched
+        var diff = (mass.narrow(1, firstRowBlock, rowBlocks) - want).abs().max().item<float>();
+        Assert.True(diff <= 1e-5, $"max diff {diff}");
+    }
+
+    [Theory]
     [InlineData(64, 1)]   // whole 16-wide panels, grouped-query heads
     [InlineData(24, 2)]   // one panel and 8 columns read in place
     public void Block_sparse_kernel_equals_softmax_over_the_selected_keys_across_tiles(int d, int group)
