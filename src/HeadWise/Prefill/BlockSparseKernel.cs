@@ -20,7 +20,7 @@ internal static unsafe class BlockSparseKernel
     internal const int QueryTile = 128;
 
     /// <summary>Query rows per register tile.</summary>
-    private const int Rows = 6;
+    internal const int Rows = 6;
 
     /// <summary>Keys per tile (a multiple of 16).</summary>
     internal const int KeyTile = 128;
@@ -233,7 +233,7 @@ internal static unsafe class BlockSparseKernel
     /// apart) b [n, 16] (a panel: rows 16 apart), with 12 accumulators of fused multiply-adds.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile6x16(float* a, int lda, float* b, int n, float* c, int ldc, bool accumulate)
+    internal static void Tile6x16(float* a, int lda, float* b, int n, float* c, int ldc, bool accumulate)
     {
         float* a0 = a, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
         float* c0 = c, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc, c5 = c4 + ldc;
@@ -274,7 +274,7 @@ internal static unsafe class BlockSparseKernel
 
     /// <summary>e^x for x &lt;= 0 (scores minus their max), to ~2 ulp: 2^n e^r with r in [-ln2/2, ln2/2] and a degree-6 polynomial; below -87 it is 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Exp(Vector256<float> x)
+    internal static Vector256<float> Exp(Vector256<float> x)
     {
         x = Vector256.Max(x, Vector256.Create(-87.3f));
         var n = Vector256.Round(x * Vector256.Create(1.44269504f));

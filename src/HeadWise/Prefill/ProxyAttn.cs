@@ -28,9 +28,6 @@ public sealed record ProxyAttn(int Block = 128, int Pool = 4, int Probe = 16, do
 
     private static readonly ProxyAttn Default = new();
 
-    /// <summary>Query blocks whose token-level proxy scores are computed together.</summary>
-    private const int ScoreChunk = 8;
-
     public static readonly IReadOnlyList<SteeringParams.Key> Keys =
     [
         new("block", $"block size in tokens ({Default.Block})", 1, 65_536, Integer: true),
@@ -98,17 +95,8 @@ public sealed record ProxyAttn(int Block = 128, int Pool = 4, int Probe = 16, do
             pq = torch.matmul(pool, qp.reshape(h, -1)).view(groups.Count, -1, d);
             pk = torch.matmul(pool, kf.reshape(h, -1)).view(groups.Count, s, d);
         }
-        // Token-level mass per key block, for ScoreChunk query blocks at a time over the keys they can see (half the
-        // score matrix is in the future of its queries; smaller pieces also stay in cache).
-        var mass = torch.zeros([groups.Count, nq, n], ScalarType.Float32);                          // [G, nq, n]
-        for (int i0 = 0; i0 < nq; i0 += ScoreChunk)
-        {
-            int count = Math.Min(ScoreChunk, nq - i0), seen = first + i0 + count;                // key blocks visible to the last of them
-            long keys = bounds[seen];
-            var positions = probes.Skip(i0 * p).Take(count * p).Select(r => r + start).ToArray();
-            using var scores = torch.matmul(pq.narrow(1, (long)i0 * p, (long)count * p), pk.narrow(1, 0, keys).transpose(1, 2)).mul_(scale);
-            ProxyScoreKernel.AddBlockMass(scores, positions, p, Block, mass, i0);
-        }
+        // Token-level mass per key block: each proxy's probe rows against every key they can see.
+        var mass = ProxyScoreKernel.BlockMass(pq, pk, [.. probes.Select(r => r + start)], p, Block, n, (float)(1.0 / Math.Sqrt(d))); // [G, nq, n]
 
         var causal = Causal(nq, n);
         var ranking = mass.index_select(0, torch.tensor(proxyOf)).masked_fill(causal.logical_not().unsqueeze(0), HeldScalars.NegativeInfinity);
