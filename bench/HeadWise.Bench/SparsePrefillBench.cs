@@ -9,8 +9,8 @@ using static TorchSharp.torch;
 namespace HeadWise.Bench;
 
 /// <summary>
-/// `sparse-prefill [tokens] [rounds] [method[:k=v,..] ...]` (default: proxyattn dhsa, their defaults): issue 19's speed
-/// check. Writes a ~110M-parameter
+/// `sparse-prefill [--glibc-defaults] [tokens] [rounds] [method[:k=v,..] ...]` (default: proxyattn dhsa, their defaults):
+/// issue 19's speed check. Freed memory is kept and reused (<see cref="GlibcHeap"/>) unless --glibc-defaults. Writes a ~110M-parameter
 /// Llama with random weights and an 8,192-token window (12 layers, 768 wide, 12 heads, FFN 2,048, vocabulary 32,000),
 /// then prefills the same prompt densely (full cache) and with each sparse prefill, interleaved round by round in one
 /// process; prints the median seconds per prefill (CPU time of the process, which a busy shared machine does not
@@ -21,6 +21,9 @@ internal static class SparsePrefillBench
 {
     public static int Run(string[] args)
     {
+        bool defaults = args.Contains("--glibc-defaults");
+        args = [.. args.Where(a => a != "--glibc-defaults")];
+        string allocator = !defaults && GlibcHeap.KeepFreedMemory() ? "glibc heap, freed memory kept (M_MMAP_MAX 0, M_TRIM_THRESHOLD 2 GiB)" : "allocator defaults";
         int tokens = args.Length > 0 ? int.Parse(args[0]) : 8192, rounds = args.Length > 1 ? int.Parse(args[1]) : 3;
         string[] rows = args.Length > 2 ? args[2..] : ["proxyattn", "dhsa"];
         var methods = rows.Select(r => r.Split(':', 2)).Select(r => SparsePrefills.Create(r[0], r.Length > 1 ? r[1] : null)).ToArray();
@@ -45,7 +48,7 @@ internal static class SparsePrefillBench
         var attention = cases.ToDictionary(c => c.Name, _ => new List<double>());
         var walls = cases.ToDictionary(c => c.Name, _ => new List<double>());
         var self = Process.GetCurrentProcess();
-        Console.Error.WriteLine($"{m.DisplayName}: {m.Spec.Layers} layers, {m.Spec.Dim} wide, {tokens} tokens, {rounds} rounds, {torch.get_num_threads()} threads, load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+        Console.Error.WriteLine($"{m.DisplayName}: {m.Spec.Layers} layers, {m.Spec.Dim} wide, {tokens} tokens, {rounds} rounds, {torch.get_num_threads()} threads, load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}, {allocator}");
         for (int r = 0; r < rounds; r++)
             foreach (var c in cases)
             {
@@ -63,6 +66,8 @@ internal static class SparsePrefillBench
             }
         double dense = Median(times["dense"]);
         double denseWall = Median(walls["dense"]);
+        Console.WriteLine($"Allocator: {allocator}; load at the end {File.ReadAllText("/proc/loadavg").Split(' ')[0]}.");
+        Console.WriteLine();
         Console.WriteLine($"| prefill ({tokens} tokens, {m.DisplayName}, random weights) | median CPU s | of which attention | speed-up (CPU) | median wall s | speed-up (wall) | attention blocks computed |");
         Console.WriteLine("|---|---|---|---|---|---|---|");
         foreach (var c in cases)
