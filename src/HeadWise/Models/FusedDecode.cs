@@ -73,7 +73,7 @@ internal static unsafe class FusedDecode
                 Product(xn, lw.Wv, lw.Bv, v);
                 Rotate(q, heads, hd, cos, sin, layout);
                 Rotate(k, kvHeads, hd, cos, sin, layout);
-                if (round) { RoundBf16(q, spec.QDim); RoundBf16(k, spec.KvDim); RoundBf16(v, spec.KvDim); }
+                if (round) { Bf16Order.Round(q, spec.QDim); Bf16Order.Round(k, spec.KvDim); Bf16Order.Round(v, spec.KvDim); }
                 var (kc, vc) = cache.Reserve(l, 1);
                 long capacity = kc.shape[2], es = kc.ElementSize;
                 byte* kp = (byte*)Address(kc), vp = (byte*)Address(vc);
@@ -87,7 +87,7 @@ internal static unsafe class FusedDecode
                     (int)pos + 1, z);
                 GC.KeepAlive(kc);
                 GC.KeepAlive(vc);
-                if (round) RoundBf16(z, spec.QDim);
+                if (round) Bf16Order.Round(z, spec.QDim);
                 Product(z, lw.Wo, lw.Bo, a);
                 Add(x, a, dim);
                 RmsNorm(x, lw.FfnNorm!, normEps, xn, dim, round);
@@ -189,7 +189,7 @@ internal static unsafe class FusedDecode
         float r = 1f / MathF.Sqrt(sum / n + eps);
         for (int i = 0; i < n; i++) y[i] = x[i] * r * w[i];
         GC.KeepAlive(gain);
-        if (round) RoundBf16(y, n);
+        if (round) Bf16Order.Round(y, n);
     }
 
     /// <summary>Rotates each head's pairs by the position's angles (adjacent pairs or halves, as <see cref="Rope"/>).</summary>
@@ -221,6 +221,4 @@ internal static unsafe class FusedDecode
     {
         for (int i = 0; i < n; i++) x[i] += y[i];
     }
-
-    private static void RoundBf16(float* x, int n) => Bf16Order.Round(x, n);
 }

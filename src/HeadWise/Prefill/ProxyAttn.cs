@@ -84,11 +84,7 @@ public sealed record ProxyAttn(int Block = 128, int Pool = 4, int Probe = 16, do
             foreach (var member in groups[g]) { pooling[g * h + member] = 1f / groups[g].Length; proxyOf[member] = g; }
         Tensor pq, pk;                                                                            // [G, R, d], [G, S, d]
         if (groups.All(m => m.Length == 1))
-        {
-            // One head per proxy: its own queries and keys (no averaging, no copy of the keys through a product).
-            using var order = torch.tensor(groups.Select(m => (long)m[0]).ToArray());
-            (pq, pk) = (qp.index_select(0, order), kf.index_select(0, order));
-        }
+            (pq, pk) = (qp, kf); // one head per proxy (Similar then groups head g alone as proxy g): its own queries and keys
         else
         {
             var pool = torch.tensor(pooling, [groups.Count, h]);

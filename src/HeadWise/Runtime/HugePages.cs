@@ -29,19 +29,20 @@ internal static unsafe class HugePages
             _ => throw new ArgumentException($"no huge-page block for {dtype}", nameof(dtype)),
         };
         long step = Alignment / elementSize;
+        var sizes = shapes.Select(shape => shape.Aggregate(1L, (a, b) => a * b)).ToArray();
         var offsets = new long[shapes.Count];
         long total = 0;
         for (int i = 0; i < shapes.Count; i++)
         {
             offsets[i] = total;
-            total += (shapes[i].Aggregate(1L, (a, b) => a * b) + step - 1) / step * step;
+            total += (sizes[i] + step - 1) / step * step;
         }
         using var block = torch.empty(total, dtype);
         PageAdvice.Inside(TensorMemory.Address<byte>(block), total * elementSize, 2 << 20, PageAdvice.HugePage); // before any page is touched
         var tensors = new torch.Tensor[shapes.Count];
         for (int i = 0; i < shapes.Count; i++)
         {
-            using var flat = block.narrow(0, offsets[i], shapes[i].Aggregate(1L, (a, b) => a * b));
+            using var flat = block.narrow(0, offsets[i], sizes[i]);
             tensors[i] = flat.view(shapes[i]);
         }
         return tensors;
