@@ -71,8 +71,12 @@ public sealed class Transformer : IDisposable
         using var scope = torch.NewDisposeScope();
         var step = new Step(cache, hooks, new AttentionKernel(Spec, _rope, _scale, hooks, start));
         var x = Embed(tokens, start, tokenTypes, hooks);
+        // With no hooks and no autograd nothing reads a layer's intermediates once the layer is done, so each layer frees
+        // its own: a long prefill otherwise holds every layer's at once (8-9.8 GB at 8,192 tokens on a 110M model).
+        bool freeEachLayer = hooks is null && !torch.is_grad_enabled();
+        using var heap = freeEachLayer ? Runtime.HeapReuse.For(t) : null; // and what a layer frees, the next reuses
         for (int l = 0; l < Spec.Layers; l++)
-            x = Block(l, x, step);
+            x = freeEachLayer ? FreeingBlock(l, x, step) : Block(l, x, step);
         cache?.Advance(t);
         if (lastOnly) x = x.narrow(1, t - 1, 1);
         if (!Spec.Causal) return x.MoveToOuterDisposeScope();
@@ -113,6 +117,16 @@ public sealed class Transformer : IDisposable
                 throw new HeadWiseException($"{what} {(lo < 0 ? lo : hi)} is outside the model's table of {table.shape[0]}");
         }
         return table.index_select(0, ids.flatten()).view(ids.shape[0], ids.shape[1], table.shape[1]);
+    }
+
+    /// <summary><see cref="Block"/> in its own dispose scope; the layer's input is freed too (only its output goes on).</summary>
+    private Tensor FreeingBlock(int l, Tensor x, Step step)
+    {
+        Tensor y;
+        using (torch.NewDisposeScope())
+            y = Block(l, x, step).MoveToOuterDisposeScope();
+        x.Dispose();
+        return y;
     }
 
     private Tensor Block(int l, Tensor x, Step step)
