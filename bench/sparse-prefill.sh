@@ -7,8 +7,8 @@
 # Usage: bash bench/sparse-prefill.sh OUT_DIR [SAMPLES_PER_DEPTH]
 #   PROXYATTN=k=v,.. and DHSA=k=v,.. set the methods' parameters (default: their defaults); SKIP_SPEED=1 runs only the
 #   accuracy part; ROUNDS (2) and TOKENS (8192) size the speed part; EXTRA="method:k=v,.. ..." adds speed rows (the
-#   floor: proxyattn:max=0.01 attends about the sink and own block only); the speed part keeps freed memory for reuse
-#   (bench/HeadWise.Bench/GlibcHeap.cs), GLIBC_DEFAULTS=1 runs it with glibc's allocator defaults instead.
+#   floor: proxyattn:max=0.01 attends about the sink and own block only); the speed part runs the allocator as HeadWise
+#   does (src/HeadWise/Runtime/HeapReuse.cs), KEEP_FREED=1 makes the whole process keep freed memory instead.
 #   CPU-heavy: run it in the background with nice.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,7 +16,7 @@ out=${1:?usage: sparse-prefill.sh OUT_DIR [SAMPLES]}; samples=${2:-10}
 mkdir -p "$out"
 export HEADWISE_THREADS=${HEADWISE_THREADS:-1} OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 if [ -z "${SKIP_SPEED:-}" ] && [ ! -f "$out/speed.md" ]; then
-  dotnet run -c Release --project "$root/bench/HeadWise.Bench" -- sparse-prefill ${GLIBC_DEFAULTS:+--glibc-defaults} "${TOKENS:-8192}" "${ROUNDS:-2}" "proxyattn:${PROXYATTN:-}" "dhsa:${DHSA:-}" ${EXTRA:-} \
+  dotnet run -c Release --project "$root/bench/HeadWise.Bench" -- sparse-prefill ${KEEP_FREED:+--keep-freed-memory} "${TOKENS:-8192}" "${ROUNDS:-2}" "proxyattn:${PROXYATTN:-}" "dhsa:${DHSA:-}" ${EXTRA:-} \
     > "$out/speed.md" 2> "$out/speed.log"
 fi
 for task in passkey niah; do

@@ -7,7 +7,8 @@ namespace HeadWise.Bench;
 /// blocks) and the heap never trimmed. With glibc's defaults, a block over the mmap threshold (at most 32 MiB, so every
 /// [8,192, 2,048] float32 intermediate) is a fresh mapping whose pages the kernel faults in and zeroes on first touch;
 /// on this VM that is a third of an 8,192-token prefill's CPU time (system time), more for some rounds than others, and
-/// it lands on dense and sparse prefill alike (docs/benchmarks.md, "Sparse prefill speed"). Process-wide; only benches use it.
+/// it lands on dense and sparse prefill alike (docs/benchmarks.md, "Sparse prefill speed"). Process-wide, for comparison
+/// with what HeadWise itself does per long forward call (<see cref="Runtime.HeapReuse"/>); only `sparse-prefill --keep-freed-memory` uses it.
 /// </summary>
 internal static class GlibcHeap
 {
