@@ -42,4 +42,17 @@ public sealed record ChoicePrompt(int[] Prompt, int[] OptionEnds, int Gold)
         }
         return list;
     }
+
+    /// <summary>
+    /// The same question with the options moved <paramref name="shift"/> letters up (the option on line A goes to the last
+    /// line when shift is 1), so the right one sits at letter (Gold - shift) mod 4. Each option is one token, just before
+    /// its end-of-line token, so only those tokens move.
+    /// </summary>
+    public ChoicePrompt Rotated(int shift)
+    {
+        int n = OptionEnds.Length;
+        var prompt = (int[])Prompt.Clone();
+        for (int o = 0; o < n; o++) prompt[OptionEnds[o] - 1] = Prompt[OptionEnds[(o + shift) % n] - 1];
+        return this with { Prompt = prompt, Gold = ((Gold - shift) % n + n) % n };
+    }
 }

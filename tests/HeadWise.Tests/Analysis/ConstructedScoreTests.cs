@@ -27,6 +27,19 @@ public sealed class ConstructedScoreTests
         Assert.All(map.Ranked().Skip(1), h => Assert.True(map[h.Layer, h.Head] < 0.5, $"head {h} scored {map[h.Layer, h.Head]}"));
     }
 
+    /// <summary>
+    /// A head blind to the options' contents picks the same letter every time; each question is asked with the right
+    /// option at every letter, so such a head scores chance exactly, whatever letters the seed drew (12 drawn letters
+    /// rarely split 3/3/3/3). Every head but the copy head here sees the same keys whatever the options are.
+    /// </summary>
+    [Fact]
+    public void QkSelectScoresHeadsBlindToTheOptionsAtExactlyChance()
+    {
+        using var ctx = Context();
+        var map = new QkSelectScore(prompts: 12).Compute(ctx).Single();
+        Assert.All(map.Ranked().Skip(1), h => Assert.Equal(0.25, map[h.Layer, h.Head], 12));
+    }
+
     /// <summary>The duplicate head's top key lies in the needle but holds the previous token: the token rule must reject it.</summary>
     [Fact]
     public void RetrievalScoresOneForTheCopyHeadAndZeroForEveryOtherHead()

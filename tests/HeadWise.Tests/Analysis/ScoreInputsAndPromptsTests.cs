@@ -35,6 +35,26 @@ public class ScoreInputsAndPromptsTests
     }
 
     [Fact]
+    public void A_rotated_question_moves_each_option_up_by_the_shift_and_the_right_letter_with_it()
+    {
+        var tok = new CharTokenizer(300);
+        var p = ChoicePrompt.Build(ConstructedHeads.Probes(tok, 3, 20), tok, count: 1, passage: 8, seed: 3)[0];
+        int Option(ChoicePrompt q, int letter) => q.Prompt[q.OptionEnds[letter] - 1];
+        for (int shift = 0; shift < 4; shift++)
+        {
+            var r = p.Rotated(shift);
+            // The line at letter o now holds the option that was at letter o + shift; every other token stays.
+            for (int o = 0; o < 4; o++) Assert.Equal(Option(p, (o + shift) % 4), Option(r, o));
+            Assert.Equal((p.Gold + 4 - shift) % 4, r.Gold);
+            Assert.Equal(Option(p, p.Gold), Option(r, r.Gold));
+            var moved = Enumerable.Range(0, p.Prompt.Length).Where(i => p.Prompt[i] != r.Prompt[i]);
+            Assert.All(moved, i => Assert.Contains(i + 1, p.OptionEnds));
+        }
+        // The four rotations put the right option once at each letter.
+        Assert.Equal([0, 1, 2, 3], Enumerable.Range(0, 4).Select(s => p.Rotated(s).Gold).Order());
+    }
+
+    [Fact]
     public void Duo_gate_training_parses_every_key_it_documents()
     {
         var t = DuoGateTraining.Parse("steps=3, LR=0.5, l1=0, sinks=0, recent=5, passkeys=2, words=3, min_length=10, max_length=20, lengths=7");

@@ -260,7 +260,7 @@ public class ScoreRecordTests
         Assert.Equal(2, GetInt(new SensitivityScore(keepFraction: 0.01).Compute(ctx)[0], "keep_top_k"));   // at least 2 keys
 
         var qk = new QkSelectScore(prompts: 4, passage: 10).Compute(ctx)[0];
-        Assert.Equal("{\"prompts\":4,\"options\":4,\"passage_tokens\":10,\"chance\":0.25,\"keys\":\"end-of-line token after each option\"}", qk.Params!.ToJsonString());
+        Assert.Equal("{\"prompts\":4,\"options\":4,\"orders\":\"each question once with the right option at each letter\",\"passage_tokens\":10,\"chance\":0.25,\"keys\":\"end-of-line token after each option\"}", qk.Params!.ToJsonString());
     }
 
     [Fact]
