@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using HeadWise.Analysis;
+using HeadWise.Analysis.Scores;
 using HeadWise.Heads;
 using HeadWise.Models;
 using HeadWise.Reports;
@@ -22,7 +23,8 @@ internal static class ProfileCommand
         var scoreParams = new Option<string[]>("--score-params")
         {
             Description = "SCORE:key=value,... (repeatable), e.g. duo-gate:steps=500,sinks=16,recent=128; duo-gate keys: " +
-                          string.Join(", ", DuoGateTraining.Keys.Select(k => $"{k.Key} ({k.Value})")),
+                          string.Join(", ", DuoGateTraining.Keys.Select(k => $"{k.Key} ({k.Value})")) +
+                          "; qk-select keys: " + string.Join(", ", QkSelectScore.Keys.Select(k => $"{k.Key} ({k.Value})")),
         };
         var outDir = new Option<string>("--out") { Description = "Output folder: atlas.json, atlas.csv, one PNG per map, index.html", Required = true };
         var save = CommonOptions.SaveActivations();

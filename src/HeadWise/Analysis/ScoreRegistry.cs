@@ -10,7 +10,7 @@ public static class ScoreRegistry
     [
         p => None(p, new SinkScore()), p => None(p, new SecondarySinkScore()), p => None(p, new LocalityScore()), p => None(p, new EntropyScore()),
         p => None(p, new SimilarityScore()), p => None(p, new HeterogeneityScore()), p => None(p, new ImportanceScore()), p => None(p, new SensitivityScore()),
-        p => None(p, new QkSelectScore()), p => None(p, new RetrievalScore()), p => None(p, new RetrievalReasoningScore()), p => None(p, new AttentionInfluenceScore()),
+        p => QkSelectScore.Parse(p), p => None(p, new RetrievalScore()), p => None(p, new RetrievalReasoningScore()), p => None(p, new AttentionInfluenceScore()),
         p => new DuoGateScore(DuoGateTraining.Parse(p)),
     ];
 

@@ -55,6 +55,20 @@ public class ScoreInputsAndPromptsTests
     }
 
     [Fact]
+    public void Qk_select_takes_its_question_count_and_passage_length_and_refuses_anything_else()
+    {
+        var score = (QkSelectScore)ScoreRegistry.Parse("qk-select", new Dictionary<string, string> { ["qk-select"] = "prompts=200, PASSAGE=16" }).Single();
+        Assert.Equal((200, 16), (score.Prompts, score.Passage));
+        var defaults = new QkSelectScore();
+        Assert.Equal((7, defaults.Passage), (QkSelectScore.Parse("prompts=7").Prompts, QkSelectScore.Parse("prompts=7").Passage));
+        Assert.Equal((defaults.Prompts, defaults.Passage), (QkSelectScore.Parse(" ").Prompts, QkSelectScore.Parse(null).Passage));
+        Assert.Equal("qk-select: 'steps=5' is not key=value with a known key; keys: prompts, passage", Error(() => QkSelectScore.Parse("steps=5")));
+        Assert.Equal("qk-select: 'prompts' is not key=value with a known key; keys: prompts, passage", Error(() => QkSelectScore.Parse("prompts")));
+        Assert.Equal("qk-select: prompts='0' must be an integer >= 1", Error(() => QkSelectScore.Parse("prompts=0")));
+        Assert.Equal("qk-select: passage='1.5' must be an integer >= 1", Error(() => QkSelectScore.Parse("passage=1.5")));
+    }
+
+    [Fact]
     public void Duo_gate_training_parses_every_key_it_documents()
     {
         var t = DuoGateTraining.Parse("steps=3, LR=0.5, l1=0, sinks=0, recent=5, passkeys=2, words=3, min_length=10, max_length=20, lengths=7");

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using HeadWise.Heads;
 using HeadWise.Models;
@@ -19,6 +20,34 @@ public sealed class QkSelectScore(int prompts = 1000, int passage = 48) : IHeadS
 {
     /// <summary>Tokens per forward pass when questions are batched: small models run many at once, big ones stay in memory.</summary>
     private const int BatchTokens = 2048;
+
+    public int Prompts => prompts;
+    public int Passage => passage;
+
+    /// <summary>The names <see cref="Parse"/> takes, each with what it sets (and its default).</summary>
+    public static readonly IReadOnlyDictionary<string, string> Keys = new Dictionary<string, string>
+    {
+        ["prompts"] = $"questions, each asked with the right option at each letter ({new QkSelectScore().Prompts})",
+        ["passage"] = $"passage tokens before the question ({new QkSelectScore().Passage})",
+    };
+
+    /// <summary>"key=value,..." over the defaults (for `profile --score-params qk-select:prompts=200`).</summary>
+    public static QkSelectScore Parse(string? text)
+    {
+        var score = new QkSelectScore();
+        int? setPrompts = null, setPassage = null;
+        foreach (var part in (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var kv = part.Split('=', 2, StringSplitOptions.TrimEntries);
+            string key = kv[0].ToLowerInvariant();
+            if (kv.Length != 2 || !Keys.ContainsKey(key))
+                throw new HeadWiseException($"qk-select: '{part}' is not key=value with a known key; keys: {string.Join(", ", Keys.Keys)}");
+            if (!int.TryParse(kv[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var x) || x < 1)
+                throw new HeadWiseException($"qk-select: {key}='{kv[1]}' must be an integer >= 1");
+            if (key == "prompts") setPrompts = x; else setPassage = x;
+        }
+        return new QkSelectScore(setPrompts ?? score.Prompts, setPassage ?? score.Passage);
+    }
 
     public string Name => "qk-select";
     public string? Unsupported(ModelSpec spec) => spec.Causal ? null : "needs next-token answering (decoder models only)";
