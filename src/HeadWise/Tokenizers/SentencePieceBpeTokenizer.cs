@@ -138,6 +138,11 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
             if (id >= _pieces.Length || _types[id] != TokenType.Byte || !TryParseBytePiece(_pieces[id], out var v) || v != b)
                 throw new InvalidModelFileException(source, $"byte pieces must be <0x00>..<0xFF> at consecutive ids; token {id} breaks the sequence");
         }
+        // Once each: a second "<0xNN>" elsewhere would take the piece's text (the last id wins, as in llama.cpp) and move
+        // the byte-fallback ids the inner model derives from "<0x00>" past the vocabulary.
+        for (int id = 0; id < _pieces.Length; id++)
+            if ((id < first || id >= first + 256) && TryParseBytePiece(_pieces[id], out var b))
+                throw new InvalidModelFileException(source, $"byte piece {_pieces[id]} appears twice (tokens {first + b} and {id})");
         return true;
     }
 

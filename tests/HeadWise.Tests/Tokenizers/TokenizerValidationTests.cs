@@ -97,6 +97,11 @@ public sealed class TokenizerValidationTests
         string[] pieces = ["<unk>", "<s>", "</s>", "<0x00>", "<0x02>"];
         Fails(() => new SentencePieceBpeTokenizer(pieces, new float[5], null, 1, 2, 0), "byte pieces");
 
+        // A second "<0x00>" after the run (a fuzz finding, CI 2026-11-30): it took the piece's text, so byte fallback
+        // produced ids past the vocabulary at encode time. Refused at load instead.
+        string[] twice = ["<unk>", "<s>", "</s>", .. Enumerable.Range(0, 256).Select(b => $"<0x{b:X2}>"), "a", "<0x00>"];
+        Fails(() => new SentencePieceBpeTokenizer(twice, new float[twice.Length], null, 1, 2, 0), "byte piece <0x00> appears twice", "tokens 3 and 260");
+
         var dir = TestPaths.NewTempDir();
         var path = Path.Combine(dir, "tok.bin");
         var good = File.ReadAllBytes(TestPaths.Stories260KTokenizerBin);
