@@ -146,6 +146,8 @@ public static class BoundedFile
     private static (FileKind Kind, long Size) Stat(string path, string what)
     {
         if (path.Length == 0) throw new HeadWiseException($"{what}: empty path");
+        // statx would read the path only up to the NUL (another file); .NET's open refuses it with an ArgumentException.
+        if (path.Contains('\0')) throw new HeadWiseException($"{what}: the path {ErrorText.Quote(path)} contains a NUL character");
         if (OperatingSystem.IsLinux())
         {
             var linux = StatX(path, what);

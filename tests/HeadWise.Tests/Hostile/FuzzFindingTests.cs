@@ -40,6 +40,21 @@ public class FuzzFindingTests
         HostileCli.AssertOneLineError(HostileCli.Run("info", "--model", path, "--tokenizer", TestPaths.Stories260KTokenizerBin), "non-positive dimension");
     }
 
+    /// <summary>
+    /// shard-index, CI run of 2026-11-30: a shard name ending in an escaped NUL ("...safetensors\u0000") passed the plain
+    /// file name check, statx read the name up to the NUL (an existing file), and .NET's open threw ArgumentException.
+    /// </summary>
+    [Fact]
+    public void A_shard_name_with_a_nul_character_is_a_file_error()
+    {
+        var dir = TestPaths.NewTempDir("finding");
+        File.WriteAllBytes(Path.Combine(dir, "a.safetensors"), []);
+        var index = Path.Combine(dir, "model.safetensors.index.json");
+        File.WriteAllText(index, """{"weight_map": {"x.weight": "a.safetensors\u0000"}}""");
+        var e = Assert.ThrowsAny<HeadWiseException>(() => SafetensorsShards.Open(index));
+        Assert.Contains("is missing", e.Message);
+    }
+
     [Fact]
     public void A_lone_surrogate_escape_in_config_json_is_a_file_error()
     {
