@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
 
 namespace HeadWise.Analysis;
@@ -72,29 +71,23 @@ public sealed record DuoGateTraining
     public static DuoGateTraining Parse(string? text)
     {
         var t = new DuoGateTraining();
-        foreach (var part in (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var (key, value) in ScoreParameters.Read("duo-gate", text, Keys))
         {
-            var kv = part.Split('=', 2, StringSplitOptions.TrimEntries);
-            if (kv.Length != 2 || !Keys.ContainsKey(kv[0].ToLowerInvariant()))
-                throw new HeadWiseException($"duo-gate: '{part}' is not key=value with a known key; keys: {string.Join(", ", Keys.Keys)}");
-            string key = kv[0].ToLowerInvariant();
-            if (key is "lr" or "l1")
-            {
-                if (!double.TryParse(kv[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var d) || !(d >= 0) || double.IsInfinity(d))
-                    throw new HeadWiseException($"duo-gate: {key}='{kv[1]}' must be a number >= 0");
-                t = key == "lr" ? t with { LearningRate = d } : t with { L1 = d };
-                continue;
-            }
-            if (!int.TryParse(kv[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var x) || x < (key == "sinks" ? 0 : 1))
-                throw new HeadWiseException($"duo-gate: {key}='{kv[1]}' must be an integer >= {(key == "sinks" ? 0 : 1)}");
             t = key switch
             {
-                "steps" => t with { Steps = x }, "sinks" => t with { Sinks = x }, "recent" => t with { Recent = x },
-                "passkeys" => t with { Passkeys = x }, "words" => t with { PasskeyWords = x },
-                "min_length" => t with { MinLength = x }, "max_length" => t with { MaxLength = x },
-                _ => t with { LengthIntervals = x },
+                "lr" => t with { LearningRate = ScoreParameters.NonNegative("duo-gate", key, value) },
+                "l1" => t with { L1 = ScoreParameters.NonNegative("duo-gate", key, value) },
+                _ => WithInteger(t, key, ScoreParameters.Integer("duo-gate", key, value, key == "sinks" ? 0 : 1)),
             };
         }
         return t;
     }
+
+    private static DuoGateTraining WithInteger(DuoGateTraining t, string key, int x) => key switch
+    {
+        "steps" => t with { Steps = x }, "sinks" => t with { Sinks = x }, "recent" => t with { Recent = x },
+        "passkeys" => t with { Passkeys = x }, "words" => t with { PasskeyWords = x },
+        "min_length" => t with { MinLength = x }, "max_length" => t with { MaxLength = x },
+        _ => t with { LengthIntervals = x },
+    };
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
 using HeadWise.Heads;
 using HeadWise.Models;
@@ -36,14 +35,9 @@ public sealed class QkSelectScore(int prompts = 1000, int passage = 48) : IHeadS
     {
         var score = new QkSelectScore();
         int? setPrompts = null, setPassage = null;
-        foreach (var part in (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var (key, value) in ScoreParameters.Read("qk-select", text, Keys))
         {
-            var kv = part.Split('=', 2, StringSplitOptions.TrimEntries);
-            string key = kv[0].ToLowerInvariant();
-            if (kv.Length != 2 || !Keys.ContainsKey(key))
-                throw new HeadWiseException($"qk-select: '{part}' is not key=value with a known key; keys: {string.Join(", ", Keys.Keys)}");
-            if (!int.TryParse(kv[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var x) || x < 1)
-                throw new HeadWiseException($"qk-select: {key}='{kv[1]}' must be an integer >= 1");
+            int x = ScoreParameters.Integer("qk-select", key, value, 1);
             if (key == "prompts") setPrompts = x; else setPassage = x;
         }
         return new QkSelectScore(setPrompts ?? score.Prompts, setPassage ?? score.Passage);
