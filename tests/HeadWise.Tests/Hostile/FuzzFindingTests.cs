@@ -55,6 +55,23 @@ public class FuzzFindingTests
         Assert.Contains("is missing", e.Message);
     }
 
+    /// <summary>
+    /// safetensors, CI run of 2026-11-30: a data_offsets entry that is a string ("data_offsets":["8",16]) reached
+    /// JsonElement.TryGetInt64, which throws InvalidOperationException on a non-number instead of returning false.
+    /// </summary>
+    [Theory]
+    [InlineData("[\"0\",8]")]
+    [InlineData("[0,null]")]
+    [InlineData("[0,[8]]")]
+    public void A_data_offset_that_is_not_a_number_is_a_file_error(string offsets)
+    {
+        var path = Path.Combine(TestPaths.NewTempDir("finding"), "model.safetensors");
+        var header = System.Text.Encoding.UTF8.GetBytes($$$"""{"w":{"dtype":"F32","shape":[2],"data_offsets":{{{offsets}}}}}""");
+        File.WriteAllBytes(path, [.. BitConverter.GetBytes((long)header.Length), .. header, .. new byte[8]]);
+        var e = Assert.ThrowsAny<HeadWiseException>(() => SafetensorsFile.Open(path));
+        Assert.Contains("data_offsets must be non-negative integers", e.Message);
+    }
+
     [Fact]
     public void A_lone_surrogate_escape_in_config_json_is_a_file_error()
     {

@@ -60,7 +60,7 @@ internal static class SafetensorsHeader
         var i = 0;
         foreach (var d in sh.EnumerateArray())
         {
-            if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out var dim)) throw Fail($"shape entry {i} is not an integer");
+            if (!Integer(d, out var dim)) throw Fail($"shape entry {i} is not an integer");
             else if (dim < 0) throw Fail($"shape entry {i} is negative ({dim})");
             else
             {
@@ -73,7 +73,7 @@ internal static class SafetensorsHeader
         if (!e.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
             throw Fail("field 'data_offsets' must be an array [begin, end]");
         long begin = 0, end = 0;
-        if (!off[0].TryGetInt64(out begin) || !off[1].TryGetInt64(out end) || begin < 0 || end < 0)
+        if (!Integer(off[0], out begin) || !Integer(off[1], out end) || begin < 0 || end < 0)
             throw Fail("data_offsets must be non-negative integers");
         if (begin > end) throw Fail($"data_offsets out of order (begin {begin} > end {end})");
         if (end > dataLength) throw Fail($"data_offsets end {end} is past the end of the data region ({dataLength} bytes)");
@@ -83,6 +83,13 @@ internal static class SafetensorsHeader
         if (bytes != end - begin)
             throw Fail($"dtype {dtype} with shape [{string.Join(", ", shape)}] needs {bytes} bytes but data_offsets span {end - begin}");
         return new SafetensorsTensorInfo(name, dtype, shape, begin, end);
+    }
+
+    // TryGetInt64 throws on a string or any non-number, so the kind is checked first.
+    private static bool Integer(JsonElement e, out long value)
+    {
+        value = 0;
+        return e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out value);
     }
 
     /// <summary>Tensors must tile the data region exactly: no overlap, no gap, nothing left over (as the reference reader requires).</summary>
