@@ -24,7 +24,7 @@ public static class RetrievalMaskBench
     {
         string Arg(string name, string fallback) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
         var model = ModelLoader.Load(Arg("--model", "models/testbed-gqa/model.gguf"));
-        var atlas = HeadAtlas.Load(Arg("--atlas", "models/testbed-gqa/atlas/atlas.json"));
+        var atlas = HeadAtlas.Load(Arg("--atlas", "docs/testbed-gqa/atlas/atlas.json"));
         int k = int.Parse(Arg("--k", "4"), CultureInfo.InvariantCulture), draws = int.Parse(Arg("--draws", "10"), CultureInfo.InvariantCulture);
         int length = int.Parse(Arg("--length", "2016"), CultureInfo.InvariantCulture), samples = int.Parse(Arg("--samples", "10"), CultureInfo.InvariantCulture);
         int seed = int.Parse(Arg("--seed", "1"), CultureInfo.InvariantCulture);
