@@ -19,29 +19,7 @@ if [ ! -f "$out/atlas/atlas.json" ]; then
   ./headwise profile --model "$model" --probe-file "$probe" --probe-docs 4 --probe-tokens 2048 --out "$out/atlas" \
     --scores sink,secondary-sink,locality,entropy,similarity,heterogeneity,importance,sensitivity,qk-select,retrieval,retrieval-reasoning,attention-influence
 fi
-python3 - "$out/atlas/atlas.json" models/testbed-gqa/model-card.json <<'PY' | tee "$out/retrieval-agreement.md"
-import json, sys
-atlas, card = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-s = atlas["scores"]["retrieval"]
-grid = s["values"] if isinstance(s, dict) else s
-census = {(h["layer"], h["head"]): h["retrieval"] for h in card["heads"]}
-keys = sorted(census)
-a, b = [grid[l][h] for l, h in keys], [census[(l, h)] for l, h in keys]
-def ranks(v):   # average ranks for ties
-    order = sorted(range(len(v)), key=lambda i: v[i]); r = [0.0] * len(v); i = 0
-    while i < len(v):
-        j = i
-        while j + 1 < len(v) and v[order[j + 1]] == v[order[i]]: j += 1
-        for t in range(i, j + 1): r[order[t]] = (i + j) / 2
-        i = j + 1
-    return r
-ra, rb = ranks(a), ranks(b)
-ma, mb = sum(ra) / len(ra), sum(rb) / len(rb)
-cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
-rho = cov / (sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb)) ** 0.5
-top = lambda v: [f"{l}.{h}" for (l, h), _ in sorted(zip(keys, v), key=lambda t: -t[1])[:6]]
-print(f"Spearman (atlas `retrieval` vs card census retrieval) over {len(keys)} heads: {rho:.3f}")
-print(f"atlas top 6: {', '.join(top(a))}; census top 6: {', '.join(top(b))}")
-PY
+dotnet run -c Release --project bench/HeadWise.Bench -- retrieval-agreement --atlas "$out/atlas/atlas.json" \
+  --card models/testbed-gqa/model-card.json | tee "$out/retrieval-agreement.md"
 [ -f "$out/retrieval-mask.json" ] || dotnet run -c Release --project bench/HeadWise.Bench -- retrieval-mask --model "$model" \
   --atlas "$out/atlas/atlas.json" --k "$k" --draws 10 --length 2016 --samples 10 --json "$out/retrieval-mask.json" | tee "$out/retrieval-mask.md"

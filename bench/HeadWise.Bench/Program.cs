@@ -8,6 +8,7 @@ var modes = new Dictionary<string, Func<string[], int>>
     ["hooks-overhead"] = HooksOverheadBench.Run,
     ["load-memory"] = LoadMemoryBench.Run,
     ["retrieval-mask"] = RetrievalMaskBench.Run,
+    ["retrieval-agreement"] = RetrievalAgreementBench.Run,
     ["big-model"] = BigModelBench.Run,
     ["atlas-dtype"] = AtlasDtypeBench.Run,
     ["sparse-prefill"] = SparsePrefillBench.Run,
