@@ -16,14 +16,15 @@ internal static class TrainCommand
         var probeLengths = new Option<int[]>("--probe-lengths") { Description = "Sequence lengths for the greedy accuracy check (default: context/4 and context)", AllowMultipleArgumentsPerToken = true };
         var harnessSamples = new Option<int>("--harness-samples") { Description = "Prompts per length and depth for the card's evaluation-harness table (0: skip it)", DefaultValueFactory = _ => 10 };
         var noDuo = new Option<bool>("--no-duo-gates") { Description = "Skip the card's short DuoAttention gate training (minutes on long contexts)" };
-        var command = new Command("train", "Train a small Llama-architecture model from scratch (resumes from the checkpoint in --out)") { config, output, stopAt, exportOnly, probeSamples, probeLengths, harnessSamples, noDuo };
-        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(config)!, r.GetValue(output)!, r.GetValue(stopAt), r.GetValue(exportOnly), r.GetValue(probeSamples), r.GetValue(probeLengths), r.GetValue(harnessSamples), !r.GetValue(noDuo))));
+        var set = new Option<string[]>("--set") { Description = "Replace a top-level config field, field=value (JSON value or a word); repeatable, e.g. --set weight_decay=0.5", AllowMultipleArgumentsPerToken = false };
+        var command = new Command("train", "Train a small Llama-architecture model from scratch (resumes from the checkpoint in --out)") { config, output, stopAt, exportOnly, probeSamples, probeLengths, harnessSamples, noDuo, set };
+        command.SetAction(r => CliRun.Guard(() => Run(r.GetValue(config)!, r.GetValue(output)!, r.GetValue(stopAt), r.GetValue(exportOnly), r.GetValue(probeSamples), r.GetValue(probeLengths), r.GetValue(harnessSamples), !r.GetValue(noDuo), r.GetValue(set) ?? [])));
         return command;
     }
 
-    private static int Run(string configPath, string outDir, int? stopAt, bool exportOnly, int probeSamples, int[]? probeLengths, int harnessSamples, bool duoGates)
+    private static int Run(string configPath, string outDir, int? stopAt, bool exportOnly, int probeSamples, int[]? probeLengths, int harnessSamples, bool duoGates, string[] sets)
     {
-        var config = TrainConfig.Load(configPath);   // validated before anything else happens
+        var config = TrainConfig.Load(configPath, sets);   // validated before anything else happens
         if (probeLengths is { Length: > 0 } && probeLengths.Any(l => l < 16 || l > config.Context))
             throw new HeadWiseException($"--probe-lengths must be in 16..{config.Context} (the model's context)");
         if (probeLengths is { Length: 0 }) probeLengths = null;
@@ -32,7 +33,7 @@ internal static class TrainCommand
         using var cancel = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); Console.Error.WriteLine("\nstopping after this step (checkpoint follows)..."); };
         var threads = Environment.GetEnvironmentVariable("HEADWISE_THREADS");
-        var command = $"{(threads is null ? "" : $"HEADWISE_THREADS={threads} ")}./headwise train --config {configPath} --out {outDir}";
+        var command = $"{(threads is null ? "" : $"HEADWISE_THREADS={threads} ")}./headwise train --config {configPath}{string.Concat(sets.Select(s => $" --set '{s}'"))} --out {outDir}";
         var bar = new ProgressBar("train");
         var result = TrainingRun.Run(config, outDir, bar.Note, ProgressPrinter(bar), stopAt, cancel.Token, command, exportOnly,
             new ExportOptions(probeSamples, probeLengths, harnessSamples, duoGates));

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 
 namespace HeadWise.Training;
@@ -138,18 +139,39 @@ public sealed record TrainConfig
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false) },
     };
 
-    /// <summary>Reads and validates a config file; data paths are resolved against its folder.</summary>
-    public static TrainConfig Load(string path)
+    /// <summary>
+    /// Reads and validates a config file; data paths are resolved against its folder. Each of <paramref name="overrides"/>
+    /// ("field=value", the value JSON or else a string) replaces one top-level field first, so a factor can be varied
+    /// without a second copy of the config (`train --set weight_decay=0.5`).
+    /// </summary>
+    public static TrainConfig Load(string path, IReadOnlyList<string>? overrides = null)
     {
         if (!File.Exists(path)) throw new HeadWiseException($"{path}: config file not found");
         TrainConfig? c;
-        try { c = JsonSerializer.Deserialize<TrainConfig>(File.ReadAllText(path), Json); }
+        try
+        {
+            var node = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            if (node is not JsonObject fields) throw new HeadWiseException($"{path}: the config must be a JSON object");
+            foreach (var o in overrides ?? []) Override(fields, o);
+            c = fields.Deserialize<TrainConfig>(Json);
+        }
         catch (JsonException e) { throw new HeadWiseException($"{path}: {e.Message}"); }
         if (c is null) throw new HeadWiseException($"{path}: the config is empty (null)");
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         c = c with { Data = c.Data.Select(d => ResolveData(dir, d)).ToArray(), InitFrom = c.InitFrom is null ? null : ResolveData(dir, c.InitFrom) };
         TrainConfigValidator.Validate(c, path);
         return c;
+    }
+
+    private static void Override(JsonObject fields, string assignment)
+    {
+        int eq = assignment.IndexOf('=');
+        if (eq <= 0) throw new HeadWiseException($"--set {assignment}: expected field=value, e.g. weight_decay=0.5");
+        string name = assignment[..eq].Trim(), text = assignment[(eq + 1)..];
+        JsonNode? value;
+        try { value = JsonNode.Parse(text); }
+        catch (JsonException) { value = JsonValue.Create(text); }   // a bare word: a string
+        fields[name] = value;
     }
 
     /// <summary>
