@@ -40,16 +40,17 @@ public class ShippedTestbedTests
     }
 
     /// <summary>
-    /// `headwise train --config configs/testbed-gqa.json`, shortened by `--stop-at-step 200` (a config with fewer steps
-    /// would have another cosine schedule, so another curve), run as a user would, prints the shipped run's first 200
-    /// losses to the digits it prints them with.
+    /// `headwise train --config configs/testbed-gqa.json` (the GQA testbed's first stage, from random weights),
+    /// shortened by `--stop-at-step 200` (a config with fewer steps would have another cosine schedule, so another
+    /// curve), run as a user would, prints the shipped run's first 200 losses to the digits it prints them with. The
+    /// shipped first stage's log is models/testbed-gqa/stage1/train-log.jsonl; the second stage starts from its weights.
     /// </summary>
     [Fact]
     public void Gqa_testbed_config_reproduces_the_shipped_loss_curve_for_200_steps()
     {
         const int steps = 200;
         var root = TrainConfigValidationTests.RepoRoot();
-        var shipped = ReadLosses(Path.Combine(root, "models", "testbed-gqa", "train-log.jsonl"), steps);
+        var shipped = ReadLosses(Path.Combine(root, "models", "testbed-gqa", "stage1", "train-log.jsonl"), steps);
         var outDir = TestPaths.NewTempDir("hw-gqa-repro");
         var dll = Path.Combine(AppContext.BaseDirectory, "HeadWise.Cli.dll");
         ProcessRunner.Check("dotnet",

@@ -156,6 +156,17 @@ public class TrainConfigValidationTests
         Assert.Equal(2048, gqa.Curriculum[^1].SeqLen);
         Assert.Contains(gqa.Curriculum, p => p.MinSeqLen <= 256 && p.SeqLen == 2048);   // trained at every length up to the window
         Assert.True(gqa.EvalEvery > 0);                              // sinks measured during training
+
+        // The second stage starts from the first stage's checkpoint (absent in a fresh clone, so it is set aside here),
+        // so everything that shapes the weights, the tokenizer or the held-out split must be the first stage's.
+        var longStage = TrainConfig.Load(Path.Combine(root, "configs", "testbed-gqa-long.json"), ["init_from=null"]);
+        var stage2Json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(root, "configs", "testbed-gqa-long.json")),
+            documentOptions: new() { CommentHandling = System.Text.Json.JsonCommentHandling.Skip })!;
+        Assert.Equal("runs/testbed-gqa-stage1/checkpoint", (string?)stage2Json["init_from"]);
+        Assert.Equal((gqa.Layers, gqa.Dim, gqa.Heads, gqa.EffectiveKvHeads, gqa.FfnDim, gqa.Context, gqa.RopeTheta),
+            (longStage.Layers, longStage.Dim, longStage.Heads, longStage.EffectiveKvHeads, longStage.FfnDim, longStage.Context, longStage.RopeTheta));
+        Assert.Equal((gqa.VocabSize, gqa.TokenizerTrainChars, gqa.HeldOutFraction), (longStage.VocabSize, longStage.TokenizerTrainChars, longStage.HeldOutFraction));
+        Assert.Equal(gqa.Data, longStage.Data);
     }
 
     internal static string RepoRoot()
