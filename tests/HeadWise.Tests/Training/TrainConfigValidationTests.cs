@@ -159,8 +159,9 @@ public class TrainConfigValidationTests
 
         // The second stage starts from the first stage's checkpoint (absent in a fresh clone, so it is set aside here),
         // so everything that shapes the weights, the tokenizer or the held-out split must be the first stage's.
-        var longStage = TrainConfig.Load(Path.Combine(root, "configs", "testbed-gqa-long.json"), ["init_from=null"]);
-        var stage2Json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(root, "configs", "testbed-gqa-long.json")),
+        var longPath = Path.Combine(root, "configs", "testbed-gqa-long.json");
+        var longStage = TrainConfig.Load(longPath, ["init_from=null"]);
+        var stage2Json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(longPath),
             documentOptions: new() { CommentHandling = System.Text.Json.JsonCommentHandling.Skip })!;
         Assert.Equal("runs/testbed-gqa-stage1/checkpoint", (string?)stage2Json["init_from"]);
         Assert.Equal((gqa.Layers, gqa.Dim, gqa.Heads, gqa.EffectiveKvHeads, gqa.FfnDim, gqa.Context, gqa.RopeTheta),
