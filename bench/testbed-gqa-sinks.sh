@@ -4,7 +4,7 @@
 #   weight decay (the paper: it encourages sinks), learning rate (sinks are less obvious at small rates), and the data
 #   (sinks need enough natural text: here the text share of the mix after the copy phase, 0.1 -> 0.5, the other tasks
 #   in the same proportions; the text itself is fixed: Moby-Dick and the State of the Union addresses).
-# The shipped run's own sinks.jsonl is the baseline at the same step. Resumable: a finished attempt is skipped.
+# Stage 1's own sinks.jsonl (models/testbed-gqa/stage1, the same config unchanged) is the baseline at the same step. Resumable: a finished attempt is skipped.
 # Usage: bash bench/testbed-gqa-sinks.sh [OUT_DIR] [STEPS]      (~25 min an attempt at 2,000 steps on this machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +21,7 @@ for name in "${!attempts[@]}"; do
   if [ -f "$log" ] && grep -q "\"step\":$steps," "$log"; then continue; fi
   ./headwise train --config configs/testbed-gqa.json --set "${attempts[$name]}" --out "$out/$name" --stop-at-step $((steps + 1)) >"$out/$name.out" 2>&1
 done
-python3 - "$out" "$steps" models/testbed-gqa/sinks.jsonl "${!attempts[@]}" <<'PY' | tee "$out/sinks.md"
+python3 - "$out" "$steps" models/testbed-gqa/stage1/sinks.jsonl "${!attempts[@]}" <<'PY' | tee "$out/sinks.md"
 import json, sys
 out, step, shipped, names = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
 def at(path):
@@ -29,7 +29,7 @@ def at(path):
     return next(r for r in rows if r["step"] == step)
 print(f"| run (sink ratio at step {step}, epsilon 0.3) | all heads | layers 1+ | heads of layers 1+ with a sink |")
 print("|---|---:|---:|---:|")
-for name, path in [("shipped config", shipped)] + [(n, f"{out}/{n}/sinks.jsonl") for n in sorted(names)]:
+for name, path in [("stage 1 (the config unchanged)", shipped)] + [(n, f"{out}/{n}/sinks.jsonl") for n in sorted(names)]:
     r = at(path)
     print(f"| {name} | {r['ratio']:.3f} | {r['ratio_from_layer1']:.3f} | {r['sink_heads_from_layer1']} of {r['heads_from_layer1']} |")
 PY

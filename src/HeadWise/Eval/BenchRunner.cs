@@ -39,15 +39,16 @@ public static class BenchRunner
         if (o.Samples < 1) throw new HeadWiseException($"samples must be >= 1, got {o.Samples}");
     }
 
-    /// <param name="hooks">Interventions applied to every forward call (null: the plain model).</param>
+    /// <param name="hooks">Interventions (null: the plain model), on the forward calls <paramref name="hookPhase"/> names.</param>
     public static BenchResult Run(LoadedModel model, IEvalTask task, TaskOptions o, IKvCacheFactory factory,
-        Action<int, int>? onSample = null, CancellationToken cancel = default, Heads.IForwardHooks? hooks = null)
+        Action<int, int>? onSample = null, CancellationToken cancel = default, Heads.IForwardHooks? hooks = null,
+        HookPhase hookPhase = HookPhase.Everywhere)
     {
         Validate(model.Spec, task, o, factory.Compress, factory.LengthLimit(model.Spec));
         var wall = Stopwatch.StartNew();
         long rssBefore = ProcessMemory.CurrentRss();
         var samples = task.Generate(model.Tokenizer, o);
-        var runner = new SampleRunner(model, hooks: hooks);
+        var runner = new SampleRunner(model, hooks: hooks, phase: hookPhase);
         var outcomes = new List<SampleOutcome>(samples.Count);
         foreach (var s in samples)
         {

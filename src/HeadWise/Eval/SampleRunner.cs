@@ -23,10 +23,11 @@ internal sealed record SampleOutcome(EvalSample Sample, double Score, double? Ex
 /// to the compression point in prefill chunks, <see cref="IKvCache.Compress"/>, the rest (teacher-forced with full
 /// logits over the scored part), then greedy decoding for answer tasks.
 /// </summary>
-/// <param name="hooks">Interventions on every forward call (e.g. heads zero-ablated for the Retrieval Head paper's causal check).</param>
-internal sealed class SampleRunner(LoadedModel model, int chunk = 512, Heads.IForwardHooks? hooks = null)
+/// <param name="hooks">Interventions (e.g. heads masked for the Retrieval Head paper's causal check), on the forward calls <paramref name="phase"/> names.</param>
+internal sealed class SampleRunner(LoadedModel model, int chunk = 512, Heads.IForwardHooks? hooks = null, HookPhase phase = HookPhase.Everywhere)
 {
-    private readonly Generation.Generator _generator = new(model.Transformer) { PrefillChunk = chunk, Hooks = hooks };
+    private readonly Generation.Generator _plain = new(model.Transformer) { PrefillChunk = chunk };
+    private readonly Generation.Generator _hooked = new(model.Transformer) { PrefillChunk = chunk, Hooks = hooks };
 
     /// <summary>
     /// Scored tokens after a compression point (or all of them when chunked) go through the cache in chunks this small,
@@ -45,6 +46,9 @@ internal sealed class SampleRunner(LoadedModel model, int chunk = 512, Heads.IFo
             CompressMode.Question => n,
             _ => n,   // chunked: the cache compresses all along; Compress() does nothing
         };
+        if (phase == HookPhase.Decode && s.Answer is null)
+            throw new HeadWiseException("hooks on decoding only need a task that generates an answer (passkey, niah, multikey, ...)");
+        int hookFrom = phase == HookPhase.Decode ? n - 1 : 0; // positions from here on run with the hooks
         long limit = factory.LengthLimit(model.Spec);
         var cache = factory.Create(model, (int)Math.Min(limit, n + s.MaxNewTokens));
         try
@@ -52,9 +56,9 @@ internal sealed class SampleRunner(LoadedModel model, int chunk = 512, Heads.IFo
             var sw = Stopwatch.StartNew();
             var score = new Scored();
             // Before the compression point nothing is evicted, so scored positions there need no small chunks.
-            float[] last = Feed(cache, s.Tokens, 0, compressAt, scoreFrom, factory.Compress == CompressMode.Chunked, score);
+            float[] last = Feed(cache, s.Tokens, 0, compressAt, scoreFrom, factory.Compress == CompressMode.Chunked, score, hookFrom);
             cache.Compress();
-            if (compressAt < n) last = Feed(cache, s.Tokens, compressAt, n, scoreFrom, true, score);
+            if (compressAt < n) last = Feed(cache, s.Tokens, compressAt, n, scoreFrom, true, score, hookFrom);
             double prefillSeconds = sw.Elapsed.TotalSeconds;
             long kv = cache.Bytes;
             long kvFull = (long)model.Spec.Layers * model.Spec.KvHeads * n * model.Spec.HeadDim * 2 * sizeof(float);
@@ -73,7 +77,7 @@ internal sealed class SampleRunner(LoadedModel model, int chunk = 512, Heads.IFo
                 int next = Sampler.ArgMax(last);
                 if (next == model.Tokenizer.EosId) break;
                 output.Add(next);
-                if (i + 1 < budget) last = _generator.Step(cache, [next]);
+                if (i + 1 < budget) last = _hooked.Step(cache, [next]);
             }
             double decodeSeconds = sw.Elapsed.TotalSeconds;
             var text = model.Tokenizer.Decode(output);
@@ -96,28 +100,30 @@ internal sealed class SampleRunner(LoadedModel model, int chunk = 512, Heads.IFo
     /// <summary>
     /// Feeds tokens[from..to) in chunks (prefill-sized, or <see cref="ScoredChunk"/> over the scored part when
     /// <paramref name="smallScoredChunks"/>), scoring each position at or after <paramref name="scoreFrom"/>; returns the
-    /// last position's logits.
+    /// last position's logits. Chunks from <paramref name="hookFrom"/> on run with the hooks.
     /// </summary>
-    private float[] Feed(IKvCache cache, int[] tokens, int from, int to, int scoreFrom, bool smallScoredChunks, Scored score)
+    private float[] Feed(IKvCache cache, int[] tokens, int from, int to, int scoreFrom, bool smallScoredChunks, Scored score, int hookFrom)
     {
         float[] last = [];
         for (int i = from; i < to;)
         {
-            bool scoring = i >= scoreFrom;
-            int size = scoring && smallScoredChunks ? ScoredChunk : _generator.PrefillChunk;
+            bool scoring = i >= scoreFrom, hooked = i >= hookFrom;
+            int size = scoring && smallScoredChunks ? ScoredChunk : _plain.PrefillChunk;
             int end = Math.Min(to, scoring ? i + size : Math.Min(i + size, Math.Max(scoreFrom, i + 1)));
-            last = end > scoreFrom ? StepScored(cache, tokens, i, end, scoreFrom, score) : _generator.Step(cache, tokens[i..end]);
+            if (!hooked) end = Math.Min(end, hookFrom);
+            last = end > scoreFrom ? StepScored(cache, tokens, i, end, scoreFrom, score, hooked ? hooks : null)
+                : (hooked ? _hooked : _plain).Step(cache, tokens[i..end]);
             i = end;
         }
         return last;
     }
 
     /// <summary>Feeds tokens[start..end) and scores each position at or after <paramref name="scoreFrom"/> (its prediction of the next token, when there is one).</summary>
-    private float[] StepScored(IKvCache cache, int[] all, int start, int end, int scoreFrom, Scored score)
+    private float[] StepScored(IKvCache cache, int[] all, int start, int end, int scoreFrom, Scored score, Heads.IForwardHooks? stepHooks)
     {
         using var scope = torch.NewDisposeScope();
         using var ids = torch.tensor(all[start..end].Select(t => (long)t).ToArray(), [1, end - start]);
-        var logits = model.Transformer.Forward(ids, cache, hooks)[0];
+        var logits = model.Transformer.Forward(ids, cache, stepHooks)[0];
         int first = Math.Max(start, scoreFrom);
         int m = Math.Min(end, all.Length - 1) - first;
         if (m > 0)

@@ -32,4 +32,28 @@ public sealed class BenchHooksTests
         var ablatedAnswers = BenchRunner.Run(m, TaskRegistry.Create("passkey"), pk, full, hooks: ablate).Answers!.Select(a => a.Output).ToList();
         Assert.NotEqual(answers, ablatedAnswers);
     }
+
+    [Fact]
+    public void Decode_phase_hooks_run_on_the_last_prompt_token_and_the_generated_ones_only()
+    {
+        var m = Stories.Value;
+        var pk = new TaskOptions { Lengths = [120], Depths = [0.5], Samples = 1, Seed = 2 };
+        var full = new PolicyCacheFactory("full", KvBudget.All, CompressModes.Default);
+        var rows = new List<long>();
+        var observer = new HookSet().Add(HookNames.ForLayer(0).Z, z => { rows.Add(z.shape[1]); return z; });
+        var task = TaskRegistry.Create("passkey");
+        BenchRunner.Run(m, task, pk, full, hooks: observer, hookPhase: HookPhase.Decode);
+        Assert.NotEmpty(rows);
+        Assert.All(rows, t => Assert.Equal(1, t));                  // one position a call: never the prompt's prefill
+        Assert.InRange(rows.Count, 1, task.AnswerTokens);            // the last prompt token, then all but the last answer token
+        rows.Clear();
+        BenchRunner.Run(m, task, pk, full, hooks: observer);
+        Assert.True(rows[0] > 1 && rows.Sum() >= 120, $"everywhere: the prompt's prefill is hooked too (calls of {string.Join(",", rows)} positions)");
+
+        // A task without an answer has no decoding to hook.
+        var e = Assert.Throws<HeadWiseException>(() => BenchRunner.Run(m, TaskRegistry.Create("perplexity"),
+            new TaskOptions { Lengths = [100], Samples = 1, HaystackPath = TestPaths.MobyDick }, new PolicyCacheFactory("full", KvBudget.All, CompressMode.Chunked),
+            hooks: observer, hookPhase: HookPhase.Decode));
+        Assert.Contains("decoding only", e.Message);
+    }
 }

@@ -27,6 +27,29 @@ public class InterventionTests
         Assert.False(a.allclose(model.Forward(tokens), 1e-3, 1e-3)); // the ablation did something
     }
 
+    [Fact]
+    public void A_query_mask_makes_the_head_output_the_running_mean_of_its_values_and_leaves_the_other_heads()
+    {
+        // Zero query, zero scores, uniform causal weights: head h's output at t is the mean of its KV head's values 0..t.
+        using var model = TinyModels.Build("llama"); // RoPE and 2 query heads per KV head
+        using var scope = torch.NewDisposeScope();
+        var tokens = TinyModels.Tokens(9);
+        var names = HookNames.ForLayer(1);
+        var (_, clean) = model.RunWithFullCache(tokens);
+        using var _c = clean;
+        const int head = 3;
+        var masked = new HookSet().Add(new QueryMask(1, head));
+        Tensor? z = null;
+        masked.Add(names.Z, x => (z = x.clone().DetachFromDisposeScope()));
+        model.RunWithHooks(tokens, masked);
+        var v = clean[names.V].select(2, head / model.Spec.GroupSize).to(ScalarType.Float32); // [B, T, d]
+        var runningMean = v.cumsum(1) / torch.arange(1, 10, dtype: ScalarType.Float32).view(1, 9, 1);
+        Assert.True(z!.select(2, head).allclose(runningMean, 1e-4, 1e-5), "masked head: not the running mean of its values");
+        for (int h = 0; h < model.Spec.Heads; h++)
+            if (h != head) Assert.True(z.select(2, h).allclose(clean[names.Z].select(2, h), 1e-5, 1e-6), $"head {h} changed");
+        Assert.False(clean[names.Z].select(2, head).allclose(runningMean, 1e-3, 1e-3)); // the mask did something
+    }
+
     [Theory, MemberData(nameof(Families))]
     public void Each_hook_points_stated_shape_is_the_shape_a_run_captures_there(string family)
     {
