@@ -58,6 +58,7 @@ public sealed record DuoPattern(double[][] Gates, int Sinks, int Recent)
         var config = ConfigPath(tsv);
         if (File.Exists(config) && !IsPatternConfig(config))
             throw new HeadWiseException($"{config} exists and is not a DuoAttention pattern config (no sink_size); write the pattern into a folder of its own");
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(tsv))!); // a pattern goes in a folder of its own
         File.WriteAllLines(tsv, Gates.Select(r => string.Join('\t', r.Select(v => v.ToString("R", CultureInfo.InvariantCulture)))));
         var o = new JsonObject { ["sink_size"] = Sinks, ["recent_size"] = Recent };
         if (training is not null) o["headwise_training"] = training.DeepClone();

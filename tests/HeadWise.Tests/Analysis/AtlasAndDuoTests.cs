@@ -29,7 +29,7 @@ public sealed class AtlasAndDuoTests
         Assert.True(new FileInfo(Path.Combine(dir, "loss.png")).Length > 1000);
         var atlas = new HeadAtlas { Model = "tiny", Layers = 2, Heads = 4, KvHeads = 2 };
         atlas.Add(score.Compute(a)[0]);
-        var tsv = Path.Combine(dir, "full_attention_heads.tsv");
+        var tsv = Path.Combine(dir, "pattern", "full_attention_heads.tsv"); // a folder not made yet
         DuoPattern.FromAtlas(atlas).Write(tsv);
         Assert.Equal(2, File.ReadAllLines(tsv).Length);
         Assert.Equal(2, File.ReadAllLines(tsv)[0].Split('\t').Length);
