@@ -40,19 +40,19 @@ public static class RetrievalMaskBench
         var task = TaskRegistry.Create(Arg("--task", "passkey"));
         var scoreName = Arg("--score", "retrieval");
         var scores = atlas[scoreName].Values;
-        var mask = Arg("--mask", "query") switch
+        string maskName = Arg("--mask", "query"), phaseName = Arg("--phase", "decode"), poolName = Arg("--pool", "non-retrieval");
+        var mask = maskName switch
         {
             "query" => (Func<int, int, IIntervention>)((l, h) => new QueryMask(l, h)),
             "zero" => (l, h) => HeadAblation.Zero(l, h),
             var other => throw new HeadWiseException($"--mask {other}: expected query or zero"),
         };
-        var phase = Arg("--phase", "decode") switch
+        var phase = phaseName switch
         {
             "decode" => HookPhase.Decode,
             "all" => HookPhase.Everywhere,
             var other => throw new HeadWiseException($"--phase {other}: expected decode or all"),
         };
-        var poolName = Arg("--pool", "non-retrieval");
         if (poolName is not ("non-retrieval" or "all")) throw new HeadWiseException($"--pool {poolName}: expected non-retrieval or all");
         var options = new TaskOptions { Lengths = [length], Depths = [0.1, 0.3, 0.5, 0.7, 0.9], Samples = samples, Seed = 1, HaystackPath = FindHaystack() };
         var full = new PolicyCacheFactory("full", KvBudget.All, CompressModes.Default);
@@ -82,7 +82,7 @@ public static class RetrievalMaskBench
             Console.Error.WriteLine($"random {string.Join(",", rows[^1].Heads)}: {rows[^1].Accuracy:P1}");
         }
         double clean = rows[0].Accuracy, topDrop = clean - rows[1].Accuracy, randomDrop = clean - rows.Skip(2).Average(r => r.Accuracy);
-        Console.WriteLine($"Masking: --mask {Arg("--mask", "query")} --phase {Arg("--phase", "decode")}; random heads from {(poolName == "all" ? "all heads" : $"the {pool.Count} heads scoring below {RetrievalHeadThreshold}")}.");
+        Console.WriteLine($"Masking: --mask {maskName} --phase {phaseName}; random heads from {(poolName == "all" ? "all heads" : $"the {pool.Count} heads scoring below {RetrievalHeadThreshold}")}.");
         Console.WriteLine();
         Console.WriteLine($"| heads masked | {task.Name} at {length} tokens |");
         Console.WriteLine("|---|---:|");
@@ -92,7 +92,7 @@ public static class RetrievalMaskBench
                           $"range {rows.Skip(2).Min(r => r.Accuracy):P0}-{rows.Skip(2).Max(r => r.Accuracy):P0}) |");
         if (Arg("--json", "") is { Length: > 0 } json)
             File.WriteAllText(json, JsonSerializer.Serialize(new { task = task.Name, length, samples_per_depth = samples, k, score = scoreName,
-                mask = Arg("--mask", "query"), phase = Arg("--phase", "decode"), pool = poolName, rows },
+                mask = maskName, phase = phaseName, pool = poolName, rows },
                 new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
         return 0;
     }
