@@ -1,3 +1,4 @@
+using HeadWise;
 using HeadWise.Bench;
 
 // Benchmarks are commands, not tests: `dotnet run -c Release --project bench/HeadWise.Bench -- <mode> [options]`.
@@ -21,4 +22,15 @@ if (args.Length == 0 || !modes.TryGetValue(args[0], out var run))
     Console.Error.WriteLine($"usage: HeadWise.Bench <{string.Join("|", modes.Keys.Where(k => k != "kv-child"))}> [options]");
     return 2;
 }
-return run(args[1..]);
+try
+{
+    return run(args[1..]);
+}
+catch (Exception e) when (e is HeadWiseException or IOException or UnauthorizedAccessException or FormatException or OverflowException)
+{
+    // Bad options or files (a wrong path, a number that does not parse): one line, as the CLI reports them; anything
+    // else is a bug in the benchmark and keeps its stack trace.
+    Console.Out.Flush();
+    Console.Error.WriteLine("error: " + ErrorText.OneLine(e.Message));
+    return 1;
+}
