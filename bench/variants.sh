@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 out=${1:-runs/variants}
 shift || true
 configs=("$@")
-[ ${#configs[@]} -gt 0 ] || configs=(sqa softmax sigmoid moh linear mala icl-regression icl-regression-noisy)
+[ ${#configs[@]} -gt 0 ] || configs=(sqa softmax sigmoid moh linear mala softmax-sinks sigmoid-sinks icl-regression icl-regression-noisy)
 hw=${HEADWISE_CLI:-./headwise}
 mkdir -p "$out"
 
@@ -34,7 +34,7 @@ for c in "${configs[@]}"; do
   train "$c"
 done
 
-for c in sqa-full sqa-half softmax sigmoid moh linear mala; do
+for c in sqa-full sqa-half softmax sigmoid moh linear mala softmax-sinks sigmoid-sinks; do
   [ -f "$out/$c/model-card.json" ] || continue
   [ -f "$out/$c/atlas/atlas.json" ] || $hw profile --model "$out/$c" --scores sink --probe-file "${HEADWISE_SHARED:-../shared}/data/moby-dick.txt" \
     --probe-docs 16 --probe-tokens 64 --out "$out/$c/atlas" > "$out/$c.profile.log" 2>&1

@@ -3,7 +3,7 @@ import json, os, sys
 
 out = sys.argv[1]
 rows = {}
-for name in ["sqa-full", "sqa-half", "softmax", "sigmoid", "moh", "linear", "mala"]:
+for name in ["sqa-full", "sqa-half", "softmax", "sigmoid", "moh", "linear", "mala", "softmax-sinks", "sigmoid-sinks"]:
     card_path = os.path.join(out, name, "model-card.json")
     if not os.path.exists(card_path):
         continue
@@ -49,11 +49,13 @@ if "sqa-full" in rows and "sqa-half" in rows:
 if "moh" in rows and "softmax" in rows:
     print(f"- MoH (acceptance 2): {100 * rows['moh']['active']:.0f} % of heads active per token; held-out loss {100 * rel('moh', 'softmax'):+.1f} % "
           f"against the dense model at equal steps (target within 3 %).")
-if "sigmoid" in rows and "softmax" in rows:
-    s, m = rows["softmax"]["sink"], rows["sigmoid"]["sink"]
+for soft, sig in [("softmax", "sigmoid"), ("softmax-sinks", "sigmoid-sinks")]:  # the shared length, and the sinks pair's
+    if sig not in rows or soft not in rows:
+        continue
+    s, m = rows[soft]["sink"], rows[sig]["sink"]
     if s and m:
-        print(f"- Sinks (acceptance 3): softmax {s['upper_at_0.3']} of {s['upper']} heads of layers 1+ at sink score 0.3 or more (target: most); "
-              f"sigmoid max sink score {m['max']:.3f} over all heads (target 0.05 or less); sigmoid held-out loss {100 * rel('sigmoid', 'softmax'):+.1f} % (target within 3 %).")
+        print(f"- Sinks (acceptance 3), {soft} / {sig} at {rows[soft]['steps']:,} steps: softmax {s['upper_at_0.3']} of {s['upper']} heads of layers 1+ at sink score 0.3 or more (target: most); "
+              f"sigmoid max sink score {m['max']:.3f} over all heads (target 0.05 or less); sigmoid held-out loss {100 * rel(sig, soft):+.1f} % (target within 3 %).")
 if all(k in rows for k in ["softmax", "linear", "mala"]):
     sm = rows["softmax"]["held_out"]
     print(f"- MALA (acceptance 5): held-out loss softmax {sm:.4f}, MALA {rows['mala']['held_out']:.4f} (gap {rows['mala']['held_out'] - sm:+.4f}), "

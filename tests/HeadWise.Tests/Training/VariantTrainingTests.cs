@@ -94,7 +94,7 @@ public class VariantTrainingTests
     {
         var dir = Path.Combine(TrainConfigValidationTests.RepoRoot(), "configs", "variants");
         var files = Directory.GetFiles(dir, "*.json");
-        Assert.True(files.Length >= 14, $"{files.Length} configs");
+        Assert.True(files.Length >= 16, $"{files.Length} configs");
         foreach (var f in files)
             if (Path.GetFileName(f).StartsWith("icl-", StringComparison.Ordinal)) RegressionConfig.Load(f);
             else TrainConfig.Load(f);
@@ -105,6 +105,12 @@ public class VariantTrainingTests
             Assert.Equal(kind, c.Attention?.Kind);
             Assert.Equal(softmax.ToJson(), (c with { Attention = null, Name = softmax.Name }).ToJson());
         }
+        // The sinks pair (acceptance 3) trains longer than the shared config, and also differs only in the switch.
+        var softmaxSinks = TrainConfig.Load(Path.Combine(dir, "softmax-sinks.json"));
+        var sigmoidSinks = TrainConfig.Load(Path.Combine(dir, "sigmoid-sinks.json"));
+        Assert.Null(softmaxSinks.Attention);
+        Assert.Equal("sigmoid", sigmoidSinks.Attention?.Kind);
+        Assert.Equal(softmaxSinks.ToJson(), (sigmoidSinks with { Attention = null, Name = softmaxSinks.Name }).ToJson());
     }
 
     [Theory]
