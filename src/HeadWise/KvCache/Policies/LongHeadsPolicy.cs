@@ -15,7 +15,7 @@ public sealed class LongHeadsPolicy : KvPolicy
     public static PolicyDeclaration Declaration { get; } = new("longheads", "LongHeads (Lu et al. 2024)",
         "keeps the full cache; per query, each head attends the first chunk, its best-matching chunks and the local chunks at positions remapped into its window, so a rotary model runs past its trained length",
         [
-            PolicyParameter.Integer("chunk", 256, "positions per chunk (the paper's 256)", min: 1),
+            PolicyParameter.Integer("chunk", 256, "positions per chunk (the paper's 256: 16 chunks in its 4,096-token window; chunk=128 keeps 16 in a 2,048-token one)", min: 1),
             PolicyParameter.OptionalInteger("window", "context", "tokens each head attends, in whole chunks, at most the model's trained context (the paper's atten_length: the trained context)", min: 1),
         ],
         a => new LongHeadsPolicy(a.Spec, a.Integer("chunk"), a.OptionalInteger("window"))) { TakesBudget = false };
