@@ -40,7 +40,7 @@ public sealed class StreamingKvCache : IKvCache
     public long MaxLength => Policy.MaxLength;
 
     /// <summary>Tokens a layer keeps at a sequence of <paramref name="length"/>: the budget's, at most context - 1 (the next query needs a place in the window).</summary>
-    public long Capacity(int layer, long length) => Math.Min(Policy.Capacity(layer, 0, length), _spec.ContextLength - 1);
+    private long Capacity(int layer, long length) => Math.Min(Policy.Capacity(layer, 0, length), _spec.ContextLength - 1);
 
     public Tensor Attend(int layer, Tensor q, Tensor k, Tensor v, AttentionKernel attention)
     {

@@ -21,6 +21,10 @@ public class StreamingPositionsInCacheTests
         ContextLength = 8, Positions = PositionKind.Rope,
     };
 
+    // Shared by the tests, which xunit runs one at a time within a class.
+    private static readonly Rope RotaryTables = new(Spec, Spec.ContextLength);
+    private static readonly Scalar Scale = (1.0 / Math.Sqrt(D)).ToScalar();
+
     /// <summary>Unrotated keys [1, 1, N, d], values [1, 1, N, d] and queries [1, 2, N, d], random from a fixed seed.</summary>
     private static (Tensor K, Tensor V, Tensor Q) Tokens()
     {
@@ -39,8 +43,7 @@ public class StreamingPositionsInCacheTests
     public void Token_by_token_each_query_sees_the_sinks_and_the_recent_tokens_at_their_places_in_the_cache()
     {
         var (kRaw, v, qRaw) = Tokens();
-        using var rope = new Rope(Spec, Spec.ContextLength);
-        using var scale = (1.0 / Math.Sqrt(D)).ToScalar();
+        var (rope, scale) = (RotaryTables, Scale);
         using var cache = Cache("5");
         // The model hands the cache keys and queries rotated at their positions in the text, 0..19 (past the context of 8).
         var kText = rope.Apply(kRaw, 0);
@@ -68,8 +71,7 @@ public class StreamingPositionsInCacheTests
     public void Within_the_context_and_under_the_budget_it_is_plain_causal_attention()
     {
         var (kRaw, v, qRaw) = Tokens();
-        using var rope = new Rope(Spec, Spec.ContextLength);
-        using var scale = (1.0 / Math.Sqrt(D)).ToScalar();
+        var (rope, scale) = (RotaryTables, Scale);
         using var cache = Cache("8");   // capacity: min(8, context - 1) = 7 >= the 6 tokens
         var k = rope.Apply(kRaw.narrow(2, 0, 6), 0);
         var q = rope.Apply(qRaw.narrow(2, 0, 6), 0);
@@ -83,8 +85,7 @@ public class StreamingPositionsInCacheTests
     public void A_prefill_past_the_context_is_attended_in_blocks_that_fit_the_window()
     {
         var (kRaw, v, qRaw) = Tokens();
-        using var rope = new Rope(Spec, Spec.ContextLength);
-        using var scale = (1.0 / Math.Sqrt(D)).ToScalar();
+        var (rope, scale) = (RotaryTables, Scale);
         using var cache = Cache("5");
         var output = cache.Attend(0, rope.Apply(qRaw, 0), rope.Apply(kRaw, 0), v, new AttentionKernel(Spec, rope, scale, null, 0));
         cache.Advance(N);
